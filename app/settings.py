@@ -1,0 +1,69 @@
+"""Settings from the environment (prefix HEARTH_) and an optional TOML config file for agents."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig, merge_catalogue
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "hearth"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "hearth"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEARTH_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8420
+    api_token: str | None = None  # required whenever host is not loopback
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)  # npm agents live in cache_dir/agents
+    database_url: str | None = None  # postgresql://... ; default: SQLite file in data_dir
+    config_file: Path | None = None  # TOML with [[agents]] tables for operator-configured agents
+    node_id: str = "node-1"
+    repo_roots: list[Path] = Field(default_factory=lambda: [Path.home()])
+
+    idle_ttl: float = 30 * 60  # seconds an idle (chat, agent) handle stays live
+    max_live: int = 10  # LRU cap on live handles
+    max_parallel_turns: int = 4
+    max_prompt_chars: int = 200_000
+    turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
+    permission_timeout_s: float = 300.0
+    shutdown_grace_s: float = 10.0
+
+    eviction_interval_s: float = 30.0
+    health_interval_s: float = 15.0
+    health_timeout_s: float = 5.0
+    reaper_interval_s: float = 300.0
+    reaper_grace_s: float = 3600.0
+    snapshot_retention_days: float = 14.0
+    llm_retry_limit: int = 3  # OpenCode retries a 5xx forever; hearth fails the turn after this many
+
+    provider: ProviderConfig = Field(default_factory=ProviderConfig)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "hearth.sqlite3"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.cache_dir / "agents"
+
+    def agents(self) -> dict[str, AgentSpec]:
+        return merge_catalogue(BUILTIN_AGENTS, load_configured_agents(self.config_file))
+
+
+def load_configured_agents(path: Path | None) -> tuple[AgentSpec, ...]:
+    if path is None:
+        return ()
+    data = tomllib.loads(path.read_text())
+    return tuple(AgentSpec.model_validate(entry) for entry in data.get("agents", []))
