@@ -14,6 +14,7 @@ from typing import Protocol
 
 from returns.result import Result
 
+from core.agents import ProviderConfig
 from core.errors import DomainError
 from core.events import AgentEvent
 from core.model import (
@@ -230,6 +231,27 @@ class AgentBackend(Protocol):
     async def aclose(self) -> None:
         """Stop every process this backend started and wait for them."""
         ...
+
+
+class ProcessRegistry(Protocol):
+    """Where backends record the processes they spawn (the Store implements it)."""
+
+    async def record_process(self, record: ProcessRecord) -> None: ...
+    async def list_processes(self, node_id: str) -> list[ProcessRecord]: ...
+    async def forget_process(self, key: str, pid: int) -> None: ...
+
+
+class BackendRuntime(Frozen):
+    """What every backend is constructed with, besides its AgentSpec, the registry and a clock."""
+
+    data_dir: str  # the backend keeps its state under data_dir/agents/<agent name>
+    agents_dir: str  # hearth's npm cache (node_modules inside)
+    node_id: str
+    provider: ProviderConfig
+    permission_timeout_s: float = 300.0
+    health_interval_s: float = 15.0
+    health_timeout_s: float = 5.0
+    llm_retry_limit: int = 3
 
 
 class EventBus(Protocol):
