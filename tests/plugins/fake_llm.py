@@ -1,0 +1,39 @@
+"""The scripted LLM for every test: one server per session, its log cleared per test by ``llm``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.fake_llm import FakeLLM
+from core.agents import ProviderConfig
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def llm(fake_llm: FakeLLM) -> FakeLLM:
+    """The session's scripted LLM with an empty request log."""
+    fake_llm.reset()
+    return fake_llm
+
+
+@pytest.fixture(scope="session")
+def provider_config(fake_llm: FakeLLM) -> ProviderConfig:
+    """All three providers pointed at the scripted LLM, with fake keys."""
+    return ProviderConfig(
+        openai_base_url=fake_llm.openai_base_url,
+        openai_api_key="fake-openai-key",
+        openai_model="fake-model",
+        anthropic_base_url=fake_llm.anthropic_base_url,
+        anthropic_api_key="fake-anthropic-key",
+        anthropic_model="claude-sonnet-4-5",
+        gemini_base_url=fake_llm.gemini_base_url,
+        gemini_api_key="fake-gemini-key",
+        gemini_model="gemini-2.5-flash",
+    )
