@@ -1,0 +1,8 @@
+"""Shared parts of the two Store adapters: the versioned schema and the row <-> record mapping.
+
+The stores themselves live in ``adapters.store_sqlite`` (embedded default) and ``adapters.store_postgres``.
+"""
+
+from adapters.store.schema import LATEST_VERSION, SchemaTooNewError
+
+__all__ = ["LATEST_VERSION", "SchemaTooNewError"]

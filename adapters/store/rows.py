@@ -1,0 +1,175 @@
+"""Row <-> record mapping shared by both stores.
+
+SQLite hands back text for times and JSON; asyncpg hands back ``datetime`` and decoded JSON (jsonb codec).
+The readers accept either, so both stores build their records with the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from core.model import (
+    AgentSession,
+    AgentSessionStatus,
+    BackendKind,
+    Chat,
+    ChatStatus,
+    PendingChange,
+    PendingChangeStatus,
+    ProcessRecord,
+    StoredEvent,
+    Task,
+    TaskOrigin,
+    TaskStatus,
+    Usage,
+    Worktree,
+    WorktreeStatus,
+)
+
+
+class Row(Protocol):
+    """sqlite3.Row and asyncpg.Record both index by column name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (the domain hands out aware ones; this keeps both stores equal)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def time_text(moment: datetime | None) -> str | None:
+    """Fixed-width UTC ISO text, so SQLite's text comparison orders times correctly."""
+    if moment is None:
+        return None
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def time_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
+
+
+def read_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str):
+        return as_utc(datetime.fromisoformat(value))
+    raise TypeError(f"unexpected time value in the store: {value!r}")
+
+
+def need_time(value: object) -> datetime:
+    moment = read_time(value)
+    if moment is None:
+        raise ValueError("a NOT NULL time column came back NULL")
+    return moment
+
+
+def read_json(value: object) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def chat_from(row: Row) -> Chat:
+    return Chat(
+        id=row["id"],
+        repo_path=row["repo_path"],
+        ref=row["ref"],
+        title=row["title"],
+        status=ChatStatus(row["status"]),
+        created_at=need_time(row["created_at"]),
+        closed_at=read_time(row["closed_at"]),
+    )
+
+
+def worktree_from(row: Row) -> Worktree:
+    return Worktree(
+        chat_id=row["chat_id"],
+        repo_path=row["repo_path"],
+        path=row["path"],
+        branch=row["branch"],
+        base_commit=row["base_commit"],
+        status=WorktreeStatus(row["status"]),
+        created_at=need_time(row["created_at"]),
+        archived_at=read_time(row["archived_at"]),
+        snapshot_ref=row["snapshot_ref"],
+    )
+
+
+def usage_from(row: Row) -> Usage:
+    return Usage(
+        input_tokens=int(row["input_tokens"]),
+        output_tokens=int(row["output_tokens"]),
+        reasoning_tokens=int(row["reasoning_tokens"]),
+        cost_usd=float(row["cost_usd"]),
+    )
+
+
+def session_from(row: Row) -> AgentSession:
+    return AgentSession(
+        chat_id=row["chat_id"],
+        agent=row["agent"],
+        backend=BackendKind(row["backend"]),
+        backend_session_id=row["backend_session_id"],
+        status=AgentSessionStatus(row["status"]),
+        turns=int(row["turns"]),
+        usage=usage_from(row),
+        last_used_at=need_time(row["last_used_at"]),
+        node_id=row["node_id"],
+    )
+
+
+def task_from(row: Row) -> Task:
+    return Task(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        agent=row["agent"],
+        origin=TaskOrigin(row["origin"]),
+        status=TaskStatus(row["status"]),
+        prompt=row["prompt"],
+        model=row["model"],
+        error=row["error"],
+        usage=usage_from(row),
+        created_at=need_time(row["created_at"]),
+        started_at=read_time(row["started_at"]),
+        finished_at=read_time(row["finished_at"]),
+        node_id=row["node_id"],
+    )
+
+
+def event_from(row: Row) -> StoredEvent:
+    return StoredEvent(
+        seq=int(row["seq"]), task_id=row["task_id"], chat_id=row["chat_id"], event=read_json(row["event"])
+    )
+
+
+def pending_from(row: Row) -> PendingChange:
+    return PendingChange(
+        chat_id=row["chat_id"],
+        path=row["path"],
+        diff=row["diff"],
+        agent=row["agent"],
+        contributors=tuple(read_json(row["contributors"])),
+        status=PendingChangeStatus(row["status"]),
+        task_id=row["task_id"],
+        updated_at=need_time(row["updated_at"]),
+    )
+
+
+def process_from(row: Row) -> ProcessRecord:
+    return ProcessRecord(
+        key=row["key"],
+        pid=int(row["pid"]),
+        port=row["port"],
+        started_at=need_time(row["started_at"]),
+        node_id=row["node_id"],
+        command=row["command"],
+    )
+
+
+def check_same_chat(chat_id: str, changes: Any) -> None:
+    for change in changes:
+        if change.chat_id != chat_id:
+            raise ValueError(f"pending change for {change.path!r} belongs to chat {change.chat_id}, not {chat_id}")
