@@ -1,0 +1,123 @@
+"""Claims queued turns and runs them: one chat strictly in order, different chats in parallel up to a bound.
+
+The store's ``claim_next_task`` never hands out a chat that has a running turn, and the dispatcher also skips the
+chats it is running itself, so a busy chat is skipped, never waited on. ``run`` owns every turn task in one
+TaskGroup; ``shutdown`` stops taking work, gives in-flight turns a grace period, then cancels them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from enum import StrEnum
+
+from app.turn_runner import TurnRunner
+from app.turn_stream import TurnJournal
+from core.events import TurnCancelled
+from core.model import Task
+from core.ports import Clock, EventBus, Store
+
+log = logging.getLogger(__name__)
+
+
+class CancelOutcome(StrEnum):
+    DEQUEUED = "dequeued"  # it never started
+    INTERRUPTING = "interrupting"  # the agent was asked to stop; the turn ends as cancelled shortly
+    NOT_RUNNING_HERE = "not_running_here"  # running on another node, or already over
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        runner: TurnRunner,
+        clock: Clock,
+        node_id: str,
+        max_parallel: int,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._runner = runner
+        self._clock = clock
+        self._node_id = node_id
+        self.max_parallel = max_parallel
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._inflight: dict[str, tuple[str | None, asyncio.Task[None]]] = {}
+        self.accepting = True
+
+    def wake(self) -> None:
+        """A turn was submitted (or one finished): look for work now instead of at the next poll."""
+        self._wake.set()
+
+    def inflight_chats(self) -> list[str]:
+        return [chat for chat, _ in self._inflight.values() if chat is not None]
+
+    def inflight_count(self) -> int:
+        return len(self._inflight)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                await self._fill(group)
+                try:
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def _fill(self, group: asyncio.TaskGroup) -> None:
+        while len(self._inflight) < self.max_parallel and not self._stopping.is_set():
+            try:
+                task = await self._store.claim_next_task(
+                    self._node_id, self._clock.now(), skip_chats=self.inflight_chats()
+                )
+            except Exception:
+                log.exception("claiming a queued turn failed; retrying at the next poll")
+                return
+            if task is None:
+                return
+            job = group.create_task(self._run_one(task), name=f"turn-{task.id}")
+            self._inflight[task.id] = (task.chat_id, job)
+
+    async def _run_one(self, task: Task) -> None:
+        try:
+            await self._runner.run(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # the store itself broke mid-turn; startup recovery fails the task if it stays running
+            log.exception("turn %s could not be finished", task.id)
+        finally:
+            self._inflight.pop(task.id, None)
+            self._wake.set()
+
+    async def cancel(self, task: Task) -> CancelOutcome:
+        dequeued = await self._store.cancel_queued_task(task.id, self._clock.now())
+        if dequeued is not None:
+            journal = TurnJournal(self._store, self._bus, task.id, task.chat_id)
+            await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason="cancelled before it started")])
+            return CancelOutcome.DEQUEUED
+        if await self._runner.cancel(task.id):
+            return CancelOutcome.INTERRUPTING
+        return CancelOutcome.NOT_RUNNING_HERE
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Stop claiming; let in-flight turns finish within ``grace_s``; then cancel them (they record why)."""
+        self.accepting = False
+        self._stopping.set()
+        self._wake.set()
+        jobs = [job for _, job in self._inflight.values()]
+        if not jobs:
+            return
+        log.info("waiting up to %.0f s for %d running turn(s)", grace_s, len(jobs))
+        _, pending = await asyncio.wait(jobs, timeout=grace_s)
+        for job in pending:
+            job.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=grace_s)

@@ -1,0 +1,129 @@
+"""Prometheus text exposition for ``GET /metrics``, hand-rolled (a handful of series needs no extra dependency).
+
+Counters live in one ``Metrics`` object owned by the Service; gauges (live handles, turns by status, process
+RSS/CPU) are read at scrape time from the pool, the store and ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LATENCY_BUCKETS_S: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+@dataclass
+class Histogram:
+    buckets: tuple[float, ...] = LATENCY_BUCKETS_S
+    counts: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS_S))
+    total: float = 0.0
+    n: int = 0
+
+    def observe(self, value: float) -> None:
+        self.total += value
+        self.n += 1
+        for i, bound in enumerate(self.buckets):
+            if value <= bound:
+                self.counts[i] += 1
+
+
+@dataclass
+class Metrics:
+    """Process-lifetime counters. Labels are agent names (a small, operator-configured set)."""
+
+    turn_latency: dict[str, Histogram] = field(default_factory=dict)
+    evictions: Counter[str] = field(default_factory=Counter)
+    crashes: Counter[str] = field(default_factory=Counter)
+    restarts: Counter[str] = field(default_factory=Counter)
+
+    def observe_turn(self, agent: str, seconds: float) -> None:
+        self.turn_latency.setdefault(agent, Histogram()).observe(seconds)
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    agent: str
+    pid: int
+    rss_bytes: int
+    cpu_seconds: float
+
+
+def sample_process(agent: str, pid: int, proc: Path = Path("/proc")) -> ProcessSample | None:
+    """RSS from /proc/<pid>/status (VmRSS) and CPU from /proc/<pid>/stat (utime+stime); None once it is gone."""
+    try:
+        status = (proc / str(pid) / "status").read_text()
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    rss_kib = 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kib = int(line.split()[1])
+    # the command name (field 2) may contain spaces; the numeric fields start after its closing parenthesis
+    fields = stat[stat.rfind(")") + 2 :].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime are fields 14 and 15 of stat
+    return ProcessSample(agent=agent, pid=pid, rss_bytes=rss_kib * 1024, cpu_seconds=cpu)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render(
+    metrics: Metrics,
+    live_handles: Mapping[str, int],
+    turns_by_status: Mapping[str, int],
+    processes: Iterable[ProcessSample],
+) -> str:
+    out: list[str] = []
+
+    def series(name: str, kind: str, help_text: str, rows: Iterable[tuple[str, float]]) -> None:
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} {kind}")
+        out.extend(f"{name}{labels} {value:g}" for labels, value in rows)
+
+    series(
+        "hearth_live_handles",
+        "gauge",
+        "Live agent session handles per agent.",
+        ((f'{{agent="{_label(a)}"}}', n) for a, n in sorted(live_handles.items())),
+    )
+    series(
+        "hearth_turns",
+        "gauge",
+        "Turns in the store by status.",
+        ((f'{{status="{_label(s)}"}}', n) for s, n in sorted(turns_by_status.items())),
+    )
+    for name, counter, text in (
+        ("hearth_evictions_total", metrics.evictions, "Evicted agent session handles."),
+        ("hearth_crashes_total", metrics.crashes, "Agent sessions found dead (crashed process or server)."),
+        ("hearth_restarts_total", metrics.restarts, "Agent sessions reopened after a crash."),
+    ):
+        series(name, "counter", text, ((f'{{agent="{_label(a)}"}}', n) for a, n in sorted(counter.items())))
+    out.append("# HELP hearth_turn_latency_seconds Time from claim to terminal event per turn.")
+    out.append("# TYPE hearth_turn_latency_seconds histogram")
+    for agent, hist in sorted(metrics.turn_latency.items()):
+        a = _label(agent)
+        for bound, count in zip(hist.buckets, hist.counts, strict=True):
+            out.append(f'hearth_turn_latency_seconds_bucket{{agent="{a}",le="{bound:g}"}} {count}')
+        out.append(f'hearth_turn_latency_seconds_bucket{{agent="{a}",le="+Inf"}} {hist.n}')
+        out.append(f'hearth_turn_latency_seconds_sum{{agent="{a}"}} {hist.total:g}')
+        out.append(f'hearth_turn_latency_seconds_count{{agent="{a}"}} {hist.n}')
+    samples = list(processes)
+    series(
+        "hearth_agent_process_rss_bytes",
+        "gauge",
+        "Resident memory of each agent process.",
+        ((f'{{agent="{_label(s.agent)}",pid="{s.pid}"}}', s.rss_bytes) for s in samples),
+    )
+    series(
+        "hearth_agent_process_cpu_seconds_total",
+        "counter",
+        "CPU time (user+system) of each agent process.",
+        ((f'{{agent="{_label(s.agent)}",pid="{s.pid}"}}', s.cpu_seconds) for s in samples),
+    )
+    return "\n".join(out) + "\n"

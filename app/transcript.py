@@ -1,0 +1,45 @@
+"""A chat's finished turns as ``TranscriptEntry`` values: native agent history and handoff preamble input."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from core.events import TextDelta, parse_event
+from core.model import StoredEvent, Task, TranscriptEntry
+from core.ports import Store
+
+
+def replies_by_task(events: list[StoredEvent]) -> dict[str, str]:
+    """The agent's visible text per turn, deltas concatenated in journal order."""
+    parts: dict[str, list[str]] = defaultdict(list)
+    for stored in events:
+        if stored.event.get("type") != "text_delta":
+            continue
+        event = parse_event(stored.event)
+        if isinstance(event, TextDelta):
+            parts[stored.task_id].append(event.text)
+    return {task_id: "".join(texts) for task_id, texts in parts.items()}
+
+
+async def load_transcript(store: Store, chat_id: str, before: Task) -> tuple[TranscriptEntry, ...]:
+    """Every finished turn of the chat submitted before ``before``, oldest first."""
+    tasks = [t for t in await store.list_tasks(chat_id) if t.status.is_terminal and t.id != before.id]
+    if not tasks:
+        return ()
+    replies = replies_by_task(await store.list_chat_events(chat_id))
+    files: dict[str, list[str]] = defaultdict(list)
+    for change in await store.list_pending_changes(chat_id, status=None):
+        if change.task_id is not None:
+            files[change.task_id].append(change.path)
+    return tuple(
+        TranscriptEntry(
+            task_id=t.id,
+            agent=t.agent,
+            prompt=t.prompt,
+            reply=replies.get(t.id, ""),
+            status=t.status,
+            files=tuple(sorted(files.get(t.id, []))),
+        )
+        for t in tasks
+        if t.created_at <= before.created_at
+    )

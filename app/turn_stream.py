@@ -1,0 +1,147 @@
+"""Step 5 of a turn: stream the backend's events, persist them in order, publish them, under a watchdog.
+
+A pump task owns the backend's event iterator and feeds a queue; the consumer drains whatever is queued in one
+batch, coalesces it (``core.stream``), appends it to the journal in one transaction and publishes the stored rows.
+Waiting on the queue (not on the iterator) lets the watchdog time out without tearing the backend's stream down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
+from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
+from core.model import Usage
+from core.ports import Clock, EventBus, SessionHandle, Store, TurnInput
+from core.stream import Coalescer, flush_due, push
+
+log = logging.getLogger(__name__)
+
+TerminalEvent = TurnCompleted | TurnFailed | TurnCancelled
+DRAIN_AFTER_TERMINAL_S = 5.0
+
+
+class TurnJournal:
+    """Persist first, then publish: a subscriber never sees an event the store does not have."""
+
+    def __init__(self, store: Store, bus: EventBus, task_id: str, chat_id: str | None) -> None:
+        self._store = store
+        self._bus = bus
+        self.task_id = task_id
+        self.chat_id = chat_id
+        self.usage = Usage()
+
+    async def write(self, events: Sequence[AgentEvent]) -> None:
+        if not events:
+            return
+        for event in events:
+            if isinstance(event, UsageReport):
+                self.usage = self.usage + Usage(
+                    input_tokens=event.input_tokens,
+                    output_tokens=event.output_tokens,
+                    reasoning_tokens=event.reasoning_tokens,
+                    cost_usd=event.cost_usd,
+                )
+        for stored in await self._store.append_events(self.task_id, self.chat_id, events):
+            await self._bus.publish(stored)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    terminal: TerminalEvent
+    agent_unresponsive: bool = False  # the watchdog gave up: the handle must not be reused
+
+
+async def stream_turn(
+    handle: SessionHandle, turn: TurnInput, journal: TurnJournal, clock: Clock, watchdog: WatchdogPolicy
+) -> StreamResult:
+    queue: asyncio.Queue[tuple[float, AgentEvent] | None] = asyncio.Queue()
+    session_id = handle.backend_session_id
+
+    async def pump() -> None:
+        try:
+            async for event in handle.run_turn(turn):
+                queue.put_nowait((clock.monotonic(), event))
+        except Exception as exc:  # the adapter broke mid-stream: the turn fails with what it said
+            log.exception("agent stream of turn %s broke", turn.turn_id)
+            error = f"agent stream broke: {exc!r}"
+            queue.put_nowait((clock.monotonic(), TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)))
+        finally:
+            queue.put_nowait(None)
+
+    async with asyncio.TaskGroup() as group:
+        pump_task = group.create_task(pump(), name=f"pump-{turn.turn_id}")
+        result = await _consume(queue, handle, turn, journal, clock, watchdog)
+        # the backend should finish its iterator right after the terminal event; never wait on it forever
+        done, _ = await asyncio.wait({pump_task}, timeout=DRAIN_AFTER_TERMINAL_S)
+        if not done:
+            pump_task.cancel()
+    return result
+
+
+async def _consume(
+    queue: asyncio.Queue[tuple[float, AgentEvent] | None],
+    handle: SessionHandle,
+    turn: TurnInput,
+    journal: TurnJournal,
+    clock: Clock,
+    watchdog: WatchdogPolicy,
+) -> StreamResult:
+    session_id = handle.backend_session_id
+    last_event_at = clock.monotonic()
+    steps_taken = 0
+    held = Coalescer()
+    while True:
+        deadline = step_due_at(steps_taken, last_event_at, watchdog)
+        flush_at = held.deadline()
+        wait_s = max(0.0, min(deadline, flush_at if flush_at is not None else deadline) - clock.monotonic())
+        try:
+            async with asyncio.timeout(wait_s):
+                first = await queue.get()
+        except TimeoutError:
+            now = clock.monotonic()
+            held, ready = flush_due(held, now)
+            await journal.write(ready)
+            step = watchdog_step(last_event_at, now, steps_taken, watchdog)
+            if step is None:
+                continue
+            steps_taken += 1
+            if step is WatchdogStep.PROBE and not handle.is_alive():
+                error = "the agent process died mid-turn; the next turn restarts it"
+                failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
+                await journal.write([failed])
+                return StreamResult(failed, agent_unresponsive=True)
+            if step is WatchdogStep.CANCEL:
+                log.warning("turn %s: %s; cancelling it", turn.turn_id, f"silent for {now - last_event_at:.0f} s")
+                await handle.cancel()
+            if step is WatchdogStep.RESTART:
+                failed = TurnFailed(
+                    session_id=session_id, turn_id=turn.turn_id, error=silence_reason(last_event_at, now)
+                )
+                await journal.write([failed])
+                return StreamResult(failed, agent_unresponsive=True)
+            continue
+        batch = [first]
+        while not queue.empty():
+            batch.append(queue.get_nowait())
+        ready_events: list[AgentEvent] = []
+        terminal: TerminalEvent | None = None
+        for item in batch:
+            if item is None:
+                error = "the agent ended its stream without finishing the turn"
+                terminal = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
+                item = (clock.monotonic(), terminal)
+            at, event = item
+            held, ready = push(held, event, at)
+            ready_events.extend(ready)
+            if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
+                terminal = event
+                break
+        await journal.write(ready_events)
+        last_event_at = clock.monotonic()
+        steps_taken = 0
+        if terminal is not None:
+            return StreamResult(terminal)
