@@ -1,0 +1,193 @@
+"""``WarmAcpBackend``: one warm process per ACP agent serving all of that agent's sessions (ADR 0004).
+
+``initialize`` runs once per process, ``session/new`` once per (chat, agent), every turn is a
+``session/prompt`` on the warm connection. A process that exits is reported to ``core.lifecycle``'s
+supervisor: the next ``open_session`` respawns it after the backoff and resumes the stored session with
+``session/load`` (or ``session/resume``) where the agent advertises it; otherwise, or when loading fails,
+a new session is made and ``context_reset_reason`` says why. Over the crash budget the agent is dead and
+``open_session`` fails fast with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+from returns.result import Failure, Result, Success
+
+from adapters.acp.process import AcpProcess, tree_rss_bytes
+from adapters.acp.session import AcpSession
+from core.agents import AgentSpec
+from core.errors import AgentUnavailable, DomainError, InvalidInput
+from core.lifecycle import (
+    ProcessExited,
+    RestartFailed,
+    RestartSucceeded,
+    Supervision,
+    SupervisionPolicy,
+    SupervisorState,
+    availability,
+    supervise,
+)
+from core.model import BackendKind
+from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
+
+SESSION_CALL_TIMEOUT_S = 120.0  # session/new and session/load (claude spawns a child; loads replay history)
+_AWAITING_RESTART = (SupervisorState.CRASHED, SupervisorState.RESTARTING)
+
+
+class WarmAcpBackend:
+    kind = BackendKind.WARM_ACP
+
+    def __init__(
+        self,
+        spec: AgentSpec,
+        runtime: BackendRuntime,
+        registry: ProcessRegistry,
+        clock: Clock,
+        policy: SupervisionPolicy | None = None,
+    ) -> None:
+        self.spec = spec
+        self._runtime = runtime
+        self._registry = registry
+        self._clock = clock
+        self._policy = policy or SupervisionPolicy()
+        self._supervision = Supervision()
+        self._process: AcpProcess | None = None
+        self._sessions: dict[str, AcpSession] = {}
+        self._spawn_lock = asyncio.Lock()
+        self._spawns = itertools.count(1)
+
+    @property
+    def supervision(self) -> Supervision:
+        return self._supervision
+
+    async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
+        if not await asyncio.to_thread(Path(spec.cwd).is_dir):
+            return Failure(InvalidInput(detail=f"worktree {spec.cwd} does not exist; recreate it first", field="cwd"))
+        async with self._spawn_lock:
+            started = await self._live_process()
+        if isinstance(started, Failure):
+            return started
+        process = started.unwrap()
+        reset_reason: str | None = None
+        if spec.resume_id:
+            reused = self._sessions.get(spec.resume_id)
+            if reused is not None and reused.process is process and reused.is_alive():
+                return Success(reused)  # the same live session: nothing to resume
+            resumed = await self._resume(process, spec.resume_id, spec.cwd)
+            if isinstance(resumed, Success):
+                return Success(self._track(process, spec.resume_id, spec.cwd, resumed=True))
+            reset_reason = resumed.failure()
+        try:
+            created = await asyncio.wait_for(
+                process.connection.new_session(cwd=spec.cwd, mcp_servers=[]), timeout=SESSION_CALL_TIMEOUT_S
+            )
+        except Exception as error:
+            detail = f"{self.spec.name}: session/new failed ({type(error).__name__}: {error}); {process.exit_report()}"
+            return Failure(AgentUnavailable(detail=detail, field="agent"))
+        return Success(self._track(process, created.session_id, spec.cwd, resumed=False, reset_reason=reset_reason))
+
+    def _track(
+        self, process: AcpProcess, session_id: str, cwd: str, *, resumed: bool, reset_reason: str | None = None
+    ) -> AcpSession:
+        previous = self._sessions.pop(session_id, None)
+        if previous is not None:
+            previous.process.client.detach(session_id, previous)
+        session = AcpSession(
+            process,
+            session_id,
+            cwd,
+            permission=self.spec.permission,
+            permission_timeout_s=self._runtime.permission_timeout_s,
+            resumed=resumed,
+            context_reset_reason=reset_reason,
+        )
+        self._sessions[session_id] = session
+        return session
+
+    async def _resume(self, process: AcpProcess, session_id: str, cwd: str) -> Result[None, str]:
+        """``session/load`` (history replayed to a session with no turn, so nothing is re-emitted), else resume."""
+        name = self.spec.name
+        if not (process.can_load or process.can_resume):
+            return Failure(f"{name} does not advertise session/load or session/resume, so its session was not kept")
+        try:
+            async with asyncio.timeout(SESSION_CALL_TIMEOUT_S):
+                if process.can_load:
+                    await process.connection.load_session(cwd=cwd, session_id=session_id, mcp_servers=[])
+                else:
+                    await process.connection.resume_session(cwd=cwd, session_id=session_id)
+        except Exception as error:
+            return Failure(f"{name} could not resume session {session_id} ({type(error).__name__}: {error})")
+        return Success(None)
+
+    async def _live_process(self) -> Result[AcpProcess, DomainError]:
+        current = self._process
+        if current is not None and current.is_alive():
+            return Success(current)
+        if current is not None:
+            await self._note_exit(current)
+        dead = availability(self._supervision, self.spec.name)
+        if isinstance(dead, Failure):
+            return Failure(dead.failure())
+        restart_at = self._supervision.restart_at
+        if self._supervision.state in _AWAITING_RESTART and restart_at is not None:
+            await asyncio.sleep(max(0.0, min(restart_at - self._clock.monotonic(), self._policy.backoff_max_s)))
+        key = f"acp:{self.spec.name}:{next(self._spawns)}"
+        started = await AcpProcess.start(self.spec, self._runtime, self._registry, self._clock, key)
+        now = self._clock.monotonic()
+        if isinstance(started, Failure):
+            if self._supervision.state in _AWAITING_RESTART:
+                self._supervision = supervise(
+                    self._supervision, RestartFailed(at=now, detail=started.failure().detail), self._policy
+                ).supervision
+            return started
+        if self._supervision.state in _AWAITING_RESTART:
+            self._supervision = supervise(self._supervision, RestartSucceeded(at=now), self._policy).supervision
+        elif self._supervision.healthy_since is None:
+            self._supervision = self._supervision.model_copy(update={"healthy_since": now})
+        self._process = started.unwrap()
+        return started
+
+    async def _note_exit(self, process: AcpProcess) -> None:
+        """Report a dead process once: its sessions are crashed (handles say not alive), the supervisor decides."""
+        await process.wait_exited(1.0)
+        exited = ProcessExited(
+            at=self._clock.monotonic(), code=process.process.returncode, stderr_tail=tuple(process.stderr_tail())
+        )
+        self._supervision = supervise(self._supervision, exited, self._policy).supervision
+        for session_id, session in list(self._sessions.items()):
+            if session.process is process:
+                del self._sessions[session_id]
+        self._process = None
+        await process.aclose()  # reaps it and forgets its registry record
+
+    async def health(self) -> dict[str, object]:
+        process = self._process
+        alive = process is not None and process.is_alive()
+        return {
+            "agent": self.spec.name,
+            "kind": self.kind.value,
+            "state": self._supervision.state.value,
+            "reason": self._supervision.reason,
+            "alive": alive,
+            "pid": process.pid if process is not None else None,
+            "sessions": len(self._sessions),
+            "busy_sessions": sum(1 for s in self._sessions.values() if s.busy),
+            "rss_bytes": tree_rss_bytes(process.pid) if process is not None and alive else 0,
+        }
+
+    def processes(self) -> list[ProcessInfo]:
+        process = self._process
+        if process is None or not process.is_alive():
+            return []
+        return [ProcessInfo(key=process.key, pid=process.pid, agent=self.spec.name)]
+
+    async def aclose(self) -> None:
+        for session in list(self._sessions.values()):
+            await session.close()
+        self._sessions.clear()
+        if self._process is not None:
+            await self._process.aclose()
+            self._process = None

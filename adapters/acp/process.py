@@ -1,0 +1,217 @@
+"""One ACP agent process: spawn, ``initialize`` once, watch, stop. Its owner is whoever holds the object.
+
+Spawned with its own stdio transport (not ``acp.spawn_agent_process``): the process outlives any one
+``async with`` block, sits in its own process group (claude-code-acp's ``claude`` children are stopped
+with it), writes stderr to a per-agent log (an unread pipe blocks a chatty agent), and reads JSON-RPC
+lines up to 64 MiB (``session/load`` replays exceed asyncio's 64 KiB default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import IO
+
+from acp import PROTOCOL_VERSION
+from acp.core import ClientSideConnection
+from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation, InitializeResponse
+from returns.result import Failure, Result, Success
+
+from adapters.acp.client import HearthAcpClient
+from adapters.acp.environment import agent_environment, agent_home
+from adapters.agent_install import resolve_command
+from core.agents import AgentSpec
+from core.errors import AgentUnavailable, DomainError
+from core.model import ProcessRecord
+from core.ports import BackendRuntime, Clock, ProcessRegistry
+
+LINE_LIMIT = 64 << 20
+START_TIMEOUT_S = 60.0
+STOP_GRACE_S = 2.0
+STDERR_TAIL_LINES = 15
+# Advertising fs makes qwen delegate writes to hearth; the verified traces ran without it, so the
+# confined handlers exist for agents that call them anyway.
+CLIENT_CAPABILITIES = ClientCapabilities(
+    fs=FileSystemCapabilities(read_text_file=False, write_text_file=False), terminal=False
+)
+
+
+class AcpProcess:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        key: str,
+        process: asyncio.subprocess.Process,
+        connection: ClientSideConnection,
+        client: HearthAcpClient,
+        log: IO[bytes],
+        log_path: Path,
+        log_offset: int,
+        registry: ProcessRegistry,
+    ) -> None:
+        self.spec = spec
+        self.key = key
+        self.process = process
+        self.connection = connection
+        self.client = client
+        self._log = log
+        self._log_path = log_path
+        self._log_offset = log_offset
+        self._registry = registry
+        self._closed = False
+        self.capabilities: InitializeResponse | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @classmethod
+    async def start(
+        cls, spec: AgentSpec, runtime: BackendRuntime, registry: ProcessRegistry, clock: Clock, key: str
+    ) -> Result[AcpProcess, DomainError]:
+        """Spawn and initialize; a start failure says the exit code and the last stderr lines."""
+        resolved = resolve_command(spec, Path(runtime.agents_dir))
+        if isinstance(resolved, Failure):
+            return resolved
+        command = resolved.unwrap()
+        env = agent_environment(spec, runtime)
+        log_path = agent_home(spec, runtime) / "stderr.log"
+        log = log_path.open("ab")
+        offset = log.tell()
+        try:
+            child = await asyncio.create_subprocess_exec(
+                str(command),
+                *spec.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env=env,
+                cwd=env["HOME"],
+                limit=LINE_LIMIT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            log.close()
+            return Failure(AgentUnavailable(detail=f"agent {spec.name!r}: cannot run {command}: {error}"))
+        assert child.stdin is not None
+        assert child.stdout is not None
+        client = HearthAcpClient(spec.name)
+        connection = ClientSideConnection(client, child.stdin, child.stdout, use_unstable_protocol=True)
+        self = cls(spec, key, child, connection, client, log, log_path, offset, registry)
+        try:
+            self.capabilities = await asyncio.wait_for(
+                connection.initialize(
+                    protocol_version=PROTOCOL_VERSION,
+                    client_capabilities=CLIENT_CAPABILITIES,
+                    client_info=Implementation(name="hearth", title="hearth", version="0.1.0"),
+                ),
+                timeout=START_TIMEOUT_S,
+            )
+        except (Exception, TimeoutError) as error:
+            await self.wait_exited(STOP_GRACE_S)
+            detail = f"agent {spec.name!r} failed to start ({type(error).__name__}: {error}); {self.exit_report()}"
+            await self.aclose()
+            return Failure(AgentUnavailable(detail=detail))
+        await registry.record_process(
+            ProcessRecord(
+                key=key,
+                pid=child.pid,
+                started_at=clock.now(),
+                node_id=runtime.node_id,
+                command=" ".join((str(command), *spec.args)),
+            )
+        )
+        return Success(self)
+
+    def is_alive(self) -> bool:
+        return not self._closed and self.process.returncode is None
+
+    @property
+    def can_load(self) -> bool:
+        caps = self.capabilities.agent_capabilities if self.capabilities else None
+        return bool(caps and caps.load_session)
+
+    @property
+    def can_resume(self) -> bool:
+        caps = self.capabilities.agent_capabilities if self.capabilities else None
+        session_caps = caps.session_capabilities if caps else None
+        return bool(session_caps and session_caps.resume is not None)
+
+    async def wait_exited(self, within_s: float) -> int | None:
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(self.process.wait(), timeout=within_s)
+        return self.process.returncode
+
+    def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> list[str]:
+        try:
+            with self._log_path.open("rb") as log:
+                log.seek(self._log_offset)
+                text = log.read()[-16384:].decode(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()][-lines:]
+
+    def exit_report(self) -> str:
+        """What a user needs after a crash: who, exit code, the agent's last words, where the log is."""
+        code = self.process.returncode
+        status = "is still running" if code is None else f"exited with code {code}"
+        tail = self.stderr_tail()
+        said = ("; last stderr lines:\n" + "\n".join(tail)) if tail else "; it wrote nothing to stderr"
+        return f"agent {self.spec.name!r} (pid {self.pid}) {status}{said} (full log: {self._log_path})"
+
+    async def aclose(self) -> None:
+        """Close stdin, give the agent a grace period, then SIGTERM and SIGKILL its process group; reap it."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self.connection.close()
+        if self.process.stdin is not None:
+            with contextlib.suppress(Exception):
+                self.process.stdin.close()
+        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig is not None:
+                self._signal_group(sig)
+            if await self.wait_exited(STOP_GRACE_S) is not None:
+                break
+        self._signal_group(signal.SIGKILL)  # children of a wrapper that exited (claude) go with the group
+        self._log.close()
+        with contextlib.suppress(Exception):
+            await self._registry.forget_process(self.key, self.pid)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, from /proc (0 where /proc is unavailable)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        total += _rss_bytes(current)
+        pending.extend(children.get(current, ()))
+    return total
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return 0
+    return 0

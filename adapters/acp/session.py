@@ -1,0 +1,264 @@
+"""One ACP session as a ``SessionHandle``: each turn is one ``session/prompt`` on the warm connection.
+
+Updates reach the session in wire order (see client.py) and are mapped by ``core.acp_events`` only while
+a turn is running: a ``session/load`` replay, or a cancelled turn's stragglers, arrive with no turn and are
+never re-emitted. The prompt runs in a task owned by ``run_turn`` and always awaited before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from acp import RequestError, text_block
+from acp.schema import PromptResponse
+
+from adapters.acp import mapping
+from adapters.acp.confinement import outside_paths, pick_option
+from adapters.acp.process import AcpProcess
+from core import turn_guard
+from core.agents import PermissionPolicy
+from core.events import AgentEvent, PermissionOption, PermissionRequest, PermissionResolved, TurnCancelled, TurnFailed
+
+LIVENESS_POLL_S = 1.0  # how often a waiting turn checks that its process still lives
+CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends the turn anyway
+EXIT_WAIT_S = 5.0
+_request_ids = itertools.count(1)
+
+
+@dataclass
+class _PromptDone:
+    response: PromptResponse | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _ActiveTurn:
+    turn_id: str
+    queue: asyncio.Queue[AgentEvent | _PromptDone] = field(default_factory=asyncio.Queue)
+    mapper: mapping.TurnMapper | None = None
+    cancel_requested_at: float | None = None
+    permissions: dict[str, tuple[asyncio.Future[str | None], list[dict[str, Any]]]] = field(default_factory=dict)
+
+
+class AcpSession:
+    def __init__(
+        self,
+        process: AcpProcess,
+        session_id: str,
+        cwd: str,
+        *,
+        permission: PermissionPolicy,
+        permission_timeout_s: float,
+        resumed: bool,
+        context_reset_reason: str | None = None,
+        close_process_when_done: bool = False,
+    ) -> None:
+        self.process = process
+        self._session_id = session_id
+        self._cwd = cwd
+        self._permission = permission
+        self._permission_timeout_s = permission_timeout_s
+        self._resumed = resumed
+        self._context_reset_reason = context_reset_reason
+        self._close_process_when_done = close_process_when_done
+        self._turn: _ActiveTurn | None = None
+        self._guard = turn_guard.TurnGuard()
+        self._closed = False
+        process.client.attach(session_id, self)
+
+    # -- SessionHandle -------------------------------------------------------------------------------
+    @property
+    def backend_session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def context_reset_reason(self) -> str | None:
+        return self._context_reset_reason
+
+    @property
+    def cwd(self) -> str:
+        return self._cwd
+
+    def is_alive(self) -> bool:
+        return not self._closed and self.process.is_alive()
+
+    @property
+    def busy(self) -> bool:
+        return self._turn is not None
+
+    async def run_turn(self, turn: Any) -> AsyncIterator[AgentEvent]:
+        sid, turn_id = self._session_id, turn.turn_id
+        if self._turn is not None:
+            yield TurnFailed(session_id=sid, turn_id=turn_id, error="another turn is still running in this session")
+            return
+        if not self.is_alive():
+            yield TurnFailed(session_id=sid, turn_id=turn_id, error=self._dead_reason())
+            return
+        active = _ActiveTurn(turn_id=turn_id, mapper=mapping.TurnMapper(sid, turn_id))
+        self._turn = active
+        self._guard = turn_guard.start_turn(self._guard)
+        prompt = asyncio.create_task(self._prompt(turn.prompt, active), name=f"acp-prompt-{turn_id}")
+        try:
+            async for event in self._drain(active, prompt):
+                yield event
+        finally:
+            self._turn = None
+            for future, _ in active.permissions.values():
+                if not future.done():
+                    future.set_result(None)
+            prompt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await prompt
+            if self._close_process_when_done:
+                await self.close()
+
+    async def _drain(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> AsyncIterator[AgentEvent]:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                item = await asyncio.wait_for(active.queue.get(), timeout=LIVENESS_POLL_S)
+            except TimeoutError:
+                cancelled_at = active.cancel_requested_at
+                if cancelled_at is not None and loop.time() - cancelled_at > CANCEL_GRACE_S:
+                    reason = f"cancelled; the agent did not confirm within {CANCEL_GRACE_S:.0f} s"
+                    yield TurnCancelled(session_id=self._session_id, turn_id=active.turn_id, reason=reason)
+                    return
+                if not self.process.is_alive() and prompt.done() and active.queue.empty():
+                    yield self._failed(active, self._dead_reason())
+                    return
+                continue
+            if not isinstance(item, _PromptDone):
+                yield item
+                continue
+            for event in await self._finish(active, item):
+                yield event
+            return
+
+    async def _finish(self, active: _ActiveTurn, done: _PromptDone) -> list[AgentEvent]:
+        assert active.mapper is not None
+        self._guard, _admitted = turn_guard.admit_terminal(self._guard)
+        cancelling = active.cancel_requested_at is not None
+        if done.response is not None:
+            return active.mapper.finish(done.response.model_dump(mode="json", by_alias=True), cancelling)
+        error = done.error
+        if isinstance(error, RequestError):
+            return active.mapper.fail(_describe_request_error(error), cancelling)
+        # The connection closed under the prompt: the agent died. Wait for its exit code to say so.
+        await self.process.wait_exited(EXIT_WAIT_S)
+        return [self._failed(active, self._dead_reason())]
+
+    async def _prompt(self, text: str, active: _ActiveTurn) -> None:
+        try:
+            response = await self.process.connection.prompt(session_id=self._session_id, prompt=[text_block(text)])
+        except Exception as error:  # every outcome, including a dead connection, ends the turn
+            active.queue.put_nowait(_PromptDone(error=error))
+        else:
+            active.queue.put_nowait(_PromptDone(response=response))
+
+    def _failed(self, active: _ActiveTurn, reason: str) -> AgentEvent:
+        return TurnFailed(session_id=self._session_id, turn_id=active.turn_id, error=reason)
+
+    def _dead_reason(self) -> str:
+        if self._closed and self.process.is_alive():
+            return f"the {self.process.spec.name} session {self._session_id} was closed"
+        return self.process.exit_report()
+
+    async def cancel(self) -> None:
+        """``session/cancel`` only: the process is never killed to cancel (a dead one has nothing to cancel)."""
+        active = self._turn
+        self._guard = turn_guard.arm(self._guard, turn_running=active is not None)
+        if active is None or active.cancel_requested_at is not None:
+            return
+        active.cancel_requested_at = asyncio.get_running_loop().time()
+        for future, _ in active.permissions.values():  # ACP: pending permission requests answer "cancelled"
+            if not future.done():
+                future.set_result(None)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.process.connection.cancel(session_id=self._session_id), timeout=EXIT_WAIT_S)
+
+    async def answer_permission(self, request_id: str, option_id: str | None) -> bool:
+        active = self._turn
+        entry = active.permissions.get(request_id) if active else None
+        if entry is None or entry[0].done():
+            return False
+        future, options = entry
+        if option_id is not None and option_id not in {o.get("optionId") for o in options}:
+            return False
+        future.set_result(option_id)
+        return True
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.process.client.detach(self._session_id, self)
+        if self._close_process_when_done:
+            await self.process.aclose()
+
+    # -- SessionSink (called by the ACP client) -------------------------------------------------------
+    def on_update(self, update: dict[str, Any]) -> None:
+        active = self._turn
+        if active is None or active.mapper is None:
+            return  # a load replay or a finished turn's straggler: never re-emitted as turn events
+        self._guard = turn_guard.note_activity(self._guard)
+        for event in active.mapper.update(update):
+            active.queue.put_nowait(event)
+
+    async def decide_permission(self, tool_call: dict[str, Any], options: list[dict[str, Any]]) -> str | None:
+        active = self._turn
+        if active is None or active.mapper is None or active.cancel_requested_at is not None:
+            return None
+        for event in active.mapper.permission_tool_call(tool_call):
+            active.queue.put_nowait(event)
+        if self._permission == "auto":
+            return pick_option(options, allow=not outside_paths(self._cwd, tool_call))
+        return await self._ask(active, tool_call, options)
+
+    async def _ask(self, active: _ActiveTurn, tool_call: dict[str, Any], options: list[dict[str, Any]]) -> str | None:
+        request_id = f"perm-{next(_request_ids)}"
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        active.permissions[request_id] = (future, options)
+        active.queue.put_nowait(
+            PermissionRequest(
+                session_id=self._session_id,
+                turn_id=active.turn_id,
+                request_id=request_id,
+                tool_call_id=tool_call.get("toolCallId"),
+                title=str(tool_call.get("title") or "permission requested"),
+                options=tuple(
+                    PermissionOption(option_id=o["optionId"], kind=o["kind"], name=str(o.get("name", o["kind"])))
+                    for o in options
+                ),
+            )
+        )
+        outcome: str
+        try:
+            chosen = await asyncio.wait_for(future, timeout=self._permission_timeout_s)
+        except TimeoutError:
+            chosen, outcome = None, "timed_out"
+        else:
+            kinds = {o["optionId"]: o["kind"] for o in options}
+            outcome = kinds.get(chosen, "rejected") if chosen is not None else "rejected"
+        finally:
+            active.permissions.pop(request_id, None)
+        active.queue.put_nowait(
+            PermissionResolved(
+                session_id=self._session_id, turn_id=active.turn_id, request_id=request_id, outcome=outcome
+            )
+        )
+        return chosen if chosen is not None else pick_option(options, allow=False)
+
+
+def _describe_request_error(error: RequestError) -> str:
+    data = error.data
+    details = data.get("details") or data.get("message") if isinstance(data, dict) else data
+    return f"{error} (code {error.code})" + (f": {details}" if details else "")
