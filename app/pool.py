@@ -160,6 +160,13 @@ class AgentPool:
             evicted.append(key)
         return evicted
 
+    async def discard_dead_idle(self) -> list[Key]:
+        """Health monitor: idle handles whose agent died are dropped and marked crashed; the next turn respawns."""
+        dead = [live for live in self._live.values() if not live.busy and not live.handle.is_alive()]
+        for live in dead:
+            await self.discard(live, crashed=True)
+        return [live.key for live in dead]
+
     async def close_chat(self, chat_id: str) -> None:
         """Close hook: every handle of the chat goes; the sessions are marked closed and never resumed."""
         for key in [k for k in self._live if k[0] == chat_id]:
