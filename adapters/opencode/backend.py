@@ -1,0 +1,250 @@
+"""OpenCodeServerBackend: one supervised `opencode serve` per node, serving every chat's session.
+
+The server is spawned lazily on the first session, respawned by the next turn after it died or hung
+(crash budget and backoff decided by core.lifecycle), and stopped by ``aclose``. Each spawn is recorded
+in the process registry so the next hearth start can stop what this one left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from pathlib import Path
+
+import httpx
+from returns.result import Failure, Result, Success
+
+from adapters.agent_install import resolve_command
+from adapters.opencode.client import OpenCodeClient
+from adapters.opencode.config import server_env, state_dirs
+from adapters.opencode.leftovers import is_our_server, stop_pid
+from adapters.opencode.process import ServerProcess, read_tail
+from adapters.opencode.session import OpenCodeSession
+from adapters.opencode.supervision import (
+    HealthFailed,
+    HealthOk,
+    ProcessExited,
+    RestartFailed,
+    RestartSucceeded,
+    Supervisor,
+)
+from core.agents import AgentSpec
+from core.errors import AgentUnavailable, DomainError
+from core.lifecycle import StopProcess
+from core.model import BackendKind, ProcessRecord
+from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
+
+_READY_TIMEOUT_S = 30.0
+_STOP_GRACE_S = 5.0
+_Server = tuple[ServerProcess, OpenCodeClient]
+
+
+class OpenCodeServerBackend:
+    kind = BackendKind.OPENCODE_SERVER
+
+    def __init__(self, spec: AgentSpec, runtime: BackendRuntime, registry: ProcessRegistry, clock: Clock) -> None:
+        self.spec = spec
+        self.runtime = runtime
+        self._registry = registry
+        self._clock = clock
+        self._dirs = state_dirs(runtime.data_dir, spec.name)
+        self._record_key = f"opencode-server:{spec.name}"
+        self._server: ServerProcess | None = None
+        self._client: OpenCodeClient | None = None
+        self._spawn_lock = asyncio.Lock()
+        self._leftovers_done = False
+        self._supervisor = Supervisor(spec.name)
+        self._exit_seen: set[int] = set()  # pids whose exit was already fed to the supervisor
+        self._handles: set[OpenCodeSession] = set()
+        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, cpu seconds) of the last sample
+        self.spawn_count = 0
+        self.disposals = 0
+
+    # --- the server ------------------------------------------------------------------------------------
+    async def adopt_or_stop_leftovers(self) -> list[str]:
+        """Stop servers a previous hearth on this node recorded and left running; forget every such record."""
+        self._leftovers_done = True
+        notes: list[str] = []
+        for record in await self._registry.list_processes(self.runtime.node_id):
+            if record.key != self._record_key or (self._server and record.pid == self._server.pid):
+                continue
+            if is_our_server(record.pid, record.command, self._dirs.home):
+                await stop_pid(record.pid, _STOP_GRACE_S)
+                notes.append(f"stopped leftover opencode server pid {record.pid} (port {record.port})")
+            else:
+                notes.append(f"pid {record.pid} no longer runs our opencode server; record dropped")
+            await self._registry.forget_process(record.key, record.pid)
+        return notes
+
+    async def ensure_server(self) -> Result[_Server, DomainError]:
+        """The running server and its client, spawning (or respawning after a crash) when needed."""
+        async with self._spawn_lock:
+            if self._server is not None and self._client is not None and self._server.running():
+                return Success((self._server, self._client))
+            await self._bury_dead_server()
+            if not self._leftovers_done:
+                await self.adopt_or_stop_leftovers()
+            if (refusal := self._supervisor.refusal()) is not None:
+                return Failure(refusal)
+            if (wait_s := self._supervisor.restart_wait_s(self._clock.monotonic())) > 0:
+                await asyncio.sleep(min(wait_s, 30.0))  # the crash backoff decided by core.lifecycle
+            restarting = self._supervisor.awaiting_restart()
+            spawned = await self._spawn()
+            now = self._clock.monotonic()
+            if isinstance(spawned, Failure):
+                tail = tuple(read_tail(self._dirs.log_file))
+                failed = RestartFailed(at=now, detail=spawned.failure().detail)
+                self._supervisor.feed(failed if restarting else ProcessExited(at=now, code=None, stderr_tail=tail))
+            elif restarting:
+                self._supervisor.feed(RestartSucceeded(at=now))
+            return spawned
+
+    async def _spawn(self) -> Result[_Server, DomainError]:
+        resolved = resolve_command(self.spec, Path(self.runtime.agents_dir))
+        if isinstance(resolved, Failure):
+            return Failure(resolved.failure())
+        argv = [str(resolved.unwrap()), *(self.spec.args or ("serve",)), "--hostname", "127.0.0.1", "--port", "0"]
+        password = secrets.token_urlsafe(24)
+        self._dirs.create()
+        env = server_env(self.spec, self.runtime.provider, self._dirs, password)
+        spawned = await ServerProcess.spawn(argv, env, self._dirs.home, self._dirs.log_file, password, _READY_TIMEOUT_S)
+        if isinstance(spawned, Failure):
+            return Failure(AgentUnavailable(detail=spawned.failure(), field="agent"))
+        server = spawned.unwrap()
+        self._server, self._client = server, OpenCodeClient(server.base_url, password)
+        self._cpu_mark = None
+        self.spawn_count += 1
+        record = ProcessRecord(
+            key=self._record_key,
+            pid=server.pid,
+            port=server.port,
+            started_at=self._clock.now(),
+            node_id=self.runtime.node_id,
+            command=" ".join(argv),
+        )
+        await self._registry.record_process(record)
+        return Success((server, self._client))
+
+    def _observe_exit(self, server: ServerProcess) -> None:
+        """Tell the supervisor a server is gone, once per process."""
+        if server.running() or server.pid in self._exit_seen:
+            return
+        self._exit_seen.add(server.pid)
+        tail = tuple(read_tail(server.log_file))
+        self._supervisor.feed(ProcessExited(at=self._clock.monotonic(), code=server.returncode, stderr_tail=tail))
+
+    async def _bury_dead_server(self) -> None:
+        """Reap a dead server, report its exit, drop its client and its registry record."""
+        server, client = self._server, self._client
+        if server is None:
+            return
+        self._server, self._client = None, None
+        if client is not None:
+            await client.aclose()
+        await server.stop(grace_s=_STOP_GRACE_S)
+        self._observe_exit(server)
+        await self._registry.forget_process(self._record_key, server.pid)
+
+    async def diagnose(self, server: ServerProcess, client: OpenCodeClient, busy: bool) -> str | None:
+        """After a dropped event stream (or for ``health``): None if the server is fine, else what is wrong."""
+        died = "; the next turn starts a new server and resumes the session"
+        if await server.wait_exit(0.3) is not None:
+            self._observe_exit(server)
+            return server.exit_report() + died
+        try:
+            await client.health(self.runtime.health_timeout_s)
+        except (httpx.HTTPError, ValueError) as exc:
+            if await server.wait_exit(0.3) is not None:
+                self._observe_exit(server)
+                return server.exit_report() + died
+            detail = f"no answer to GET /global/health within {self.runtime.health_timeout_s:.0f} s ({exc!r})"
+            decisions = self._supervisor.feed(HealthFailed(at=self._clock.monotonic(), detail=detail, busy=busy))
+            stop = next((d for d in decisions if isinstance(d, StopProcess)), None)
+            if stop is None:
+                return None  # only suspect: a busy server may just be slow (core's stale grace)
+            server.kill()
+            await server.wait_exit(_STOP_GRACE_S)
+            return f"{stop.reason}; the server was killed ({server.exit_report()})"
+        self._supervisor.feed(HealthOk(at=self._clock.monotonic()))
+        return None
+
+    async def dispose_directory(self, directory: str) -> None:
+        """Free OpenCode's per-directory instance (watchers, LSP/MCP children) of a directory nobody uses."""
+        server, client = self._server, self._client
+        if server is None or client is None or not server.running():
+            return
+        with contextlib.suppress(httpx.HTTPError):
+            await client.dispose_instance(directory)
+            self.disposals += 1
+
+    # --- sessions -------------------------------------------------------------------------------------
+    async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
+        ensured = await self.ensure_server()
+        if isinstance(ensured, Failure):
+            return Failure(ensured.failure())
+        _, client = ensured.unwrap()
+        reset_reason: str | None = None
+        try:
+            if spec.resume_id is not None:
+                if await client.get_session(spec.resume_id, spec.cwd) is not None:
+                    return Success(self._register(spec, spec.resume_id, resumed=True, reset_reason=None))
+                reset_reason = f"OpenCode no longer knows session {spec.resume_id}; a new session was started"
+            title = f"hearth chat {spec.chat_id}" if spec.chat_id else "hearth task"  # a title avoids an LLM call
+            created = await client.create_session(spec.cwd, title)
+        except httpx.HTTPError as exc:
+            return Failure(AgentUnavailable(detail=f"the opencode server failed a request: {exc!r}", field="agent"))
+        return Success(self._register(spec, str(created["id"]), resumed=False, reset_reason=reset_reason))
+
+    def _register(self, spec: SessionSpec, session_id: str, resumed: bool, reset_reason: str | None) -> OpenCodeSession:
+        handle = OpenCodeSession(self, session_id, spec.cwd, spec.model, resumed, reset_reason)
+        self._handles.add(handle)
+        return handle
+
+    def directory_in_use(self, directory: str, other_than: OpenCodeSession) -> bool:
+        return any(handle.cwd == directory and handle is not other_than for handle in self._handles)
+
+    def release(self, handle: OpenCodeSession) -> None:
+        self._handles.discard(handle)
+
+    def server_alive(self) -> bool:
+        return self._server is not None and self._server.running()
+
+    # --- reporting and shutdown -----------------------------------------------------------------------
+    async def health(self) -> dict[str, object]:
+        """Liveness, health-check verdict, and the server's RSS and CPU sampled from /proc."""
+        server, client = self._server, self._client
+        report: dict[str, object] = {"agent": self.spec.name, "kind": self.kind.value, "sessions": len(self._handles)}
+        report["healthy"] = False
+        if server is not None and client is not None:
+            problem = await self.diagnose(server, client, busy=any(h.busy for h in self._handles))
+            report.update(pid=server.pid, port=server.port, healthy=problem is None and server.running())
+            if problem is not None:
+                report["error"] = problem
+            if (sample := server.sample()) is not None:
+                now = self._clock.monotonic()
+                report.update(rss_bytes=sample.rss_bytes, cpu_seconds=sample.cpu_seconds)
+                if self._cpu_mark is not None and now > self._cpu_mark[0]:
+                    report["cpu_percent"] = 100 * (sample.cpu_seconds - self._cpu_mark[1]) / (now - self._cpu_mark[0])
+                self._cpu_mark = (now, sample.cpu_seconds)
+        report["supervision"] = self._supervisor.describe()
+        return report
+
+    def processes(self) -> list[ProcessInfo]:
+        server = self._server
+        if server is None or not server.running():
+            return []
+        return [ProcessInfo(key=self._record_key, pid=server.pid, agent=self.spec.name)]
+
+    async def aclose(self) -> None:
+        """Stop the server (SIGTERM, wait, SIGKILL) and forget its record."""
+        async with self._spawn_lock:
+            server, client = self._server, self._client
+            self._server, self._client = None, None
+            self._handles.clear()
+            if client is not None:
+                await client.aclose()
+            if server is not None:
+                await server.stop(grace_s=_STOP_GRACE_S)
+                self._exit_seen.add(server.pid)  # a requested stop is no crash
+                await self._registry.forget_process(self._record_key, server.pid)

@@ -1,0 +1,207 @@
+"""One chat's OpenCode session on the shared server: run turns, cancel them, answer permissions, close.
+
+A turn subscribes to ``/event?directory=`` first, then sends ``prompt_async``, and folds every raw event
+through core's OpenCode mapping (which demuxes by sessionID) until a terminal event. A dropped stream is
+diagnosed: a dead or hung server fails the turn with its exit report; a healthy one is resubscribed and the
+turn resynced from ``GET /session/{id}/message``. The fold state lives as long as the handle, so its turn
+guard keeps a cancelled turn's trailing ``session.idle`` from ending the next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from returns.result import Failure
+
+from adapters.opencode.client import Json, OpenCodeClient
+from adapters.opencode.config import PROVIDER_ID
+from core.events import AgentEvent, Retry, TurnCancelled, TurnFailed, is_terminal
+from core.lifecycle import DirectoryUse, may_dispose_directory
+from core.opencode_events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
+from core.opencode_resync import resync_from_messages
+from core.ports import TurnInput
+
+if TYPE_CHECKING:
+    from adapters.opencode.backend import OpenCodeServerBackend
+
+_MAX_RESUBSCRIBES = 5
+_DRAIN_S = 5.0
+_PERMISSION_REPLIES = {"once", "always", "reject"}
+
+
+class OpenCodeSession:
+    def __init__(
+        self,
+        backend: OpenCodeServerBackend,
+        session_id: str,
+        cwd: str,
+        model: str | None,
+        resumed: bool,
+        reset_reason: str | None,
+    ) -> None:
+        self._backend = backend
+        self._session_id = session_id
+        self.cwd = cwd
+        self._model: Json | None = {"providerID": PROVIDER_ID, "modelID": model} if model else None
+        self._resumed = resumed
+        self._reset_reason = reset_reason
+        self._state = OpenCodeState()  # lives across turns: it knows old messages and carries the turn guard
+        self._client: OpenCodeClient | None = None
+        self._turn_running = False
+        self._cancel_requested = False
+        self._closed = False
+
+    @property
+    def backend_session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def context_reset_reason(self) -> str | None:
+        return self._reset_reason
+
+    @property
+    def busy(self) -> bool:
+        return self._turn_running
+
+    def is_alive(self) -> bool:
+        return not self._closed and self._backend.server_alive()
+
+    # --- turns ---------------------------------------------------------------------------------------
+    async def run_turn(self, turn: TurnInput) -> AsyncIterator[AgentEvent]:
+        ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
+        if self._closed:
+            yield TurnFailed(**ids, error="this OpenCode session was closed; open a new one")
+            return
+        if self._turn_running:
+            yield TurnFailed(**ids, error="a turn is already running in this session; wait for it or cancel it")
+            return
+        ensured = await self._backend.ensure_server()
+        if isinstance(ensured, Failure):
+            yield TurnFailed(**ids, error=ensured.failure().detail)
+            return
+        server, client = ensured.unwrap()
+        self._client, self._turn_running, self._cancel_requested = client, True, False
+        self._state = begin_turn(self._state, turn.turn_id)
+        try:
+            async for event in self._turn_events(turn, client, server):
+                yield event
+        finally:
+            self._turn_running = False
+
+    async def _turn_events(self, turn: TurnInput, client: OpenCodeClient, server: Any) -> AsyncIterator[AgentEvent]:
+        ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
+        prompted = False
+        resubscribes = 0
+        read_timeout = max(self._backend.runtime.health_interval_s, 12.0)  # > the ~10 s server heartbeat
+        while True:
+            try:
+                async with client.events(self.cwd, read_timeout) as stream:
+                    if prompted:  # a dropped stream: catch up on what happened meanwhile
+                        for event in await self._resync(client):
+                            yield event
+                            if is_terminal(event):
+                                return
+                    else:
+                        if self._cancel_requested:
+                            yield TurnCancelled(**ids)
+                            return
+                        failure = await self._prompt(client, turn.prompt)
+                        if failure is not None:
+                            yield TurnFailed(**ids, error=failure)
+                            return
+                        prompted = True
+                    async for raw in stream:
+                        self._state, events = fold_opencode_event(self._state, raw, self._session_id)
+                        for event in events:
+                            if isinstance(event, Retry) and event.attempt > self._backend.runtime.llm_retry_limit:
+                                yield event
+                                yield await self._give_up_retrying(client, stream, event)
+                                return
+                            yield event
+                            if is_terminal(event):
+                                return
+            except httpx.HTTPError as exc:
+                cause = f"{type(exc).__name__}: {exc}"
+            else:
+                cause = "the server closed the event stream"
+            fatal = await self._backend.diagnose(server, client, busy=True)
+            if fatal is not None:
+                yield TurnFailed(**ids, error=fatal)
+                return
+            resubscribes += 1
+            if resubscribes > _MAX_RESUBSCRIBES:
+                yield TurnFailed(**ids, error=f"the OpenCode event stream kept dropping ({cause}); turn abandoned")
+                return
+            await asyncio.sleep(0.2 * resubscribes)
+
+    async def _resync(self, client: OpenCodeClient) -> list[AgentEvent]:
+        messages = await client.messages(self._session_id, self.cwd)
+        busy = await client.busy(self._session_id, self.cwd)
+        self._state, events = resync_from_messages(self._state, messages, self._session_id, session_busy=busy)
+        return events
+
+    async def _prompt(self, client: OpenCodeClient, text: str) -> str | None:
+        try:
+            await client.prompt_async(self._session_id, self.cwd, text, self._model)
+        except httpx.HTTPStatusError as exc:
+            return f"OpenCode refused the prompt: HTTP {exc.response.status_code} {exc.response.text[:300]}"
+        if self._cancel_requested:  # cancel() raced the prompt: abort what was just queued
+            await self._abort(client)
+        return None
+
+    async def _give_up_retrying(self, client: OpenCodeClient, stream: AsyncIterator[Json], retry: Retry) -> TurnFailed:
+        """OpenCode retries a failing LLM forever: abort, swallow the abort's own events, fail the turn."""
+        await self._abort(client)
+        with contextlib.suppress(TimeoutError, httpx.HTTPError):
+            async with asyncio.timeout(_DRAIN_S):
+                async for raw in stream:
+                    self._state, events = fold_opencode_event(self._state, raw, self._session_id)
+                    if any(is_terminal(event) for event in events):
+                        break
+        limit = self._backend.runtime.llm_retry_limit
+        return TurnFailed(
+            session_id=self._session_id,
+            turn_id=retry.turn_id,
+            error=f"the LLM provider kept failing ({retry.message}); OpenCode retried {limit} times, "
+            "so hearth aborted the turn. Check the provider URL, key and status, then send the turn again",
+        )
+
+    async def _abort(self, client: OpenCodeClient) -> None:
+        self._state = request_abort(self._state)
+        with contextlib.suppress(httpx.HTTPError):
+            await client.abort(self._session_id, self.cwd)
+
+    async def cancel(self) -> None:
+        if not self._turn_running or self._client is None:
+            return
+        self._cancel_requested = True
+        await self._abort(self._client)
+
+    async def answer_permission(self, request_id: str, option_id: str | None) -> bool:
+        client = self._client
+        if client is None:
+            return False
+        reply = "reject" if option_id is None else option_id if option_id in _PERMISSION_REPLIES else "once"
+        try:
+            return await client.reply_permission(request_id, self.cwd, reply)
+        except httpx.HTTPError:
+            return False
+
+    async def close(self) -> None:
+        """Forget the session; dispose the directory's OpenCode instance when nothing else uses it."""
+        if self._closed:
+            return
+        self._closed = True
+        self._backend.release(self)
+        others = self._backend.directory_in_use(self.cwd, other_than=self)
+        use = DirectoryUse(busy_sessions=int(others), turns_in_flight=int(self._turn_running))
+        if may_dispose_directory(use):
+            await self._backend.dispose_directory(self.cwd)
