@@ -1,0 +1,74 @@
+"""``hearth agents install [NAME...]``, ``hearth agents list`` and ``hearth doctor``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from returns.result import Failure
+
+from adapters.agent_install import check_agents, install_packages, packages_for
+from app.settings import Settings
+from core.agents import AgentSpec
+
+
+def register(subparsers: Any) -> None:
+    """Adds ``agents`` and ``doctor`` to the ``hearth`` parser's subcommands."""
+    agents = subparsers.add_parser("agents", help="install or list the coding agents hearth drives")
+    actions = agents.add_subparsers(dest="agents_command", required=True)
+    install = actions.add_parser("install", help="npm-install the pinned agent packages into hearth's cache")
+    install.add_argument("names", nargs="*", metavar="NAME", help="agents to install (default: every npm agent)")
+    install.set_defaults(func=_install)
+    listing = actions.add_parser("list", help="list the configured agents and whether each is installed")
+    listing.set_defaults(func=_doctor)
+    doctor = subparsers.add_parser("doctor", help="check every agent: found, version, path, and how to fix it")
+    doctor.set_defaults(func=_doctor)
+
+
+def _say(line: str) -> None:
+    print(f"hearth: {line}", flush=True)
+
+
+def _selected(settings: Settings, names: list[str]) -> list[AgentSpec] | None:
+    catalogue = settings.agents()
+    unknown = [name for name in names if name not in catalogue]
+    if unknown:
+        known = ", ".join(sorted(catalogue))
+        print(f"hearth: unknown agent(s) {', '.join(unknown)}; configured agents: {known}", file=sys.stderr)
+        return None
+    return [catalogue[name] for name in names] if names else list(catalogue.values())
+
+
+def _install(args: argparse.Namespace) -> int:
+    settings = Settings()
+    specs = _selected(settings, args.names)
+    if specs is None:
+        return 2
+    packages = packages_for(specs)
+    if not packages:
+        _say("nothing to install: the selected agents have no npm package")
+        return 0
+    result = install_packages(packages, settings.agents_dir, say=_say)
+    if isinstance(result, Failure):
+        print(f"hearth: agents install failed: {result.failure().detail}", file=sys.stderr)
+        return 1
+    _say(f"agents ready in {settings.agents_dir}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    settings = Settings()
+    checks = check_agents(settings.agents().values(), settings.agents_dir)
+    width = max(len(check.name) for check in checks)
+    for check in checks:
+        mark = "ok     " if check.ok else "MISSING"
+        print(f"{mark} {check.name:<{width}}  {check.version:<24} {check.path}", flush=True)
+        if check.fix:
+            print(f"        {'':<{width}}  fix: {check.fix}", flush=True)
+    missing = [check.name for check in checks if not check.ok]
+    if missing:
+        print(f"hearth: missing: {', '.join(missing)} (see the fix lines above)", file=sys.stderr)
+        return 1
+    print(f"hearth: all {len(checks)} checks passed (agents in {settings.agents_dir})", flush=True)
+    return 0
