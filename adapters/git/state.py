@@ -1,0 +1,101 @@
+"""The worktree's files as a tree: the one picture diff, apply, preflight and snapshots all share.
+
+libgit2 leaves untracked files out of a plain diff and cannot find renames between a tree and a
+working directory, so the working directory is copied into a temporary in-memory index built on the
+base tree (libraries.md §4 pitfall 1) and every diff is tree -> that index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pygit2
+from pygit2.enums import DeltaStatus, DiffFind, DiffOption, FileMode
+
+from core.model import FileDiff
+
+_WORKDIR_FLAGS = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
+_FILE_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE, FileMode.LINK)
+_STATUS = {
+    DeltaStatus.ADDED: "added",
+    DeltaStatus.UNTRACKED: "added",
+    DeltaStatus.DELETED: "deleted",
+    DeltaStatus.MODIFIED: "modified",
+    DeltaStatus.RENAMED: "renamed",
+    DeltaStatus.COPIED: "added",
+    DeltaStatus.TYPECHANGE: "typechange",
+}
+
+
+def workdir_state(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Index:
+    """An in-memory index holding exactly the worktree's files (tracked or not, ignored excluded).
+
+    Symlinks are stored as links (their target text), never followed, so a link to /etc/passwd shows
+    up as the string "/etc/passwd" and nothing outside the worktree is read.
+    """
+    index = pygit2.Index()
+    index.read_tree(base)
+    # Positional flags: pygit2 silently ignores ``flags=`` given by keyword on these C methods.
+    deltas = list(base.diff_to_workdir(_WORKDIR_FLAGS).deltas)
+    # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
+    for delta in deltas:
+        if delta.status in (DeltaStatus.DELETED, DeltaStatus.TYPECHANGE) and delta.old_file.mode in _FILE_MODES:
+            index.remove(delta.old_file.path)
+    for delta in deltas:
+        new = delta.new_file
+        if delta.status == DeltaStatus.DELETED or new.mode not in _FILE_MODES:
+            continue  # gone, or a nested repository / submodule: not a file this worktree can hand over
+        blob = repo.create_blob_fromworkdir(new.path)
+        index.add(pygit2.IndexEntry(new.path, blob, new.mode))
+    return index
+
+
+def base_diff(base: pygit2.Tree, state: pygit2.Index, *, for_apply: bool) -> pygit2.Diff:
+    """Base tree -> worktree state with renames found. ``for_apply`` embeds binary data and splits type
+    changes into delete + add, which is what libgit2's patch parser and apply understand."""
+    flags = DiffOption.SHOW_BINARY if for_apply else DiffOption.INCLUDE_TYPECHANGE
+    diff = base.diff_to_index(state, flags)
+    diff.find_similar(DiffFind.FIND_RENAMES)
+    return diff
+
+
+def patches(diff: pygit2.Diff) -> Iterator[pygit2.Patch]:
+    for patch in diff:
+        if patch is not None:
+            yield patch
+
+
+def patch_path(patch: pygit2.Patch) -> str:
+    delta = patch.delta
+    return delta.old_file.path if delta.status == DeltaStatus.DELETED else delta.new_file.path
+
+
+def touched_paths(patch: pygit2.Patch) -> set[str]:
+    return {patch.delta.old_file.path, patch.delta.new_file.path}
+
+
+def file_diffs(diff: pygit2.Diff) -> list[FileDiff]:
+    result: list[FileDiff] = []
+    for patch in patches(diff):
+        delta = patch.delta
+        renamed = delta.status == DeltaStatus.RENAMED
+        result.append(
+            FileDiff(
+                path=patch_path(patch),
+                diff=patch.text or "",
+                status=_STATUS.get(delta.status, "modified"),
+                old_path=delta.old_file.path if renamed else None,
+                binary=delta.is_binary,
+            )
+        )
+    return result
+
+
+def select(found: Sequence[pygit2.Patch], paths: Sequence[str] | None) -> tuple[list[pygit2.Patch], list[str]]:
+    """The patches a caller chose (by new or old path), plus the chosen paths with no change at all."""
+    if paths is None:
+        return list(found), []
+    wanted = set(paths)
+    chosen = [patch for patch in found if touched_paths(patch) & wanted]
+    known = set().union(*(touched_paths(patch) for patch in found)) if found else set()
+    return chosen, sorted(wanted - known)

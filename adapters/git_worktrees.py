@@ -1,0 +1,104 @@
+"""pygit2 worktrees, one per chat on branch ``hearth/chat-<id>``: the ``Worktrees`` port.
+
+The git work itself lives in ``adapters.git`` as plain synchronous functions. This class runs each of
+them in a worker thread (libgit2 blocks on disk) under one asyncio.Lock per repository, so two
+operations never race on the repository's index, refs or worktree admin entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import pygit2
+from returns.result import Failure, Result, Success
+
+from adapters.git import changes, create, safety, snapshots
+from adapters.git.refusal import Refused
+from adapters.git.repos import validate_repo
+from core.errors import DomainError, GitError
+from core.model import FileDiff, Preflight, Worktree
+from core.ports import Clock
+
+T = TypeVar("T")
+
+
+class GitWorktrees:
+    def __init__(self, repo_roots: Sequence[Path], worktrees_dir: Path, clock: Clock | None = None) -> None:
+        self._roots = tuple(Path(root) for root in repo_roots)
+        self._dir = Path(worktrees_dir)
+        self._clock = clock  # only dates hearth's own commits (re-baseline after apply)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self._dir
+
+    def _lock(self, repo_path: str) -> asyncio.Lock:
+        key = str(Path(repo_path).expanduser().resolve())
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def _run(self, repo_path: str, what: str, work: Callable[[], T]) -> Result[T, DomainError]:
+        async with self._lock(repo_path):
+            try:
+                return Success(await asyncio.to_thread(work))
+            except Refused as refused:
+                return Failure(refused.error)
+            except (pygit2.GitError, OSError) as exc:
+                return Failure(
+                    GitError(detail=f"{what} failed in {repo_path}: {type(exc).__name__}: {exc}", field="repo_path")
+                )
+
+    async def validate_repo(self, repo_path: str) -> Result[str, DomainError]:
+        return await self._run(
+            repo_path, "validating the repository", lambda: str(validate_repo(self._roots, repo_path))
+        )
+
+    async def ensure(
+        self, chat_id: str, repo_path: str, ref: str | None, existing: Worktree | None, at: datetime
+    ) -> Result[Worktree, DomainError]:
+        return await self._run(
+            repo_path,
+            "creating the chat worktree",
+            lambda: create.ensure(self._roots, self._dir, chat_id, repo_path, ref, existing, at),
+        )
+
+    async def diff(self, worktree: Worktree) -> Result[list[FileDiff], DomainError]:
+        return await self._run(worktree.repo_path, "diffing the worktree", lambda: changes.diff(self._dir, worktree))
+
+    async def apply(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]:
+        at = self._clock.now() if self._clock is not None else datetime.now(UTC)
+        return await self._run(
+            worktree.repo_path, "applying changes", lambda: changes.apply(self._dir, worktree, paths, at)
+        )
+
+    async def discard(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]:
+        return await self._run(
+            worktree.repo_path, "discarding changes", lambda: changes.discard(self._dir, worktree, paths)
+        )
+
+    async def write_file(self, worktree: Worktree, path: str, content: str) -> Result[None, DomainError]:
+        return await self._run(
+            worktree.repo_path, "writing a file", lambda: changes.write_file(self._dir, worktree, path, content)
+        )
+
+    async def preflight(self, worktree: Worktree, unapplied_changes: int) -> Preflight:
+        async with self._lock(worktree.repo_path):
+            return await asyncio.to_thread(safety.preflight, self._dir, worktree, unapplied_changes)
+
+    async def soft_delete(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
+        return await self._run(
+            worktree.repo_path, "soft-deleting the worktree", lambda: snapshots.soft_delete(self._dir, worktree, at)
+        )
+
+    async def restore(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
+        return await self._run(
+            worktree.repo_path, "restoring the worktree", lambda: snapshots.restore(self._dir, worktree, at)
+        )
+
+    async def expire_snapshots(self, repo_path: str, older_than: datetime) -> list[str]:
+        async with self._lock(repo_path):
+            return await asyncio.to_thread(snapshots.expire_snapshots, repo_path, older_than)
