@@ -55,8 +55,13 @@ def _clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def _printable(path: str) -> str:
+    """A path on one line: control and line-separator characters escaped (``\\n``, ``\\u2028``)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in path)
+
+
 def _files(files: Sequence[str]) -> str:
-    unique = list(dict.fromkeys(files))
+    unique = [_printable(path) for path in dict.fromkeys(files)]
     shown = ", ".join(unique[:PREAMBLE_FILES])
     rest = len(unique) - PREAMBLE_FILES
     return f"{shown} and {rest} more" if rest > 0 else shown
