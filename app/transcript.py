@@ -21,9 +21,13 @@ def replies_by_task(events: list[StoredEvent]) -> dict[str, str]:
     return {task_id: "".join(texts) for task_id, texts in parts.items()}
 
 
-async def load_transcript(store: Store, chat_id: str, before: Task) -> tuple[TranscriptEntry, ...]:
-    """Every finished turn of the chat submitted before ``before``, oldest first."""
-    tasks = [t for t in await store.list_tasks(chat_id) if t.status.is_terminal and t.id != before.id]
+async def load_transcript(store: Store, chat_id: str, before: Task | None) -> tuple[TranscriptEntry, ...]:
+    """Every finished turn of the chat (submitted before ``before`` when given), oldest first."""
+    tasks = [
+        t
+        for t in await store.list_tasks(chat_id)
+        if t.status.is_terminal and (before is None or (t.id != before.id and t.created_at <= before.created_at))
+    ]
     if not tasks:
         return ()
     replies = replies_by_task(await store.list_chat_events(chat_id))
@@ -41,5 +45,4 @@ async def load_transcript(store: Store, chat_id: str, before: Task) -> tuple[Tra
             files=tuple(sorted(files.get(t.id, []))),
         )
         for t in tasks
-        if t.created_at <= before.created_at
     )

@@ -1,0 +1,47 @@
+"""Bearer-token guard: required whenever hearth listens beyond loopback (it refuses to start otherwise)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+
+OPEN_PATHS = ("/api/health",)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class InsecureBinding(RuntimeError):
+    pass
+
+
+def check_binding(host: str, token: str | None) -> None:
+    if not is_loopback(host) and not token:
+        raise InsecureBinding(
+            f"refusing to listen on {host} without an API token: set HEARTH_API_TOKEN (clients then send "
+            "'Authorization: Bearer <token>'), or bind to 127.0.0.1"
+        )
+
+
+def bearer_guard(token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.url.path in OPEN_PATHS:
+            return
+        given = connection.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, expected):
+            raise NotAuthorizedException("missing or wrong bearer token: send 'Authorization: Bearer <token>'")
+
+    return guard

@@ -1,0 +1,62 @@
+"""Request bodies (validated, unknown fields refused) and the JSON shapes of responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.model import AgentSession, Chat, PendingChange, Task, TaskOrigin
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatCreate(Body):
+    repo_path: str = Field(min_length=1, max_length=4096)
+    ref: str | None = Field(default=None, max_length=255)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class TurnSubmit(Body):
+    agent: str = Field(min_length=1, max_length=64)
+    prompt: str = Field(min_length=1)
+    model: str | None = Field(default=None, max_length=200)
+    origin: TaskOrigin = TaskOrigin.CHAT
+
+
+class CloseRequest(Body):
+    force: bool = False
+
+
+class PathsRequest(Body):
+    paths: list[str] | None = None  # None: every pending change
+
+
+class FileEdit(Body):
+    path: str = Field(min_length=1, max_length=4096)
+    content: str
+
+
+class PermissionAnswer(Body):
+    option_id: str | None = None  # None rejects
+
+
+def chat_json(chat: Chat) -> dict[str, Any]:
+    return {**chat.model_dump(mode="json"), "url": f"/api/chats/{chat.id}"}
+
+
+def turn_json(task: Task) -> dict[str, Any]:
+    base = f"/api/chats/{task.chat_id}/turns/{task.id}"
+    return {**task.model_dump(mode="json"), "url": base, "events_url": f"{base}/events"}
+
+
+def session_json(session: AgentSession) -> dict[str, Any]:
+    return session.model_dump(mode="json")
+
+
+def change_json(change: PendingChange) -> dict[str, Any]:
+    data = change.model_dump(mode="json")
+    data["badge"] = change.agent  # None: a manual edit
+    return data

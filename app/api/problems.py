@@ -1,0 +1,86 @@
+"""problem+json (RFC 9457) for every error: domain errors, validation failures, HTTP errors and crashes.
+
+A ``DomainError`` already carries its HTTP status, a ``kind`` that becomes the problem ``type`` and the
+``field`` at fault; handlers raise ``Problem`` and this module renders it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from core.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://hearth.dev/problems/"
+
+
+class Problem(Exception):
+    def __init__(self, error: DomainError, **extra: Any) -> None:
+        super().__init__(error.detail)
+        self.error = error
+        self.extra = extra
+
+
+def problem_response(
+    status: int, kind: str, title: str, detail: str, field: str | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _domain(_: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
+    error = exc.error
+    extra = dict(exc.extra)
+    risk = getattr(error, "risk", None)
+    if risk is not None:
+        extra["risk"] = risk.model_dump(mode="json")
+    return problem_response(error.status, error.kind, error.title, error.detail, error.field, **extra)
+
+
+def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    keys = [str(e.get("key")) for e in errors if isinstance(e, dict) and e.get("key")]
+    messages = "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors if isinstance(e, dict)) or str(
+        exc.detail
+    )
+    return problem_response(
+        400,
+        "invalid_request",
+        "Invalid request",
+        f"the request is malformed: {messages}",
+        keys[0] if keys else "body",
+        errors=errors,
+    )
+
+
+def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    kind = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        exc.status_code, "http_error"
+    )
+    return problem_response(exc.status_code, kind, kind.replace("_", " ").capitalize(), str(exc.detail))
+
+
+def _crash(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500, "internal", "Internal error", f"hearth failed: {type(exc).__name__}: {exc}. See the server log."
+    )
+
+
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
+    Problem: _domain,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _crash,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "Problem", "problem_response"]

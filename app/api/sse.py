@@ -1,0 +1,92 @@
+"""Server-sent events of a turn or a whole chat: replay from the journal, then live, losing nothing.
+
+Subscribe first, then replay, so nothing published in between is missed. The bus is only a wake-up: every
+delivery reads the journal after the last sent ``seq``, so a dropped or reordered notification cannot create a
+gap, and a quiet period still polls the journal now and then. ``id:`` is the store's ``seq``; a client that
+reconnects with ``Last-Event-ID`` gets exactly what it has not seen. A turn stream ends after the turn's
+terminal event; keep-alive comments flow while nothing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from litestar.response import ServerSentEventMessage
+
+from core.model import StoredEvent
+from core.ports import EventBus, Store
+
+TERMINAL_TYPES = frozenset({"turn_completed", "turn_failed", "turn_cancelled"})
+KEEPALIVE_S = 15.0
+POLL_S = 2.0
+
+
+def parse_last_event_id(value: str | None) -> int:
+    try:
+        return max(0, int(value)) if value else 0
+    except ValueError:
+        return 0
+
+
+def _message(row: StoredEvent) -> ServerSentEventMessage:
+    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **row.event}
+    return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq), event=str(row.event.get("type", "message")))
+
+
+async def event_stream(
+    store: Store,
+    bus: EventBus,
+    chat_id: str,
+    task_id: str | None,
+    after_seq: int,
+    keepalive_s: float = KEEPALIVE_S,
+) -> AsyncIterator[ServerSentEventMessage]:
+    fetch: Callable[[int], Awaitable[list[StoredEvent]]] = (
+        (lambda after: store.list_events(task_id, after))
+        if task_id is not None
+        else (lambda after: store.list_chat_events(chat_id, after))
+    )
+    last = after_seq
+    yield ServerSentEventMessage(comment="connected", retry=1000, data=None)
+    async with bus.subscribe(chat_id) as live:
+        notifications = aiter(live)
+        pending: asyncio.Future[StoredEvent] = asyncio.ensure_future(anext(notifications))
+        try:
+            loop = asyncio.get_running_loop()
+            next_keepalive = loop.time() + keepalive_s
+            while True:
+                for row in await fetch(last):
+                    if row.seq <= last:
+                        continue
+                    last = row.seq
+                    yield _message(row)
+                    if task_id is not None and row.event.get("type") in TERMINAL_TYPES:
+                        return
+                if task_id is not None and await _turn_over_without_terminal(store, task_id, last):
+                    return
+                timeout = max(0.0, min(POLL_S, next_keepalive - loop.time()))
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
+                if pending in done:
+                    if pending.exception() is not None:  # the bus closed (shutdown): the client reconnects
+                        return
+                    pending = asyncio.ensure_future(anext(notifications))
+                if loop.time() >= next_keepalive:
+                    yield ServerSentEventMessage(comment="keep-alive", data=None)
+                    next_keepalive = loop.time() + keepalive_s
+        finally:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+async def _turn_over_without_terminal(store: Store, task_id: str, last: int) -> bool:
+    """A finished turn whose terminal event the client has already seen (or that never had one) ends the stream."""
+    task = await store.get_task(task_id)
+    if task is None:
+        return True
+    if not task.status.is_terminal:
+        return False
+    return not await store.list_events(task_id, last)

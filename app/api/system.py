@@ -1,0 +1,98 @@
+"""Agents, health and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Controller, MediaType, Response, get
+from litestar.di import NamedDependency
+from returns.pipeline import is_successful
+
+from adapters.agent_install import resolve_command
+from app.bootstrap import Service
+from app.metrics import render, sample_process
+from core.model import BackendKind, TaskStatus
+
+
+def agents_json(service: Service) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, spec in sorted(service.specs.items()):
+        if spec.backend is BackendKind.NATIVE:
+            found, where = True, "built in"
+        else:
+            resolved = resolve_command(spec, service.settings.agents_dir)
+            found = is_successful(resolved)
+            where = str(resolved.unwrap()) if found else resolved.failure().detail
+        out.append(
+            {
+                "name": name,
+                "backend": spec.backend.value,
+                "found": found,
+                "path" if found else "problem": where,
+                "provider": spec.provider,
+                "permission": spec.permission,
+                "capabilities": {
+                    "warm": spec.backend is not BackendKind.ONE_SHOT,
+                    "one_shot": spec.backend is BackendKind.WARM_ACP,
+                    "cancel": True,
+                    "resume": spec.backend is not BackendKind.ONE_SHOT,
+                },
+                "live_sessions": service.pool.live_counts().get(name, 0),
+            }
+        )
+    return out
+
+
+class SystemController(Controller):
+    tags = ["system"]
+
+    @get("/api/agents")
+    async def agents(self, service: NamedDependency[Service]) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(agents_json, service)
+
+    @get("/api/health")
+    async def health(self, service: NamedDependency[Service]) -> Response[dict[str, Any]]:
+        try:
+            async with asyncio.timeout(service.settings.health_timeout_s):
+                await service.store.ping()
+            store: dict[str, Any] = {"ok": True}
+        except Exception as exc:
+            store = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        body = {
+            "status": "ok" if store["ok"] else "degraded",
+            "node_id": service.settings.node_id,
+            "started_at": service.started_at.isoformat(),
+            "store": {**store, "kind": "postgresql" if service.settings.database_url else "sqlite"},
+            "agents": {name: backend.kind.value for name, backend in service.backends.items()},
+            "pool": {
+                "live": service.pool.snapshot(),
+                "max_live": service.pool.max_live,
+                "idle_ttl_s": service.pool.idle_ttl_s,
+            },
+            "dispatcher": {
+                "accepting": service.dispatcher.accepting,
+                "running_turns": service.dispatcher.inflight_count(),
+                "max_parallel_turns": service.dispatcher.max_parallel,
+            },
+            "jobs": service.jobs.state(),
+            "recovery": {
+                "failed_turns": service.recovery.failed_turns,
+                "stopped_processes": service.recovery.stopped_processes,
+            },
+        }
+        return Response(body, status_code=200 if store["ok"] else 503)
+
+    @get("/metrics", media_type=MediaType.TEXT)
+    async def metrics(self, service: NamedDependency[Service]) -> str:
+        counts: dict[str, int] = {status.value: 0 for status in TaskStatus}
+        for chat in await service.store.list_chats():
+            for task in await service.store.list_tasks(chat.id):
+                counts[task.status.value] += 1
+        samples = [
+            sample
+            for _, backend in service.all_backends()
+            for info in backend.processes()
+            if (sample := sample_process(info.agent, info.pid)) is not None
+        ]
+        return render(service.metrics, service.pool.live_counts(), counts, samples)

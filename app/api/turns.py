@@ -1,0 +1,104 @@
+"""Turns: submit (202), list, get, cancel, permission answers, and the turn's SSE stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import ServerSentEvent
+
+from app import chats as ops
+from app.api.chats import LastEventId, unwrap
+from app.api.dto import PermissionAnswer, TurnSubmit, turn_json
+from app.api.idempotency import Idempotency
+from app.api.problems import Problem, problem_response
+from app.api.sse import event_stream, parse_last_event_id
+from app.bootstrap import Service
+from core.errors import Conflict, NotFound
+
+
+class TurnController(Controller):
+    path = "/api/chats/{chat_id:str}/turns"
+    tags = ["turns"]
+
+    @post("/")
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        chat_id: FromPath[str],
+        data: JSONBody[TurnSubmit],
+        service: NamedDependency[Service],
+        idempotency: NamedDependency[Idempotency],
+    ) -> Response[dict[str, Any]]:
+        limit = service.settings.max_prompt_chars
+        if len(data.prompt) > limit:
+            detail = f"the prompt has {len(data.prompt)} characters; the limit is {limit} (HEARTH_MAX_PROMPT_CHARS)"
+            return problem_response(413, "prompt_too_large", "Prompt too large", detail, "prompt", limit=limit)
+
+        async def action() -> tuple[int, dict[str, Any]]:
+            task = unwrap(await ops.submit_turn(service, chat_id, data.agent, data.prompt, data.model, data.origin))
+            return 202, turn_json(task)
+
+        return await idempotency.run(service.store, request, action)
+
+    @get("/")
+    async def list_turns(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> list[dict[str, Any]]:
+        unwrap(await ops.get_chat(service, chat_id))
+        return [turn_json(t) for t in await service.store.list_tasks(chat_id)]
+
+    @get("/{turn_id:str}")
+    async def get_turn(
+        self, chat_id: FromPath[str], turn_id: FromPath[str], service: NamedDependency[Service]
+    ) -> dict[str, Any]:
+        return turn_json(unwrap(await ops.get_turn(service, chat_id, turn_id)))
+
+    @post("/{turn_id:str}/cancel", status_code=202)
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        chat_id: FromPath[str],
+        turn_id: FromPath[str],
+        service: NamedDependency[Service],
+        idempotency: NamedDependency[Idempotency],
+    ) -> Response[dict[str, Any]]:
+        async def action() -> tuple[int, dict[str, Any]]:
+            task, outcome = unwrap(await ops.cancel_turn(service, chat_id, turn_id))
+            return 202, {**turn_json(task), "cancel": outcome}
+
+        return await idempotency.run(service.store, request, action)
+
+    @post("/{turn_id:str}/permissions/{request_id:str}")
+    async def answer_permission(
+        self,
+        request: Request[Any, Any, Any],
+        chat_id: FromPath[str],
+        turn_id: FromPath[str],
+        request_id: FromPath[str],
+        data: JSONBody[PermissionAnswer],
+        service: NamedDependency[Service],
+        idempotency: NamedDependency[Idempotency],
+    ) -> Response[dict[str, Any]]:
+        async def action() -> tuple[int, dict[str, Any]]:
+            task = unwrap(await ops.get_turn(service, chat_id, turn_id))
+            if task.status.is_terminal:
+                raise Problem(Conflict(detail=f"turn {turn_id} is already {task.status.value}", field="turn.status"))
+            if not await service.runner.answer_permission(turn_id, request_id, data.option_id):
+                detail = f"no permission request {request_id} is waiting in turn {turn_id} (answered or timed out)"
+                raise Problem(NotFound(detail=detail, field="request_id"))
+            return 200, {"turn_id": turn_id, "request_id": request_id, "option_id": data.option_id}
+
+        return await idempotency.run(service.store, request, action)
+
+    @get("/{turn_id:str}/events")
+    async def events(
+        self,
+        chat_id: FromPath[str],
+        turn_id: FromPath[str],
+        service: NamedDependency[Service],
+        last_event_id: LastEventId = None,
+    ) -> ServerSentEvent:
+        unwrap(await ops.get_turn(service, chat_id, turn_id))
+        after = parse_last_event_id(last_event_id)
+        return ServerSentEvent(event_stream(service.store, service.bus, chat_id, turn_id, after))
