@@ -22,7 +22,15 @@ from adapters.acp.confinement import outside_paths, pick_option
 from adapters.acp.process import AcpProcess
 from core import turn_guard
 from core.agents import PermissionPolicy
-from core.events import AgentEvent, PermissionOption, PermissionRequest, PermissionResolved, TurnCancelled, TurnFailed
+from core.events import (
+    AgentEvent,
+    PermissionOption,
+    PermissionRequest,
+    PermissionResolved,
+    TurnCancelled,
+    TurnFailed,
+    is_terminal,
+)
 
 LIVENESS_POLL_S = 1.0  # how often a waiting turn checks that its process still lives
 CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends the turn anyway
@@ -109,17 +117,25 @@ class AcpSession:
         prompt = asyncio.create_task(self._prompt(turn.prompt, active), name=f"acp-prompt-{turn_id}")
         try:
             async for event in self._drain(active, prompt):
+                if is_terminal(event):  # consumers stop at the terminal: the session is free before it
+                    await self._end_turn(active, prompt)
                 yield event
         finally:
+            await self._end_turn(active, prompt)
+
+    async def _end_turn(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> None:
+        """Idempotent: free the session, refuse open permission requests, reap the prompt task."""
+        if self._turn is active:
             self._turn = None
-            for future, _ in active.permissions.values():
-                if not future.done():
-                    future.set_result(None)
+        for future, _ in active.permissions.values():
+            if not future.done():
+                future.set_result(None)
+        if not prompt.done():
             prompt.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await prompt
-            if self._close_process_when_done:
-                await self.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await prompt
+        if self._close_process_when_done:
+            await self.close()
 
     async def _drain(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> AsyncIterator[AgentEvent]:
         loop = asyncio.get_running_loop()
