@@ -25,9 +25,6 @@ from typing import Any, Literal
 from core import raw
 from core.events import (
     AgentEvent,
-    PermissionOption,
-    PermissionRequest,
-    PermissionResolved,
     Retry,
     TurnCancelled,
     TurnCompleted,
@@ -48,6 +45,7 @@ from core.opencode_parts import (
     tool_call_from_part,
     usage_from_step,
 )
+from core.opencode_permissions import permission_request, permission_resolved
 from core.turn_guard import TurnGuard, admit_terminal, arm, note_activity, start_turn
 
 ABORTED = "MessageAbortedError"
@@ -145,9 +143,9 @@ def fold_opencode_event(
     if kind == "session.error":
         return _with_outcome(state, _outcome_of(props.get("error"))), []
     if kind == "permission.asked":
-        return state, [_permission_request(props, ids)]
+        return state, [permission_request(props, ids)]
     if kind == "permission.replied":
-        return state, [_permission_resolved(props, ids)]
+        return state, [permission_resolved(props, ids)]
     if kind == "session.next.retried":
         return _active(state), [retry_from_next(props, ids)]
     if is_content(kind):
@@ -315,33 +313,3 @@ def _on_idle(state: OpenCodeState, ids: Ids) -> tuple[OpenCodeState, list[AgentE
         state, turn_id=None, activity=False, abort_requested=False, outcome=None, guard=guard, parts=ledger, held={}
     )
     return ended, events
-
-
-_REPLY_KIND: Mapping[str, str] = {"once": "allow_once", "always": "allow_always", "reject": "rejected"}
-
-
-def _permission_request(props: raw.Raw, ids: Ids) -> PermissionRequest:
-    patterns = ", ".join(p for p in raw.items(props, "patterns") if isinstance(p, str))
-    permission = raw.text(props, "permission") or "permission"
-    return PermissionRequest(
-        session_id=ids.session_id,
-        turn_id=ids.turn_id,
-        request_id=raw.text(props, "id") or "",
-        tool_call_id=raw.text(raw.obj(props, "tool"), "callID"),
-        title=f"{permission} {patterns}".strip(),
-        options=(
-            PermissionOption(option_id="once", kind="allow_once", name="Allow once"),
-            PermissionOption(option_id="always", kind="allow_always", name="Always allow"),
-            PermissionOption(option_id="reject", kind="reject_once", name="Reject"),
-        ),
-    )
-
-
-def _permission_resolved(props: raw.Raw, ids: Ids) -> PermissionResolved:
-    reply = raw.text(props, "reply") or ""
-    return PermissionResolved(
-        session_id=ids.session_id,
-        turn_id=ids.turn_id,
-        request_id=raw.text(props, "requestID") or "",
-        outcome=_REPLY_KIND.get(reply, reply or "rejected"),
-    )
