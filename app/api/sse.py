@@ -53,7 +53,7 @@ async def event_stream(
     yield ServerSentEventMessage(comment="connected", retry=1000, data=None)
     async with bus.subscribe(chat_id) as live:
         notifications = aiter(live)
-        pending: asyncio.Future[StoredEvent] = asyncio.ensure_future(anext(notifications))
+        pending: asyncio.Future[StoredEvent] | None = asyncio.ensure_future(anext(notifications))
         try:
             loop = asyncio.get_running_loop()
             next_keepalive = loop.time() + keepalive_s
@@ -68,18 +68,25 @@ async def event_stream(
                 if task_id is not None and await _turn_over_without_terminal(store, task_id, last):
                     return
                 timeout = max(0.0, min(POLL_S, next_keepalive - loop.time()))
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                if pending in done:
-                    if pending.exception() is not None:  # the bus closed (shutdown): the client reconnects
-                        return
-                    pending = asyncio.ensure_future(anext(notifications))
+                if pending is None:
+                    await asyncio.sleep(timeout)
+                else:
+                    await asyncio.wait({pending}, timeout=timeout)
+                    if pending.done():
+                        if pending.exception() is None:
+                            pending = asyncio.ensure_future(anext(notifications))
+                        elif getattr(live, "overflowed", False):
+                            pending = None  # this reader fell behind: the journal poll carries on alone
+                        else:
+                            return  # the bus closed (shutdown): the client reconnects with Last-Event-ID
                 if loop.time() >= next_keepalive:
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
                     next_keepalive = loop.time() + keepalive_s
         finally:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
 
 async def _turn_over_without_terminal(store: Store, task_id: str, last: int) -> bool:
