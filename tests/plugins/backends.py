@@ -33,7 +33,6 @@ from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import AgentEvent, TextDelta, is_terminal
 from core.model import BackendKind, TranscriptEntry
 from core.ports import AgentBackend, BackendRuntime, Clock, ProcessRegistry, SessionHandle, TurnInput
-from tests.plugins.environment import unavailable
 
 AGENTS_DIR = Path(os.environ.get("HEARTH_CACHE_DIR", str(Path.home() / ".cache" / "hearth"))) / "agents"
 CONTRACT_CONFIG_VAR = "HEARTH_CONTRACT_AGENT_CONFIG"
@@ -111,6 +110,8 @@ def backend_factory(spec: AgentSpec) -> BackendFactory:
 
 def _late(module: str, name: str) -> Callable[..., AgentBackend]:
     """Backends built by other areas are imported when used, so one missing module names itself clearly."""
+    from tests.plugins.environment import unavailable  # imported late: plugins load in name order
+
     try:
         factory: Callable[..., AgentBackend] = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as error:
@@ -120,6 +121,8 @@ def _late(module: str, name: str) -> Callable[..., AgentBackend]:
 
 def require_agent(spec: AgentSpec) -> None:
     """Fail (CI) or skip (locally) with the install command when the agent's executable is missing."""
+    from tests.plugins.environment import unavailable  # imported late: plugins load in name order
+
     if spec.backend is BackendKind.NATIVE:
         return
     if isinstance(resolve_command(spec, AGENTS_DIR), Failure):

@@ -1,0 +1,178 @@
+"""OpenCodeServerBackend on the real `opencode serve` against the scripted LLM: turns, tools, cancel, auth.
+
+One server (module scope) serves every test here, as one server per node serves every chat in hearth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pygit2
+import pytest
+import pytest_asyncio
+
+from adapters.fake_llm import FakeLLM
+from adapters.opencode import OpenCodeServerBackend
+from core.agents import ProviderConfig
+from core.events import (
+    AgentEvent,
+    ReasoningDelta,
+    Retry,
+    TextDelta,
+    ToolCall,
+    TurnCancelled,
+    TurnCompleted,
+    TurnFailed,
+    UsageReport,
+)
+from core.ports import SessionHandle, SessionSpec
+from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
+
+pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def backend(
+    tmp_path_factory: pytest.TempPathFactory, opencode_agents_dir: Path, provider_config: ProviderConfig
+) -> AsyncIterator[OpenCodeServerBackend]:
+    root = tmp_path_factory.mktemp("opencode-server")
+    runtime = opencode_runtime(root / "data", opencode_agents_dir, provider_config, llm_retry_limit=1)
+    async with sqlite_registry(root / "hearth.sqlite3") as store, opencode_backend(runtime, store) as live:
+        yield live
+
+
+async def open_chat(backend: OpenCodeServerBackend, worktree: Path, chat_id: str) -> SessionHandle:
+    opened = await backend.open_session(SessionSpec(chat_id=chat_id, agent="opencode", cwd=str(worktree)))
+    return opened.unwrap()
+
+
+def text_of(events: list[AgentEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+async def test_two_turns_share_one_session(backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path) -> None:
+    handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "two-turns")
+
+    first = await run_turn(handle, "t1", "remember the word pelican")
+    second = await run_turn(handle, "t2", "RECALL")
+
+    assert isinstance(first[-1], TurnCompleted) and isinstance(second[-1], TurnCompleted)
+    assert text_of(first) == "Hello from fake LLM. You said: remember the word pelican"
+    assert "remember the word pelican" in text_of(second)
+    requests = [entry for entry in llm.log() if entry["tools"]]
+    assert requests[-1]["last_user"] == "RECALL"
+    assert "remember the word pelican" in requests[-1]["prior_users"]
+    assert all(e.session_id == handle.backend_session_id for e in first + second)
+
+
+async def test_reasoning_and_text_arrive_exactly_once(
+    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+) -> None:
+    handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "think")
+
+    events = await run_turn(handle, "t1", "THINK about it")
+
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert reasoning == "Let me think step by step about this request. It seems simple enough."
+    assert text_of(events) == "Hello from fake LLM. You said: THINK about it"
+    assert isinstance(events[-1], TurnCompleted)
+    usage = [e for e in events if isinstance(e, UsageReport)]
+    assert usage and sum(u.input_tokens for u in usage) > 0 and sum(u.output_tokens for u in usage) > 0
+
+
+async def test_write_tool_lands_in_the_worktree(backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path) -> None:
+    worktree = make_git_repo(tmp_path / "repo")
+    handle = await open_chat(backend, worktree, "write")
+
+    events = await run_turn(handle, "t1", "WRITE hello.txt Hello from opencode")
+
+    assert isinstance(events[-1], TurnCompleted)
+    assert (worktree / "hello.txt").read_text() == "Hello from opencode\n"
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert calls and calls[-1].name == "write" and calls[-1].status == "completed"
+    assert pygit2.Repository(str(worktree)).status().get("hello.txt") == pygit2.enums.FileStatus.WT_NEW
+    assert text_of(events).startswith("Tool done: ")
+    assert len([e for e in events if isinstance(e, UsageReport)]) == 2  # one per LLM step
+
+
+async def test_cancel_during_a_slow_turn_then_the_next_turn_completes(
+    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+) -> None:
+    handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "cancel")
+
+    async def cancel_on_first_text(event: AgentEvent) -> None:
+        if isinstance(event, TextDelta):
+            await handle.cancel()
+
+    cancelled = await run_turn(handle, "t1", "SLOW=0.5 take your time", cancel_on_first_text)
+    after = await run_turn(handle, "t2", "after the cancel")
+
+    assert isinstance(cancelled[-1], TurnCancelled)
+    assert isinstance(after[-1], TurnCompleted)
+    assert text_of(after) == "Hello from fake LLM. You said: after the cancel"
+    assert all(e.turn_id == "t2" for e in after)
+
+
+async def test_requests_without_the_password_are_refused(backend: OpenCodeServerBackend) -> None:
+    health = await backend.health()
+    assert health["healthy"] is True
+    port = health["port"]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as anonymous:
+        assert (await anonymous.get("/global/health")).status_code == 401
+        assert (await anonymous.get("/session")).status_code == 401
+        wrong = await anonymous.get("/global/health", auth=("opencode", "not-the-password"))
+        assert wrong.status_code == 401
+        async with anonymous.stream("GET", "/event") as events:
+            assert events.status_code == 401
+
+
+async def test_health_reports_resources_of_the_server(backend: OpenCodeServerBackend) -> None:
+    await backend.health()  # the first sample only sets the CPU baseline
+    health = await backend.health()
+    assert health["healthy"] is True
+    assert isinstance(health["rss_bytes"], int) and health["rss_bytes"] > 10_000_000
+    assert isinstance(health["cpu_percent"], float) and health["cpu_percent"] >= 0
+    assert [p.pid for p in backend.processes()] == [health["pid"]]
+
+
+async def test_unknown_session_gets_a_new_one_with_a_reason(backend: OpenCodeServerBackend, tmp_path: Path) -> None:
+    spec = SessionSpec(chat_id="gone", agent="opencode", cwd=str(make_git_repo(tmp_path / "repo")), resume_id="ses_gone")
+
+    handle = (await backend.open_session(spec)).unwrap()
+
+    assert handle.resumed is False
+    assert handle.backend_session_id != "ses_gone" and handle.backend_session_id.startswith("ses_")
+    assert handle.context_reset_reason is not None and "ses_gone" in handle.context_reset_reason
+
+
+async def test_llm_5xx_retries_end_the_turn_at_the_limit(
+    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+) -> None:
+    handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "fail500")
+
+    failed = await run_turn(handle, "t1", "FAIL500 please")
+    after = await run_turn(handle, "t2", "and now something that works")
+
+    retries = [e for e in failed if isinstance(e, Retry)]
+    assert [r.attempt for r in retries] == [1, 2]  # limit 1: the first retry is allowed, the second is not
+    assert isinstance(failed[-1], TurnFailed) and "scripted error 500" in failed[-1].error
+    assert "retried 1 times" in failed[-1].error
+    assert isinstance(after[-1], TurnCompleted)
+    assert text_of(after) == "Hello from fake LLM. You said: and now something that works"
+
+
+async def test_closing_the_last_session_of_a_directory_disposes_its_instance(
+    backend: OpenCodeServerBackend, tmp_path: Path
+) -> None:
+    worktree = make_git_repo(tmp_path / "repo")
+    first = await open_chat(backend, worktree, "dispose-a")
+    second = await open_chat(backend, worktree, "dispose-b")
+    before = backend.disposals
+
+    await first.close()
+    assert backend.disposals == before  # the other chat still uses the directory
+    await second.close()
+    assert backend.disposals == before + 1
+    assert not second.is_alive()
