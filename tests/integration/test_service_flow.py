@@ -21,16 +21,20 @@ async def test_turn_flow_end_to_end(hearth_any_store: Hearth, git_repo: Path) ->
     events = await hearth.events(first["events_url"])
     kinds = [e["type"] for e in events]
     assert kinds[-1] == "turn_completed"
-    assert "reasoning_delta" in kinds and "tool_call" in kinds and "text_delta" in kinds
+    assert "reasoning_delta" in kinds
+    assert "tool_call" in kinds
+    assert "text_delta" in kinds
     seqs = [int(e["_id"]) for e in events]
-    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
     reasoning = "".join(e["text"] for e in events if e["type"] == "reasoning_delta")
     assert reasoning.count("Let me think step by step") >= 1
 
     changes = (await hearth.client.get(f"/api/chats/{chat_id}/changes")).json()
     (change,) = changes["changes"]
     assert change["path"] == "notes.txt"
-    assert change["agent"] == "native" and change["contributors"] == ["native"]
+    assert change["agent"] == "native"
+    assert change["contributors"] == ["native"]
     assert "+hello from hearth" in change["diff"]
 
     second = await hearth.run_turn(chat_id, "native", "RECALL")
@@ -40,7 +44,9 @@ async def test_turn_flow_end_to_end(hearth_any_store: Hearth, git_repo: Path) ->
 
     sessions = (await hearth.client.get(f"/api/chats/{chat_id}/agent-sessions")).json()
     (native,) = sessions["sessions"]
-    assert native["agent"] == "native" and native["turns"] == 2 and native["status"] in {"idle", "evicted"}
+    assert native["agent"] == "native"
+    assert native["turns"] == 2
+    assert native["status"] in {"idle", "evicted"}
     assert sessions["chips"]["native"] == "resumed"
     assert sessions["chips"]["opencode"] == "history"
 
@@ -65,4 +71,5 @@ async def test_turn_flow_end_to_end(hearth_any_store: Hearth, git_repo: Path) ->
     assert 'hearth_turns{status="succeeded"} 2' in metrics
     assert 'hearth_turn_latency_seconds_count{agent="native"} 2' in metrics
     health = (await hearth.client.get("/api/health")).json()
-    assert health["status"] == "ok" and health["store"]["ok"]
+    assert health["status"] == "ok"
+    assert health["store"]["ok"]
