@@ -99,8 +99,9 @@ async def test_apply_refuses_a_file_the_checkout_already_has(worktrees: GitWorkt
 
 async def test_apply_onto_a_checkout_that_moved_on(worktrees: GitWorktrees, git_repo: Path) -> None:
     worktree = await _ensure(worktrees, git_repo)
-    (Path(worktree.path) / "src/util.py").write_text(INITIAL_FILES["src/util.py"].replace("line 3\n", "LINE 3\n"))  # type: ignore[union-attr]
-    (git_repo / "src/util.py").write_text(INITIAL_FILES["src/util.py"].replace("line 35\n", "line 35!\n"))  # type: ignore[union-attr]
+    original = str(INITIAL_FILES["src/util.py"])
+    (Path(worktree.path) / "src/util.py").write_text(original.replace("line 3\n", "LINE 3\n"))
+    (git_repo / "src/util.py").write_text(original.replace("line 35\n", "line 35!\n"))
     commit_all(git_repo, "person's commit")
     unwrap(await worktrees.apply(worktree, None))
     text = (git_repo / "src/util.py").read_text()

@@ -179,3 +179,10 @@ def test_snapshot_examples() -> None:
     assert isinstance(parse_snapshot_time("2026112T123005Z"), Failure)  # strptime leniency is refused
     assert isinstance(parse_snapshot_ref(f"{SNAPSHOT_PREFIX}c1/yesterday"), Failure)
     assert isinstance(parse_snapshot_ref(f"{SNAPSHOT_PREFIX}a/b/20261125T123005Z"), Failure)
+
+
+@given(st.text(max_size=20) | times.map(format_snapshot_time))
+def test_parsing_a_snapshot_time_never_raises_and_accepts_only_the_canonical_form(text: str) -> None:
+    parsed = parse_snapshot_time(text)
+    if isinstance(parsed, Success):
+        assert format_snapshot_time(parsed.unwrap()) == text
