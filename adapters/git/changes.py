@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import pygit2
-from pygit2.enums import ApplyLocation, CheckoutStrategy, FileMode, ResetMode
+from pygit2.enums import ApplyLocation, CheckoutStrategy, DeltaStatus, FileMode, ResetMode
 
 from adapters.git.naming import confined_file, relative_path
 from adapters.git.refusal import refuse, refuse_input
@@ -35,7 +35,7 @@ def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, 
         refuse_input(f"no pending change for {', '.join(unknown)} in this worktree; nothing was applied", field="paths")
     if not chosen:
         return worktree
-    conflicts = [path for patch in chosen if not _applies(main, patch.text or "") for path in _names(patch)]
+    conflicts = [path for patch in chosen if not _applies(main, patch) for path in _names(patch)]
     if conflicts:
         refuse(
             f"{', '.join(conflicts)} would not apply cleanly to the checkout at {main.workdir} (it has diverged "
@@ -50,9 +50,16 @@ def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, 
     return _rebaseline(wrepo, worktree, base, state, {p for patch in chosen for p in touched_paths(patch)}, at)
 
 
-def _applies(repo: pygit2.Repository, text: str) -> bool:
+def _applies(repo: pygit2.Repository, patch: pygit2.Patch) -> bool:
+    """Dry run of one file. libgit2's dry run misses a new file landing on one the checkout already has
+    (the real apply then fails as a whole), so that case is checked here."""
+    delta = patch.delta
+    if delta.status in (DeltaStatus.ADDED, DeltaStatus.RENAMED, DeltaStatus.COPIED):
+        target = Path(repo.workdir) / delta.new_file.path
+        if target.exists() or target.is_symlink():
+            return False
     try:
-        return repo.applies(pygit2.Diff.parse_diff(text), ApplyLocation.WORKDIR)
+        return repo.applies(pygit2.Diff.parse_diff(patch.text or ""), ApplyLocation.WORKDIR)
     except pygit2.GitError:
         return False
 
