@@ -7,7 +7,7 @@ database gone) and is handled by the app as such.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -204,8 +204,11 @@ class SessionHandle(Protocol):
         """Why a stored session could not be resumed (a new one was made), else None."""
         ...
 
-    def run_turn(self, turn: TurnInput) -> AsyncIterator[AgentEvent]:
-        """Streams the turn's events; the last one is terminal (completed, failed or cancelled)."""
+    def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+        """Streams the turn's events; the last one is terminal (completed, failed or cancelled).
+
+        An async generator, so a consumer that stops early can ``aclose()`` it (contextlib.aclosing).
+        """
         ...
 
     async def cancel(self) -> None:
