@@ -135,9 +135,12 @@ def format_snapshot_time(at: datetime) -> str:
 
 def parse_snapshot_time(text: str) -> Result[datetime, InvalidInput]:
     try:
-        return Success(datetime.strptime(text, SNAPSHOT_TIME_FORMAT).replace(tzinfo=UTC))
+        parsed: datetime | None = datetime.strptime(text, SNAPSHOT_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
+        parsed = None
+    if parsed is None or format_snapshot_time(parsed) != text:  # strptime also takes unpadded fields: refuse
         return Failure(InvalidInput(detail=f"{text!r} is not a snapshot time like 20260101T120000Z"))
+    return Success(parsed)
 
 
 def snapshot_ref(chat_id: str, at: datetime) -> str:
