@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import httpx
@@ -120,7 +120,7 @@ class NativeSession:
         await self.cancel()
         self._backend.forget(self)
 
-    async def run_turn(self, turn: TurnInput) -> AsyncIterator[AgentEvent]:
+    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         if self._closed:
             yield TurnFailed(**ids, error="the native agent session is closed; open a new one")
