@@ -131,11 +131,12 @@ def restore(worktrees_dir: Path, worktree: Worktree, at: datetime) -> Worktree:
             field="branch",
         )
     add_worktree(main, path, path.name, worktree.branch, head)
-    wrepo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)
-    checkout(wrepo, snapshot.tree, CheckoutStrategy.FORCE)
+    wrepo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)  # trees must come from this object
+    checkout(wrepo, wrepo[snapshot.tree_id].peel(pygit2.Tree), CheckoutStrategy.FORCE)
     staged = snapshot.parents[1] if len(snapshot.parents) > 1 else head
-    wrepo.index.read_tree(staged.tree)
-    wrepo.index.write()
+    index = wrepo.index
+    index.read_tree(wrepo[staged.tree_id].peel(pygit2.Tree))
+    index.write()
     base = worktree.base_commit if main.get(worktree.base_commit) is not None else str(head.id)
     return worktree.model_copy(
         update={"status": WorktreeStatus.ACTIVE, "archived_at": None, "snapshot_ref": ref, "base_commit": base}
