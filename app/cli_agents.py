@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
     install.add_argument("names", nargs="*", metavar="NAME", help="agents to install (default: every npm agent)")
     install.set_defaults(func=_install)
     listing = actions.add_parser("list", help="list the configured agents and whether each is installed")
-    listing.set_defaults(func=_doctor)
+    listing.set_defaults(func=_list)
     doctor = subparsers.add_parser("doctor", help="check every agent: found, version, path, and how to fix it")
     doctor.set_defaults(func=_doctor)
 
@@ -54,6 +54,19 @@ def _install(args: argparse.Namespace) -> int:
         print(f"hearth: agents install failed: {result.failure().detail}", file=sys.stderr)
         return 1
     _say(f"agents ready in {settings.agents_dir}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = Settings()
+    catalogue = settings.agents()
+    checks = {check.name: check for check in check_agents(catalogue.values(), settings.agents_dir)}
+    width = max(len(name) for name in catalogue)
+    for name, spec in catalogue.items():
+        check = checks[name]
+        state = "ready" if not spec.command else f"installed {check.version}" if check.ok else "not installed"
+        source = spec.npm_package or spec.command or "built in"
+        print(f"{name:<{width}}  {spec.backend.value:<16} {source:<42} {state}", flush=True)
     return 0
 
 

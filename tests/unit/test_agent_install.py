@@ -172,3 +172,14 @@ def test_cli_doctor_exits_non_zero_and_names_the_fix(
     captured = capsys.readouterr()
     assert "fix: hearth agents install qwen" in captured.out
     assert "missing:" in captured.err
+
+
+def test_cli_list_shows_backend_package_and_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HEARTH_CACHE_DIR", str(tmp_path))
+
+    assert main(["agents", "list"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["qwen"] == ["warm-acp", "@qwen-code/qwen-code@0.15.10", "not", "installed"]
+    assert rows["native"] == ["native", "built", "in", "ready"]
