@@ -76,9 +76,14 @@ class WarmAcpBackend:
             reused = self._sessions.get(spec.resume_id)
             if reused is not None and reused.process is process and reused.is_alive():
                 return Success(reused)  # the same live session: nothing to resume
+            session = self._track(process, spec.resume_id, spec.cwd, resumed=True)
+            session.begin_replay()  # the agent replays history before answering: folded, never emitted
             resumed = await self._resume(process, spec.resume_id, spec.cwd)
+            session.end_replay()
             if isinstance(resumed, Success):
-                return Success(self._track(process, spec.resume_id, spec.cwd, resumed=True))
+                return Success(session)
+            await session.close()
+            del self._sessions[spec.resume_id]
             reset_reason = resumed.failure()
         try:
             created = await asyncio.wait_for(

@@ -10,27 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from acp import RequestError, text_block
 from acp.schema import PromptResponse
 
-from adapters.acp import mapping
 from adapters.acp.confinement import outside_paths, pick_option
 from adapters.acp.process import AcpProcess
-from core import turn_guard
+from core import acp_events, turn_guard
 from core.agents import PermissionPolicy
 from core.events import (
     AgentEvent,
-    PermissionOption,
     PermissionRequest,
     PermissionResolved,
     TurnCancelled,
     TurnFailed,
     is_terminal,
 )
+from core.ports import TurnInput
 
 LIVENESS_POLL_S = 1.0  # how often a waiting turn checks that its process still lives
 CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends the turn anyway
@@ -48,7 +47,6 @@ class _PromptDone:
 class _ActiveTurn:
     turn_id: str
     queue: asyncio.Queue[AgentEvent | _PromptDone] = field(default_factory=asyncio.Queue)
-    mapper: mapping.TurnMapper | None = None
     cancel_requested_at: float | None = None
     permissions: dict[str, tuple[asyncio.Future[str | None], list[dict[str, Any]]]] = field(default_factory=dict)
 
@@ -76,6 +74,7 @@ class AcpSession:
         self._close_process_when_done = close_process_when_done
         self._turn: _ActiveTurn | None = None
         self._guard = turn_guard.TurnGuard()
+        self._state = acp_events.AcpState(session_id=session_id)
         self._closed = False
         process.client.attach(session_id, self)
 
@@ -103,7 +102,7 @@ class AcpSession:
     def busy(self) -> bool:
         return self._turn is not None
 
-    async def run_turn(self, turn: Any) -> AsyncIterator[AgentEvent]:
+    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         sid, turn_id = self._session_id, turn.turn_id
         if self._turn is not None:
             yield TurnFailed(session_id=sid, turn_id=turn_id, error="another turn is still running in this session")
@@ -111,8 +110,9 @@ class AcpSession:
         if not self.is_alive():
             yield TurnFailed(session_id=sid, turn_id=turn_id, error=self._dead_reason())
             return
-        active = _ActiveTurn(turn_id=turn_id, mapper=mapping.TurnMapper(sid, turn_id))
+        active = _ActiveTurn(turn_id=turn_id)
         self._turn = active
+        self._state = acp_events.begin_turn(self._state, turn_id)
         self._guard = turn_guard.start_turn(self._guard)
         prompt = asyncio.create_task(self._prompt(turn.prompt, active), name=f"acp-prompt-{turn_id}")
         try:
@@ -160,14 +160,14 @@ class AcpSession:
             return
 
     async def _finish(self, active: _ActiveTurn, done: _PromptDone) -> list[AgentEvent]:
-        assert active.mapper is not None
-        self._guard, _admitted = turn_guard.admit_terminal(self._guard)
-        cancelling = active.cancel_requested_at is not None
+        self._guard, _admitted = turn_guard.admit_terminal(self._guard)  # a prompt's answer is its own
         if done.response is not None:
-            return active.mapper.finish(done.response.model_dump(mode="json", by_alias=True), cancelling)
-        error = done.error
-        if isinstance(error, RequestError):
-            return active.mapper.fail(_describe_request_error(error), cancelling)
+            response = done.response.model_dump(mode="json", by_alias=True, exclude_none=True)
+            self._state, events = acp_events.finish_prompt(self._state, response)
+            return events
+        if isinstance(done.error, RequestError):
+            self._state, events = acp_events.fail_prompt(self._state, _describe_request_error(done.error))
+            return events
         # The connection closed under the prompt: the agent died. Wait for its exit code to say so.
         await self.process.wait_exited(EXIT_WAIT_S)
         return [self._failed(active, self._dead_reason())]
@@ -181,6 +181,8 @@ class AcpSession:
             active.queue.put_nowait(_PromptDone(response=response))
 
     def _failed(self, active: _ActiveTurn, reason: str) -> AgentEvent:
+        # Not fail_prompt: a crash report quoting "abort" in stderr must not read as a cancel.
+        self._state, _ = acp_events.fail_prompt(replace(self._state, cancel_requested=False), reason)
         return TurnFailed(session_id=self._session_id, turn_id=active.turn_id, error=reason)
 
     def _dead_reason(self) -> str:
@@ -195,6 +197,7 @@ class AcpSession:
         if active is None or active.cancel_requested_at is not None:
             return
         active.cancel_requested_at = asyncio.get_running_loop().time()
+        self._state = acp_events.request_cancel(self._state)
         for future, _ in active.permissions.values():  # ACP: pending permission requests answer "cancelled"
             if not future.done():
                 future.set_result(None)
@@ -221,48 +224,44 @@ class AcpSession:
             await self.process.aclose()
 
     # -- SessionSink (called by the ACP client) -------------------------------------------------------
+    def begin_replay(self) -> None:
+        self._state = acp_events.begin_replay(self._state)
+
+    def end_replay(self) -> None:
+        self._state = acp_events.end_replay(self._state)
+
     def on_update(self, update: dict[str, Any]) -> None:
+        # A load replay or a finished turn's straggler folds into the state but yields no turn events.
+        self._state, events = acp_events.fold_acp_update(self._state, update)
         active = self._turn
-        if active is None or active.mapper is None:
-            return  # a load replay or a finished turn's straggler: never re-emitted as turn events
+        if active is None:
+            return
         self._guard = turn_guard.note_activity(self._guard)
-        for event in active.mapper.update(update):
+        for event in events:
             active.queue.put_nowait(event)
 
     async def decide_permission(self, tool_call: dict[str, Any], options: list[dict[str, Any]]) -> str | None:
         active = self._turn
-        if active is None or active.mapper is None or active.cancel_requested_at is not None:
+        if active is None or active.cancel_requested_at is not None:
             return None
-        for event in active.mapper.permission_tool_call(tool_call):
-            active.queue.put_nowait(event)
-        if self._permission == "auto":
-            return pick_option(options, allow=not outside_paths(self._cwd, tool_call))
-        return await self._ask(active, tool_call, options)
-
-    async def _ask(self, active: _ActiveTurn, tool_call: dict[str, Any], options: list[dict[str, Any]]) -> str | None:
         request_id = f"perm-{next(_request_ids)}"
+        self._state, events = acp_events.on_permission_request(self._state, request_id, tool_call, options)
+        if self._permission == "auto":  # decided here and now: the tool call is shown, no question asked
+            for event in events:
+                if not isinstance(event, PermissionRequest):
+                    active.queue.put_nowait(event)
+            return pick_option(options, allow=not outside_paths(self._cwd, tool_call))
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         active.permissions[request_id] = (future, options)
-        active.queue.put_nowait(
-            PermissionRequest(
-                session_id=self._session_id,
-                turn_id=active.turn_id,
-                request_id=request_id,
-                tool_call_id=tool_call.get("toolCallId"),
-                title=str(tool_call.get("title") or "permission requested"),
-                options=tuple(
-                    PermissionOption(option_id=o["optionId"], kind=o["kind"], name=str(o.get("name", o["kind"])))
-                    for o in options
-                ),
-            )
-        )
+        for event in events:
+            active.queue.put_nowait(event)
         outcome: str
         try:
             chosen = await asyncio.wait_for(future, timeout=self._permission_timeout_s)
         except TimeoutError:
             chosen, outcome = None, "timed_out"
         else:
-            kinds = {o["optionId"]: o["kind"] for o in options}
+            kinds = {o.get("optionId"): str(o.get("kind")) for o in options}
             outcome = kinds.get(chosen, "rejected") if chosen is not None else "rejected"
         finally:
             active.permissions.pop(request_id, None)

@@ -11,6 +11,7 @@ operator's config file, so a new ACP agent is checked with one command:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import time
@@ -169,21 +170,15 @@ async def run_turn(
     """Drive one turn to its terminal event (bounded), calling ``on_event`` for each event as it arrives."""
     events: list[AgentEvent] = []
     turn = TurnInput(turn_id=turn_id, prompt=prompt, transcript=tuple(transcript))
-    stream = handle.run_turn(turn)
-    try:
-        async with asyncio.timeout(TURN_TIMEOUT_S):
-            async for event in stream:
-                events.append(event)
-                if on_event is not None:
-                    result = on_event(event)
-                    if asyncio.iscoroutine(result):
-                        await result
-                if is_terminal(event):
-                    break
-    finally:
-        close = getattr(stream, "aclose", None)  # like a consumer that stops at the terminal event
-        if close is not None:
-            await close()
+    async with asyncio.timeout(TURN_TIMEOUT_S), contextlib.aclosing(handle.run_turn(turn)) as stream:
+        async for event in stream:
+            events.append(event)
+            if on_event is not None:
+                result = on_event(event)
+                if asyncio.iscoroutine(result):
+                    await result
+            if is_terminal(event):
+                break
     assert events, "the turn produced no events"
     assert is_terminal(events[-1]), f"the turn ended without a terminal event: {events[-3:]}"
     return TurnResult(events)
