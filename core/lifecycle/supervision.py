@@ -4,6 +4,7 @@ Times are float seconds of one monotonic clock handed in by the caller. ``superv
 signal in every state yields a new state and the decisions the shell must carry out, in order.
 
     healthy --health failed--> suspect --failed again, idle or stale grace over--> restarting
+    healthy | suspect --turn watchdog gave up--> restarting
     any live --process exited / restart failed--> crashed (restart at backoff) | dead (crash budget spent)
     restarting | crashed --restart succeeded--> healthy
     dead --operator reset--> crashed with a restart due at once (budget and backoff cleared)
@@ -44,6 +45,8 @@ class SupervisionPolicy(Frozen):
 
 
 class Supervision(Frozen):
+    """Start a freshly spawned agent as ``Supervision(healthy_since=spawned_at)``."""
+
     state: SupervisorState = SupervisorState.HEALTHY
     crash_times: tuple[float, ...] = ()  # crashes and restarts inside the current budget window
     restart_attempts: int = 0  # consecutive restarts without a stable period: the backoff exponent
@@ -90,7 +93,15 @@ class OperatorReset(Frozen):
     at: float
 
 
-Signal = HealthOk | HealthFailed | ProcessExited | RestartSucceeded | RestartFailed | OperatorReset
+class TurnStalled(Frozen):
+    """The turn watchdog reached its restart step: the agent ignored a cancel, so it is restarted now."""
+
+    kind: Literal["turn_stalled"] = "turn_stalled"
+    at: float
+    detail: str
+
+
+Signal = HealthOk | HealthFailed | ProcessExited | RestartSucceeded | RestartFailed | OperatorReset | TurnStalled
 
 
 class StopProcess(Frozen):
@@ -181,6 +192,10 @@ def supervise(current: Supervision, signal: Signal, policy: SupervisionPolicy = 
             return _crash(current, signal.at, f"the agent could not be restarted: {signal.detail}", policy)
         case OperatorReset():
             return Transition(supervision=current)  # only a dead agent needs a reset
+        case TurnStalled():
+            if current.state in _AWAITING_RESTART:
+                return Transition(supervision=current)
+            return _crash(current, signal.at, signal.detail, policy, stop_first=True)
 
 
 def _health_ok(current: Supervision, signal: HealthOk) -> Transition:

@@ -45,7 +45,7 @@ sessions = st.lists(
     max_size=5,
     unique_by=lambda session: session.agent,
 )
-text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=3000)
+text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=1200)
 
 
 @st.composite
@@ -53,7 +53,7 @@ def transcripts(draw: st.DrawFn) -> list[TranscriptEntry]:
     entries = draw(
         st.lists(
             st.tuples(st.sampled_from(AGENTS), text, text, st.sampled_from(TaskStatus), st.lists(st.text(max_size=20))),
-            max_size=30,
+            max_size=25,
         )
     )
     return [

@@ -23,9 +23,11 @@ from core.lifecycle import (
     SupervisionPolicy,
     SupervisorState,
     Transition,
+    TurnStalled,
     availability,
     backoff_delay,
     restart_due,
+    silence_reason,
     supervise,
 )
 
@@ -38,7 +40,7 @@ def signal_runs(draw: st.DrawFn) -> list[Signal]:
     signals: list[Signal] = []
     for _ in range(draw(st.integers(min_value=1, max_value=40))):
         at += draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0, 61.0, 125.0, 600.0]))
-        kind = draw(st.sampled_from(["ok", "failed", "exited", "restarted", "restart_failed", "reset"]))
+        kind = draw(st.sampled_from(["ok", "failed", "exited", "restarted", "restart_failed", "reset", "stalled"]))
         match kind:
             case "ok":
                 signals.append(HealthOk(at=at))
@@ -50,6 +52,8 @@ def signal_runs(draw: st.DrawFn) -> list[Signal]:
                 signals.append(RestartSucceeded(at=at))
             case "restart_failed":
                 signals.append(RestartFailed(at=at, detail="port in use"))
+            case "stalled":
+                signals.append(TurnStalled(at=at, detail=silence_reason(at - 360.0, at)))
             case _:
                 signals.append(OperatorReset(at=at))
     return signals
@@ -216,3 +220,10 @@ def test_the_backoff_resets_after_a_minute_of_stable_health() -> None:
         attempts.append(next(d.attempt for d in transition.decisions if isinstance(d, ScheduleRestart)))
         state = supervise(transition.supervision, RestartSucceeded(at=at + 0.1), policy).supervision
     assert attempts == [1, 2, 3, 1]
+
+
+def test_a_stalled_turn_restarts_the_agent_even_while_busy() -> None:
+    stalled = supervise(Supervision(healthy_since=0.0), TurnStalled(at=400.0, detail=silence_reason(40.0, 400.0)))
+    assert stalled.supervision.state is SupervisorState.RESTARTING
+    assert [type(d) for d in stalled.decisions] == [StopProcess, FailInflight, MarkSessionsCrashed, ScheduleRestart]
+    assert "sent nothing for 360 s" in (stalled.supervision.reason or "")
