@@ -54,7 +54,7 @@ class GitWorktrees:
 
     async def validate_repo(self, repo_path: str) -> Result[str, DomainError]:
         return await self._run(
-            repo_path, "validating the repository", lambda: str(validate_repo(self._roots, repo_path))
+            repo_path, "validating the repository", lambda: str(validate_repo(self._roots, self._dir, repo_path))
         )
 
     async def ensure(

@@ -13,7 +13,7 @@ from pygit2.enums import ApplyLocation, CheckoutStrategy, DeltaStatus, FileMode,
 from adapters.git.naming import confined_file, relative_path
 from adapters.git.refusal import refuse, refuse_input
 from adapters.git.repos import checkout, commit_at, head_commit, open_main, open_worktree, signature
-from adapters.git.state import base_diff, file_diffs, patches, select, touched_paths, workdir_state
+from adapters.git.state import base_diff, file_diffs, patch_path, patches, select, touched_paths, workdir_state
 from core.model import FileDiff, Worktree
 
 
@@ -35,7 +35,7 @@ def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, 
         refuse_input(f"no pending change for {', '.join(unknown)} in this worktree; nothing was applied", field="paths")
     if not chosen:
         return worktree
-    conflicts = [path for patch in chosen if not _applies(main, patch) for path in _names(patch)]
+    conflicts = sorted({path for unit in _units(chosen) if not _applies(main, unit) for path in _names(unit)})
     if conflicts:
         refuse(
             f"{', '.join(conflicts)} would not apply cleanly to the checkout at {main.workdir} (it has diverged "
@@ -44,29 +44,38 @@ def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, 
         )
     combined = pygit2.Diff.parse_diff("".join(patch.text or "" for patch in chosen))
     if not main.applies(combined, ApplyLocation.WORKDIR):
-        names = tuple(path for patch in chosen for path in _names(patch))
+        names = tuple(sorted(_names(chosen)))
         refuse(f"the changes to {', '.join(names)} do not apply together; nothing was applied", paths=names)
     main.apply(combined, ApplyLocation.WORKDIR)
     return _rebaseline(wrepo, worktree, base, state, {p for patch in chosen for p in touched_paths(patch)}, at)
 
 
-def _applies(repo: pygit2.Repository, patch: pygit2.Patch) -> bool:
+def _units(chosen: Sequence[pygit2.Patch]) -> list[list[pygit2.Patch]]:
+    """Patches dry-run together: a type change comes as a deletion plus an addition of one path."""
+    units: dict[str, list[pygit2.Patch]] = {}
+    for patch in chosen:
+        units.setdefault(patch_path(patch), []).append(patch)
+    return list(units.values())
+
+
+def _applies(repo: pygit2.Repository, unit: Sequence[pygit2.Patch]) -> bool:
     """Dry run of one file. libgit2's dry run misses a new file landing on one the checkout already has
     (the real apply then fails as a whole), so that case is checked here."""
-    delta = patch.delta
-    if delta.status in (DeltaStatus.ADDED, DeltaStatus.RENAMED, DeltaStatus.COPIED):
-        target = Path(repo.workdir) / delta.new_file.path
-        if target.exists() or target.is_symlink():
-            return False
+    removed = {patch.delta.old_file.path for patch in unit if patch.delta.status == DeltaStatus.DELETED}
+    for patch in unit:
+        delta = patch.delta
+        if delta.status in (DeltaStatus.ADDED, DeltaStatus.RENAMED) and delta.new_file.path not in removed:
+            target = Path(repo.workdir) / delta.new_file.path
+            if target.exists() or target.is_symlink():
+                return False
     try:
-        return repo.applies(pygit2.Diff.parse_diff(patch.text or ""), ApplyLocation.WORKDIR)
+        return repo.applies(pygit2.Diff.parse_diff("".join(patch.text or "" for patch in unit)), ApplyLocation.WORKDIR)
     except pygit2.GitError:
         return False
 
 
-def _names(patch: pygit2.Patch) -> list[str]:
-    delta = patch.delta
-    return sorted({delta.old_file.path, delta.new_file.path})
+def _names(unit: Sequence[pygit2.Patch]) -> set[str]:
+    return {path for patch in unit for path in touched_paths(patch)}
 
 
 def _rebaseline(

@@ -27,7 +27,7 @@ def ensure(
     at: datetime,
 ) -> Worktree:
     check_chat_id(chat_id)
-    root = validate_repo(roots, repo_path)
+    root = validate_repo(roots, worktrees_dir, repo_path)
     repo = pygit2.Repository(str(root), RepositoryOpenFlag.NO_SEARCH)
     if existing is not None:
         return _reuse(repo, worktrees_dir, existing)

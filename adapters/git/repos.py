@@ -14,8 +14,9 @@ from adapters.git.refusal import refuse
 from core.model import Worktree
 
 
-def validate_repo(roots: Sequence[Path], repo_path: str) -> Path:
-    """The resolved top of a non-bare repository with commits inside one of ``roots``; refuses anything else."""
+def validate_repo(roots: Sequence[Path], worktrees_dir: Path, repo_path: str) -> Path:
+    """The resolved top of a non-bare repository with commits inside one of ``roots``; refuses anything else,
+    hearth's own worktrees included."""
     path = Path(repo_path).expanduser()
     if not path.is_absolute():
         refuse(f"repository path {repo_path!r} must be absolute", field="repo_path")
@@ -28,6 +29,8 @@ def validate_repo(roots: Sequence[Path], repo_path: str) -> Path:
             "add its parent to HEARTH_REPO_ROOTS",
             field="repo_path",
         )
+    if is_inside(resolved, worktrees_dir.expanduser().resolve()):
+        refuse(f"{resolved} is one of hearth's chat worktrees; use the repository it was made from", field="repo_path")
     if not resolved.is_dir():
         refuse(f"repository path {resolved} does not exist or is not a directory", field="repo_path")
     try:

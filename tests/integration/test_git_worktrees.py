@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -225,3 +226,27 @@ async def test_write_file_refuses_symlink_escapes(worktrees: GitWorktrees, git_r
         assert "symlink" in error.detail
     assert victim.read_text() == "untouched\n"
     assert list(outside.iterdir()) == []
+
+
+async def test_validate_refuses_hearths_own_worktrees(git_repo: Path, tmp_path: Path) -> None:
+    worktrees = GitWorktrees([tmp_path], tmp_path / "worktrees")  # the root holds the worktrees dir too
+    worktree = await _ensure(worktrees, git_repo)
+    error = failure(await worktrees.validate_repo(worktree.path))
+    assert error.field == "repo_path"
+    assert "chat worktrees" in error.detail
+
+
+async def test_concurrent_operations_on_one_repository_are_serialized(worktrees: GitWorktrees, git_repo: Path) -> None:
+    chats = [f"c{n}" for n in range(8)]
+    created = await asyncio.gather(*(worktrees.ensure(chat, str(git_repo), None, None, AT) for chat in chats))
+    rows = [unwrap(result) for result in created]
+    for row in rows:
+        (Path(row.path) / f"{row.chat_id}.txt").write_text("work\n")
+    results = await asyncio.gather(*(worktrees.apply(row, None) for row in rows))
+    for result in results:
+        unwrap(result)
+    assert sorted(p.name for p in git_repo.glob("c*.txt")) == sorted(f"{chat}.txt" for chat in chats)
+    assert sorted(pygit2.Repository(str(git_repo)).list_worktrees()) == sorted(f"chat-{chat}" for chat in chats)
+    deleted = await asyncio.gather(*(worktrees.soft_delete(row, AT) for row in rows))
+    assert all(unwrap(result).status is WorktreeStatus.ARCHIVED for result in deleted)
+    assert pygit2.Repository(str(git_repo)).list_worktrees() == []

@@ -175,3 +175,20 @@ async def test_apply_onto_uncommitted_edits_elsewhere_in_the_file(worktrees: Git
     text = (git_repo / "src/util.py").read_text()
     assert "LINE 3\n" in text
     assert "line 35!\n" in text
+
+
+async def test_a_file_replaced_by_a_symlink_diffs_applies_and_discards(worktrees: GitWorktrees, git_repo: Path) -> None:
+    worktree = await _ensure(worktrees, git_repo)
+    root = Path(worktree.path)
+    (root / "README.md").unlink()
+    (root / "README.md").symlink_to("src/app.py")
+    diffs = unwrap(await worktrees.diff(worktree))
+    assert [(d.path, d.status) for d in diffs] == [("README.md", "typechange")]
+    unwrap(await worktrees.discard(worktree, ["README.md"]))
+    assert not (root / "README.md").is_symlink()
+    assert (root / "README.md").read_text() == INITIAL_FILES["README.md"]
+    (root / "README.md").unlink()
+    (root / "README.md").symlink_to("src/app.py")
+    applied = unwrap(await worktrees.apply(worktree, ["README.md"]))
+    assert os.readlink(git_repo / "README.md") == "src/app.py"
+    assert unwrap(await worktrees.diff(applied)) == []
