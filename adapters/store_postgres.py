@@ -7,19 +7,16 @@ connection works inside that schema (created if missing), so several hearths can
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any, Self, TypeAlias
+from datetime import datetime
+from typing import Any, Self
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from adapters.store import rows
+from adapters.store.postgres_conn import Conn, advisory_key, open_pool, quote_ident, redact
 from adapters.store.postgres_sql import SQL
-from adapters.store.schema import VERSION_TABLE, pending_versions, split_statements
 from core.events import AgentEvent, dump_event
 from core.model import (
     AgentSession,
@@ -37,47 +34,9 @@ from core.model import (
     WorktreeStatus,
 )
 
-Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
-COMMAND_TIMEOUT_S = 30.0
-CONNECT_TIMEOUT_S = 10.0
+__all__ = ["Conn", "PostgresStore", "quote_ident", "redact"]
 _utc = rows.time_or_none
-
-
-def advisory_key(name: str) -> int:
-    """A stable signed 64-bit lock key for a name (Python's hash() changes per process)."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-MIGRATION_LOCK = advisory_key("hearth:migrations")
-
-
-def redact(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    scheme, sep, rest = dsn.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return dsn
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    for kind in ("json", "jsonb"):
-        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def _migrate(conn: Conn, where: str) -> None:
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)  # one migrator per database
-        await conn.execute(VERSION_TABLE["postgres"])
-        current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        for version, script in pending_versions("postgres", int(current), where):
-            for statement in split_statements(script):
-                await conn.execute(statement)
-            await conn.execute("INSERT INTO schema_version VALUES ($1, $2)", version, datetime.now(UTC))
+ACQUIRE_TIMEOUT_S = 30.0
 
 
 class PostgresStore:
@@ -89,29 +48,11 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, dsn: str, schema: str | None = None, *, max_connections: int = 10) -> Self:
-        where = redact(dsn) + (f" schema {schema}" if schema else "")
-        settings = {"search_path": schema} if schema else {}
-        if schema:
-            first = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
-            try:
-                await first.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-            finally:
-                await first.close()
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=1,
-            max_size=max_connections,
-            init=_init_connection,
-            command_timeout=COMMAND_TIMEOUT_S,
-            timeout=CONNECT_TIMEOUT_S,
-            server_settings=settings,
-        )
-        try:
-            async with pool.acquire() as conn:
-                await _migrate(conn, where)
-        except BaseException:
-            pool.terminate()
-            raise
+        """Connects and migrates; with ``schema`` everything lives in that schema (created if missing).
+
+        Raises ``StoreUnavailableError`` (unreachable) or ``SchemaTooNewError`` (migrated by a newer hearth).
+        """
+        pool, where = await open_pool(dsn, schema, max_connections)
         return cls(pool, where)
 
     async def _fault_point(self, conn: Conn, name: str) -> None:
@@ -155,7 +96,7 @@ class PostgresStore:
     # worktrees
     async def upsert_worktree(self, worktree: Worktree) -> None:
         w = worktree
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             # at most one row per chat: a chat's worktree recreated at another path replaces the old row
             await conn.execute(SQL.drop_other_worktree, w.chat_id, w.path)
             await conn.execute(
@@ -260,7 +201,7 @@ class PostgresStore:
         if not status.is_terminal:
             raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
         u = usage
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             current = await conn.fetchrow(SQL.lock_task, task_id)
             if current is None:
                 raise LookupError(f"finish_task: no task {task_id!r} in {self.where}")
@@ -288,7 +229,7 @@ class PostgresStore:
         stored: list[StoredEvent] = []
         if not bodies:
             return stored
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             for index, body in enumerate(bodies):
                 if index:
                     await self._fault_point(conn, "append_events")
@@ -309,7 +250,7 @@ class PostgresStore:
         self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]
     ) -> None:
         rows.check_same_chat(chat_id, upserts)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             for index, c in enumerate(upserts):
                 if index:
                     await self._fault_point(conn, "replace_pending_changes")
@@ -338,7 +279,7 @@ class PostgresStore:
         return None if found is None else dict(found)
 
     async def remember_idempotent(self, scope: str, key: str, response: dict[str, object]) -> dict[str, object]:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             await conn.execute(SQL.insert_idempotent, scope, key, response)
             stored = await conn.fetchval("SELECT response FROM idempotency WHERE scope = $1 AND key = $2", scope, key)
         return dict(stored)
@@ -358,6 +299,6 @@ class PostgresStore:
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """True for exactly one holder cluster-wide; the lock lives as long as this block's transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             held = bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", advisory_key(name)))
             yield held

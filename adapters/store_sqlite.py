@@ -1,24 +1,22 @@
 """The embedded Store: one SQLite file in the data dir, no set-up.
 
-One connection on one dedicated thread runs every transaction start to finish (reads ``BEGIN``, writes
-``BEGIN IMMEDIATE``), behind an asyncio.Lock; the file is in WAL mode with a busy timeout, so a second
+One connection on one dedicated thread (``adapters.store.sqlite_conn``) runs every transaction start to
+finish (reads ``BEGIN``, writes ``BEGIN IMMEDIATE``); the file is in WAL mode with a busy timeout, so a second
 hearth process on the same file (e.g. the CLI) waits instead of failing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 from adapters.store import rows
-from adapters.store.schema import VERSION_TABLE, pending_versions, split_statements
+from adapters.store.sqlite_conn import SqliteConnection
 from adapters.store.sqlite_sql import SQL
 from core.events import AgentEvent, dump_event
 from core.model import (
@@ -38,126 +36,53 @@ from core.model import (
 )
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 5000
 _t = rows.time_text
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
-        conn.execute(f"PRAGMA {pragma}")
-    return conn
-
-
-def _migrate(conn: sqlite3.Connection, where: str) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(VERSION_TABLE["sqlite"])
-        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-        for version, script in pending_versions("sqlite", int(current), where):
-            for statement in split_statements(script):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, _t(datetime.now(UTC))))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class SqliteStore:
     """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on a SQLite file."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
-        self.path = path
-        self._conn = conn
-        self._executor = executor
-        self._lock = asyncio.Lock()
-        self._closed = False
+    def __init__(self, db: SqliteConnection) -> None:
+        self.path = db.path
+        self._db = db
 
     @classmethod
     async def open(cls, path: Path) -> Self:
-        """Creates the parent directory and the file if needed and migrates it to the latest schema."""
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-sqlite")
-        loop = asyncio.get_running_loop()
-        try:
-            conn = await loop.run_in_executor(executor, _connect, path)
-            try:
-                await loop.run_in_executor(executor, _migrate, conn, str(path))
-            except BaseException:
-                await loop.run_in_executor(executor, conn.close)
-                raise
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        return cls(path, conn, executor)
+        """Creates the parent directory and the file if needed and migrates it to the latest schema.
+
+        Raises ``StoreUnavailableError`` (unusable file) or ``SchemaTooNewError`` (written by a newer hearth).
+        """
+        return cls(await SqliteConnection.open(path))
 
     def _fault_point(self, name: str) -> None:
         """Called between the statements of multi-statement transactions; tests override it to crash there."""
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T], begin: str) -> T:
-        if self._closed:
-            raise RuntimeError(f"the SQLite store at {self.path} is closed")
-
-        def transaction(conn: sqlite3.Connection) -> T:
-            conn.execute(begin)
-            try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        # The lock keeps callers in order; the single thread guarantees it even if a waiter is cancelled.
-        async with self._lock:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, transaction, self._conn)
-
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(work, "BEGIN IMMEDIATE")
-
-    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(work, "BEGIN")
-
-    async def _all(self, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return await self._read(lambda conn: conn.execute(sql, params).fetchall())
-
-    async def _one(self, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> sqlite3.Row | None:
-        found = await self._all(sql, params)
-        return found[0] if found else None
-
     async def ping(self) -> None:
-        await self._one("SELECT 1")
+        await self._db.one("SELECT 1")
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        async with self._lock:
-            self._closed = True
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
-        await asyncio.to_thread(self._executor.shutdown, True)
+        await self._db.close()
 
     # chats
     async def create_chat(self, chat: Chat) -> Chat:
         params = {**chat.model_dump(), "created_at": _t(chat.created_at), "closed_at": _t(chat.closed_at)}
-        await self._write(lambda conn: conn.execute(SQL.insert_chat, params))
+        await self._db.write(lambda conn: conn.execute(SQL.insert_chat, params))
         return chat
 
     async def get_chat(self, chat_id: str) -> Chat | None:
-        row = await self._one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+        row = await self._db.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
         return None if row is None else rows.chat_from(row)
 
     async def list_chats(self) -> list[Chat]:
-        return [rows.chat_from(row) for row in await self._all("SELECT * FROM chats ORDER BY created_at, id")]
+        return [rows.chat_from(row) for row in await self._db.all("SELECT * FROM chats ORDER BY created_at, id")]
 
     async def close_chat(self, chat_id: str, at: datetime) -> Chat | None:
         params = (ChatStatus.CLOSED.value, _t(at), chat_id)
-        row = await self._write(lambda conn: conn.execute(SQL.close_chat, params).fetchone())
+        row = await self._db.write(lambda conn: conn.execute(SQL.close_chat, params).fetchone())
         return None if row is None else rows.chat_from(row)
 
     async def delete_chat(self, chat_id: str) -> bool:
-        count = await self._write(lambda conn: conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,)).rowcount)
+        count = await self._db.write(lambda conn: conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,)).rowcount)
         return count > 0
 
     # worktrees
@@ -173,52 +98,52 @@ class SqliteStore:
             conn.execute("DELETE FROM worktrees WHERE chat_id = :chat_id AND path <> :path", params)
             conn.execute(SQL.upsert_worktree, params)
 
-        await self._write(work)
+        await self._db.write(work)
 
     async def get_worktree(self, chat_id: str) -> Worktree | None:
-        row = await self._one("SELECT * FROM worktrees WHERE chat_id = ?", (chat_id,))
+        row = await self._db.one("SELECT * FROM worktrees WHERE chat_id = ?", (chat_id,))
         return None if row is None else rows.worktree_from(row)
 
     async def list_worktrees(self, status: WorktreeStatus | None = None) -> list[Worktree]:
         sql = "SELECT * FROM worktrees WHERE ? IS NULL OR status = ? ORDER BY created_at, path"
         value = None if status is None else status.value
-        return [rows.worktree_from(row) for row in await self._all(sql, (value, value))]
+        return [rows.worktree_from(row) for row in await self._db.all(sql, (value, value))]
 
     # agent sessions
     async def get_agent_session(self, chat_id: str, agent: str) -> AgentSession | None:
-        row = await self._one("SELECT * FROM agent_sessions WHERE chat_id = ? AND agent = ?", (chat_id, agent))
+        row = await self._db.one("SELECT * FROM agent_sessions WHERE chat_id = ? AND agent = ?", (chat_id, agent))
         return None if row is None else rows.session_from(row)
 
     async def upsert_agent_session(self, session: AgentSession) -> None:
         params = {**session.model_dump(exclude={"usage"}), **session.usage.model_dump()}
         params["last_used_at"] = _t(session.last_used_at)
-        await self._write(lambda conn: conn.execute(SQL.upsert_session, params))
+        await self._db.write(lambda conn: conn.execute(SQL.upsert_session, params))
 
     async def list_agent_sessions(self, chat_id: str) -> list[AgentSession]:
-        found = await self._all("SELECT * FROM agent_sessions WHERE chat_id = ? ORDER BY agent", (chat_id,))
+        found = await self._db.all("SELECT * FROM agent_sessions WHERE chat_id = ? ORDER BY agent", (chat_id,))
         return [rows.session_from(row) for row in found]
 
     async def set_agent_session_status(
         self, chat_id: str, agent: str, status: AgentSessionStatus, at: datetime
     ) -> None:
         params = (status.value, _t(at), chat_id, agent)
-        await self._write(lambda conn: conn.execute(SQL.set_session_status, params))
+        await self._db.write(lambda conn: conn.execute(SQL.set_session_status, params))
 
     # tasks
     async def enqueue_task(self, task: Task) -> Task:
         params = {**task.model_dump(exclude={"usage"}), **task.usage.model_dump()}
         for column in ("created_at", "started_at", "finished_at"):
             params[column] = _t(params[column])
-        await self._write(lambda conn: conn.execute(SQL.insert_task, params))
+        await self._db.write(lambda conn: conn.execute(SQL.insert_task, params))
         return task
 
     async def get_task(self, task_id: str) -> Task | None:
-        row = await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        row = await self._db.one("SELECT * FROM tasks WHERE id = ?", (task_id,))
         return None if row is None else rows.task_from(row)
 
     async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
         """The newest ``limit`` tasks of the chat, oldest first."""
-        return [rows.task_from(row) for row in await self._all(SQL.list_tasks, (chat_id, limit))]
+        return [rows.task_from(row) for row in await self._db.all(SQL.list_tasks, (chat_id, limit))]
 
     async def claim_next_task(self, node_id: str, at: datetime, skip_chats: Sequence[str] = ()) -> Task | None:
         params = {"skip": json.dumps(list(skip_chats)), "node_id": node_id, "at": _t(at)}
@@ -230,7 +155,7 @@ class SqliteStore:
             row: sqlite3.Row = conn.execute(SQL.start_task, {**params, "id": head["id"]}).fetchone()
             return row
 
-        row = await self._write(work)
+        row = await self._db.write(work)
         return None if row is None else rows.task_from(row)
 
     async def finish_task(
@@ -254,16 +179,16 @@ class SqliteStore:
                 )
             return finished
 
-        return rows.task_from(await self._write(work))
+        return rows.task_from(await self._db.write(work))
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
         params = {"id": task_id, "at": _t(at)}
-        row = await self._write(lambda conn: conn.execute(SQL.cancel_queued, params).fetchone())
+        row = await self._db.write(lambda conn: conn.execute(SQL.cancel_queued, params).fetchone())
         return None if row is None else rows.task_from(row)
 
     async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
         params = {"error": reason, "at": _t(at), "node_id": node_id}
-        found = await self._write(lambda conn: conn.execute(SQL.fail_running, params).fetchall())
+        found = await self._db.write(lambda conn: conn.execute(SQL.fail_running, params).fetchall())
         return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
 
     # the turn journal
@@ -279,15 +204,15 @@ class SqliteStore:
                 stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=json.loads(body)))
             return stored
 
-        return await self._write(work) if bodies else []
+        return await self._db.write(work) if bodies else []
 
     async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
         sql = "SELECT * FROM turn_events WHERE task_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._all(sql, (task_id, after_seq))]
+        return [rows.event_from(row) for row in await self._db.all(sql, (task_id, after_seq))]
 
     async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
         sql = "SELECT * FROM turn_events WHERE chat_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._all(sql, (chat_id, after_seq))]
+        return [rows.event_from(row) for row in await self._db.all(sql, (chat_id, after_seq))]
 
     # pending changes
     async def replace_pending_changes(
@@ -312,14 +237,14 @@ class SqliteStore:
                 "DELETE FROM pending_changes WHERE chat_id = ? AND path = ?", [(chat_id, p) for p in removed_paths]
             )
 
-        await self._write(work)
+        await self._db.write(work)
 
     async def list_pending_changes(
         self, chat_id: str, status: PendingChangeStatus | None = PendingChangeStatus.PENDING
     ) -> list[PendingChange]:
         value = None if status is None else status.value
         sql = "SELECT * FROM pending_changes WHERE chat_id = ? AND (? IS NULL OR status = ?) ORDER BY path"
-        return [rows.pending_from(row) for row in await self._all(sql, (chat_id, value, value))]
+        return [rows.pending_from(row) for row in await self._db.all(sql, (chat_id, value, value))]
 
     async def set_pending_status(
         self, chat_id: str, paths: Sequence[str] | None, status: PendingChangeStatus, at: datetime
@@ -332,11 +257,11 @@ class SqliteStore:
             "all": paths is None,
             "paths": json.dumps(list(paths or ())),
         }
-        await self._write(lambda conn: conn.execute(SQL.set_pending_status, params))
+        await self._db.write(lambda conn: conn.execute(SQL.set_pending_status, params))
 
     # idempotency
     async def recall_idempotent(self, scope: str, key: str) -> dict[str, object] | None:
-        row = await self._one("SELECT response FROM idempotency WHERE scope = ? AND key = ?", (scope, key))
+        row = await self._db.one("SELECT response FROM idempotency WHERE scope = ? AND key = ?", (scope, key))
         return None if row is None else dict(json.loads(row["response"]))
 
     async def remember_idempotent(self, scope: str, key: str, response: dict[str, object]) -> dict[str, object]:
@@ -352,19 +277,19 @@ class SqliteStore:
             ).fetchone()[0]
             return stored
 
-        return dict(json.loads(await self._write(work)))
+        return dict(json.loads(await self._db.write(work)))
 
     # processes
     async def record_process(self, record: ProcessRecord) -> None:
         params = {**record.model_dump(), "started_at": _t(record.started_at)}
-        await self._write(lambda conn: conn.execute(SQL.upsert_process, params))
+        await self._db.write(lambda conn: conn.execute(SQL.upsert_process, params))
 
     async def list_processes(self, node_id: str) -> list[ProcessRecord]:
-        found = await self._all("SELECT * FROM processes WHERE node_id = ? ORDER BY started_at, key", (node_id,))
+        found = await self._db.all("SELECT * FROM processes WHERE node_id = ? ORDER BY started_at, key", (node_id,))
         return [rows.process_from(row) for row in found]
 
     async def forget_process(self, key: str, pid: int) -> None:
-        await self._write(lambda conn: conn.execute("DELETE FROM processes WHERE key = ? AND pid = ?", (key, pid)))
+        await self._db.write(lambda conn: conn.execute("DELETE FROM processes WHERE key = ? AND pid = ?", (key, pid)))
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:

@@ -3,6 +3,6 @@
 The stores themselves live in ``adapters.store_sqlite`` (embedded default) and ``adapters.store_postgres``.
 """
 
-from adapters.store.schema import LATEST_VERSION, SchemaTooNewError
+from adapters.store.schema import LATEST_VERSION, SchemaTooNewError, StoreUnavailableError
 
-__all__ = ["LATEST_VERSION", "SchemaTooNewError"]
+__all__ = ["LATEST_VERSION", "SchemaTooNewError", "StoreUnavailableError"]

@@ -12,6 +12,10 @@ from typing import Literal
 Dialect = Literal["sqlite", "postgres"]
 
 
+class StoreUnavailableError(RuntimeError):
+    """The database cannot be opened or reached; the message names it and what to check."""
+
+
 class SchemaTooNewError(RuntimeError):
     """The database was migrated by a newer hearth; running old code against it could corrupt it."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from adapters.store import LATEST_VERSION, SchemaTooNewError
+from adapters.store import LATEST_VERSION, SchemaTooNewError, StoreUnavailableError
 from adapters.store_postgres import Conn, PostgresStore
 from adapters.store_sqlite import SqliteStore
 from core.events import TextDelta
@@ -259,3 +259,20 @@ async def test_schemas_keep_two_hearths_apart_in_one_database(pg_dsn: str) -> No
     finally:
         await team_a.close()
         await team_b.close()
+
+
+async def test_an_unusable_sqlite_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    garbage = tmp_path / "hearth.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreUnavailableError, match=r"cannot open the SQLite database .*hearth\.db.*move a damaged"):
+        await SqliteStore.open(garbage)
+    (tmp_path / "plain-file").write_text("x")
+    with pytest.raises(StoreUnavailableError, match="data directory is writable"):
+        await SqliteStore.open(tmp_path / "plain-file" / "hearth.db")
+
+
+async def test_an_unreachable_postgres_is_refused_with_what_to_do() -> None:
+    with pytest.raises(
+        StoreUnavailableError, match=r"cannot reach PostgreSQL at postgresql://root:\*\*\*@127\.0\.0\.1:1/"
+    ):
+        await PostgresStore.open("postgresql://root:secret@127.0.0.1:1/none")

@@ -1,0 +1,116 @@
+"""One SQLite connection on its own thread: every transaction runs there start to finish.
+
+Reads run in ``BEGIN``, writes in ``BEGIN IMMEDIATE`` (the write lock taken up front, so two writers wait
+on the busy timeout instead of failing half-way). An asyncio.Lock queues callers in order; the single
+thread keeps transactions apart even when a waiting caller is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from adapters.store.rows import time_text
+from adapters.store.schema import VERSION_TABLE, StoreUnavailableError, pending_versions, split_statements
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 5000
+Params = dict[str, Any] | Sequence[Any]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        _migrate(conn, str(path))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, where: str) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(VERSION_TABLE["sqlite"])
+        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        for version, script in pending_versions("sqlite", int(current), where):
+            for statement in split_statements(script):  # executescript() would COMMIT half-way
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, time_text(datetime.now(UTC))))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class SqliteConnection:
+    def __init__(self, path: Path, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
+        self.path = path
+        self._conn = conn
+        self._executor = executor
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteConnection:
+        """Creates the parent directory and the file if needed and migrates it to the latest schema."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hearth-sqlite")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        except (sqlite3.Error, OSError) as error:
+            executor.shutdown(wait=False)
+            raise StoreUnavailableError(
+                f"cannot open the SQLite database {path} ({type(error).__name__}: {error}): check that the data "
+                "directory is writable and the file is a hearth database (move a damaged file aside to start afresh)"
+            ) from error
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(path, conn, executor)
+
+    async def run(self, work: Callable[[sqlite3.Connection], T], begin: str) -> T:
+        if self._closed:
+            raise RuntimeError(f"the SQLite store at {self.path} is closed")
+
+        def transaction(conn: sqlite3.Connection) -> T:
+            conn.execute(begin)
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, transaction, self._conn)
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.run(work, "BEGIN IMMEDIATE")
+
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.run(work, "BEGIN")
+
+    async def all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return await self.read(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        found = await self.all(sql, params)
+        return found[0] if found else None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        async with self._lock:
+            self._closed = True
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        await asyncio.to_thread(self._executor.shutdown, True)
