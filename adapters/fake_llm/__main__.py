@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import threading
 
-from adapters.fake_llm.server import FakeLLM
+from adapters.fake_llm.fake import FakeLLM
 
 
 def main() -> None:

@@ -1,18 +1,20 @@
-"""The scripted LLM server: one threaded HTTP/1.1 port speaking OpenAI, Anthropic and Gemini (agents.md §13).
+"""The scripted LLM's HTTP side: one threaded HTTP/1.1 server speaking OpenAI, Anthropic and Gemini.
 
-Tests start it on port 0 and point agents at it; every generation request is summarised in ``log()``.
-Clients that hang up mid-stream (abort, cancel) are tolerated silently.
+Routes requests to the protocol modules, streams SSE with chunked encoding (flushed per event), and
+records a summary of every generation request. Clients that hang up mid-stream are tolerated silently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +31,7 @@ class _Stopping(Exception):
     """The server is shutting down: end the stream now instead of sleeping through it."""
 
 
-class _Server(ThreadingHTTPServer):
+class ScriptedServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -49,12 +51,14 @@ class _Server(ThreadingHTTPServer):
                     out.write(json.dumps(entry) + "\n")
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that vanished is normal here (aborts, cancels); nothing to report."""
+        """A client that vanished is normal here (aborts, cancels); anything else is reported."""
+        if not isinstance(sys.exc_info()[1], _DISCONNECTS):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: ScriptedServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read ``/_log`` instead of stderr."""
@@ -70,6 +74,11 @@ class _Handler(BaseHTTPRequestHandler):
             handler(urlsplit(self.path).path.rstrip("/") or "/")
         except (*_DISCONNECTS, _Stopping):
             self.close_connection = True
+        except Exception as exc:  # a bug in the fake itself: say so loudly, to stderr and to the client
+            traceback.print_exc()
+            self.close_connection = True
+            with contextlib.suppress(*_DISCONNECTS):
+                self._json(500, {"error": {"message": f"fake llm internal error: {exc!r}", "type": "fake_llm_bug"}})
 
     # --- routes -------------------------------------------------------------------------------------------
     def _get(self, path: str) -> None:
@@ -244,73 +253,3 @@ class _ChunkedSink:
     def pause(self, seconds: float) -> None:
         if self._handler.server.stopping.wait(seconds):
             raise _Stopping
-
-
-class FakeLLM:
-    """``with FakeLLM() as llm:`` serves on ``llm.base_url`` until the block ends."""
-
-    def __init__(self, port: int = 0, *, record_bodies: bool = False, log_file: str | None = None) -> None:
-        self._port = port
-        self._record_bodies = record_bodies
-        self._log_file = log_file
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> str:
-        if self._server is None:
-            self._server = _Server(self._port, self._record_bodies, self._log_file)
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True)
-            self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.stopping.set()
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeLLM:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeLLM is not started; call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def openai_base_url(self) -> str:
-        return self.base_url + "/v1"
-
-    @property
-    def anthropic_base_url(self) -> str:
-        return self.base_url
-
-    @property
-    def gemini_base_url(self) -> str:
-        return self.base_url
-
-    def log(self) -> list[dict[str, Any]]:
-        if self._server is None:
-            return []
-        with self._server.lock:
-            return [dict(entry) for entry in self._server.entries]
-
-    def reset(self) -> None:
-        if self._server is not None:
-            with self._server.lock:
-                self._server.entries.clear()
