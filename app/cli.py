@@ -10,6 +10,7 @@ from collections.abc import Sequence
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.api.auth import InsecureBinding
     from app.api.server import create_app
     from app.settings import Settings
 
@@ -18,8 +19,14 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"host": args.host})
     if args.port is not None:
         settings = settings.model_copy(update={"port": args.port})
+    try:
+        app = create_app(settings)
+    except InsecureBinding as refused:
+        print(f"hearth: {refused}", file=sys.stderr)
+        return 2
     print(f"hearth: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    grace = int(settings.shutdown_grace_s) + 5
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=grace)
     return 0
 
 
@@ -30,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_serve)
-    from app import cli_agents
+    from app import cli_agents, cli_chat, cli_demo
 
+    cli_chat.register(sub)
+    cli_demo.register(sub)
     cli_agents.register(sub)
     return parser
 

@@ -36,6 +36,7 @@ class LiveSession:
     last_used: datetime
     busy: bool = False
     turn_id: str | None = None
+    fresh: bool = True  # opened by the current checkout (not kept warm from an earlier turn)
 
     @property
     def key(self) -> Key:
@@ -87,7 +88,9 @@ class AgentPool:
                     spec.chat_id, spec.agent, AgentSessionStatus.CRASHED, self._clock.now()
                 )
                 live = None
-            if live is None:
+            if live is not None:
+                live.fresh = False
+            else:
                 opened = await backend.open_session(spec)
                 if not is_successful(opened):
                     return Failure(opened.failure())

@@ -169,7 +169,7 @@ class TurnRunner:
                 )
             # 3. what the other agents did since this agent's last turn
             transcript = await load_transcript(self._store, chat.id, task)
-            preamble = self._preamble(task.agent, handle, transcript)
+            preamble = self._preamble(task.agent, ctx, handle, transcript)
             turn = TurnInput(turn_id=task.id, prompt=compose_prompt(preamble, task.prompt), transcript=transcript)
             # 4-5. stream, persist, publish
             if ctx.cancel_requested.is_set():
@@ -267,12 +267,15 @@ class TurnRunner:
         backend = self._pool.backend(agent)
         return backend.kind if backend is not None else None
 
-    def _preamble(self, agent: str, handle: SessionHandle, transcript: tuple[TranscriptEntry, ...]) -> str | None:
+    def _preamble(
+        self, agent: str, ctx: TurnContext, handle: SessionHandle, transcript: tuple[TranscriptEntry, ...]
+    ) -> str | None:
         """Native agents get the whole transcript as history; others a preamble of what they have not seen."""
         if self._kind(agent) is BackendKind.NATIVE:
             return None
         own_last = last_turn_of(agent, transcript)
-        if handle.resumed:
+        kept_warm = ctx.live is not None and not ctx.live.fresh
+        if kept_warm or (handle.resumed and handle.context_reset_reason is None):
             return handoff_preamble(agent, transcript, own_last)
         # a new session remembers nothing: tell it about its own earlier turns too
         return handoff_preamble(agent, transcript, None, include_own=own_last is not None)

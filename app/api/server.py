@@ -57,5 +57,10 @@ def create_app(settings: Settings, service_factory: ServiceFactory = run_service
         guards=guards,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(title="hearth", version="0.1.0", path="/schema"),
-        logging_config=LoggingConfig(root={"level": "INFO", "handlers": ["queue_listener"]}, log_exceptions="debug"),
+        # hearth's own INFO lines; third-party chatter (httpx request lines, ...) only from WARNING up
+        logging_config=LoggingConfig(
+            root={"level": "WARNING", "handlers": ["queue_listener"]},
+            loggers={"app": {"level": "INFO"}, "adapters": {"level": "INFO"}},
+            log_exceptions="debug",
+        ),
     )

@@ -17,16 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from httpx_sse import aconnect_sse
 
-from app.api.server import create_app
 from app.bootstrap import Service
+from app.inprocess import serve_in_process
 from app.settings import Settings
 from core.agents import ProviderConfig
 from tests.plugins.postgres import fresh_database
 
-START_TIMEOUT_S = 30.0
 TURN_TIMEOUT_S = 60.0
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -89,28 +87,11 @@ class Hearth:
 
 @asynccontextmanager
 async def serve_hearth(settings: Settings) -> AsyncIterator[Hearth]:
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(), name="uvicorn")
-    try:
-        async with asyncio.timeout(START_TIMEOUT_S):
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                    raise RuntimeError("uvicorn stopped before it started")
-                await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base_url = f"http://127.0.0.1:{port}"
+    async with serve_in_process(settings) as served:
         headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
         timeout = httpx.Timeout(connect=5.0, read=30.0, write=5.0, pool=5.0)
-        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, headers=headers) as client:
-            yield Hearth(base_url, client, app.state, settings)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=60)
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=timeout, headers=headers) as client:
+            yield Hearth(served.base_url, client, served.app.state, settings)
 
 
 def make_settings(data_dir: Path, repo_root: Path, provider: ProviderConfig, **overrides: Any) -> Settings:
