@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.changes import (
@@ -17,6 +17,9 @@ from core.changes import (
     worktree_risk,
 )
 from core.model import BackendKind, FileDiff, PendingChange, PendingChangeStatus, Preflight
+
+# Machines are noisy: no per-example deadline (never assert wall-clock time).
+RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PATHS = ["a.py", "b.py", "src/c.py", "d.md"]
@@ -47,6 +50,7 @@ def last_per_path(diff: list[FileDiff]) -> dict[str, str]:
     return {file.path: file.diff for file in diff}
 
 
+@RELAXED
 @given(turns)
 def test_latest_wins_applying_diffs_in_sequence_equals_applying_only_the_last(
     sequence: list[tuple[list[FileDiff], str | None]],
@@ -56,6 +60,7 @@ def test_latest_wins_applying_diffs_in_sequence_equals_applying_only_the_last(
     assert {r.path: r.diff for r in rows} == {r.path: r.diff for r in only_last} == last_per_path(sequence[-1][0])
 
 
+@RELAXED
 @given(turns)
 def test_stamps_credit_the_last_turn_that_changed_each_file(sequence: list[tuple[list[FileDiff], str | None]]) -> None:
     expected_stamp: dict[str, str | None] = {}
@@ -73,6 +78,7 @@ def test_stamps_credit_the_last_turn_that_changed_each_file(sequence: list[tuple
         assert {r.path: r.contributors for r in rows} == {p: expected_contributors[p] for p in now}
 
 
+@RELAXED
 @given(turns)
 def test_contributors_are_unique_and_contain_the_stamp_of_every_upsert(
     sequence: list[tuple[list[FileDiff], str | None]],
@@ -90,12 +96,14 @@ def test_contributors_are_unique_and_contain_the_stamp_of_every_upsert(
         rows = merge_pending(rows, update)
 
 
+@RELAXED
 @given(worktree_diffs, st.sampled_from(STAMPS))
 def test_a_rerun_with_the_same_diff_changes_nothing(diff: list[FileDiff], stamp: str | None) -> None:
     rows = merge_pending([], reconcile_pending("c", [], diff, "qwen", "t1", T0))
     assert reconcile_pending("c", rows, diff, stamp, "t2", T0) == PendingUpdate()
 
 
+@RELAXED
 @given(worktree_diffs)
 def test_applied_rows_do_not_carry_contributors_into_new_work(diff: list[FileDiff]) -> None:
     rows = merge_pending([], reconcile_pending("c", [], diff, "qwen", "t1", T0))
@@ -106,6 +114,7 @@ def test_applied_rows_do_not_carry_contributors_into_new_work(diff: list[FileDif
     assert {row.path for row in update.upserts} == set(last_per_path(diff))
 
 
+@RELAXED
 @given(st.lists(st.sampled_from(STAMPS[1:])), st.sampled_from(STAMPS))
 def test_add_contributor_keeps_first_touch_order(contributors: list[str], stamp: str | None) -> None:
     result = add_contributor(contributors, stamp)
@@ -143,6 +152,7 @@ preflights = st.builds(
 )
 
 
+@RELAXED
 @given(preflights, st.integers(min_value=0, max_value=3))
 def test_risk_is_safe_exactly_when_nothing_would_be_lost_or_unknown(preflight: Preflight, pending: int) -> None:
     risk = worktree_risk(preflight, pending)

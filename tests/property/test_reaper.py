@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from returns.result import Failure, Success
 
@@ -32,6 +32,9 @@ from core.reaper import (
     reap_verdict,
     snapshot_ref,
 )
+
+# Machines are noisy: no per-example deadline (never assert wall-clock time).
+RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -70,6 +73,7 @@ preflights = st.none() | st.builds(
 )
 
 
+@RELAXED
 @given(worktrees, presences, sessions, preflights)
 def test_the_reaper_only_deletes_a_clean_orphan_past_the_grace_with_no_session(
     worktree: Worktree, chat: ChatPresence, chat_sessions: list[AgentSession], preflight: Preflight | None
@@ -90,6 +94,7 @@ def test_the_reaper_only_deletes_a_clean_orphan_past_the_grace_with_no_session(
     assert not any(s.chat_id == worktree.chat_id and s.status is not AgentSessionStatus.CLOSED for s in chat_sessions)
 
 
+@RELAXED
 @given(worktrees, presences, sessions, preflights)
 def test_an_orphan_that_would_lose_work_is_reported_unsafe_never_kept_silently(
     worktree: Worktree, chat: ChatPresence, chat_sessions: list[AgentSession], preflight: Preflight | None
@@ -137,17 +142,20 @@ chat_ids = st.text(st.characters(min_codepoint=ord("0"), max_codepoint=ord("z"))
 )
 
 
+@RELAXED
 @given(times)
 def test_snapshot_time_round_trips_to_the_second(at: datetime) -> None:
     assert parse_snapshot_time(format_snapshot_time(at)) == Success(at.replace(microsecond=0))
 
 
+@RELAXED
 @given(times, times)
 def test_snapshot_times_sort_as_text_in_time_order(a: datetime, b: datetime) -> None:
     if a.replace(microsecond=0) < b.replace(microsecond=0):
         assert format_snapshot_time(a) < format_snapshot_time(b)
 
 
+@RELAXED
 @given(chat_ids, times)
 def test_snapshot_refs_round_trip(chat_id: str, at: datetime) -> None:
     parsed = parse_snapshot_ref(snapshot_ref(chat_id, at))
@@ -155,6 +163,7 @@ def test_snapshot_refs_round_trip(chat_id: str, at: datetime) -> None:
     assert (parsed.unwrap().chat_id, parsed.unwrap().taken_at) == (chat_id, at.replace(microsecond=0))
 
 
+@RELAXED
 @given(st.lists(st.tuples(chat_ids, times)), st.lists(st.text(max_size=30)), st.integers(min_value=0, max_value=60))
 def test_expiry_removes_exactly_the_snapshots_older_than_the_retention_and_never_unknown_refs(
     snapshots: list[tuple[str, datetime]], garbage: list[str], retention_days: int
@@ -181,6 +190,7 @@ def test_snapshot_examples() -> None:
     assert isinstance(parse_snapshot_ref(f"{SNAPSHOT_PREFIX}a/b/20261125T123005Z"), Failure)
 
 
+@RELAXED
 @given(st.text(max_size=20) | times.map(format_snapshot_time))
 def test_parsing_a_snapshot_time_never_raises_and_accepts_only_the_canonical_form(text: str) -> None:
     parsed = parse_snapshot_time(text)
