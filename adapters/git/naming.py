@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from adapters.git.refusal import refuse, refuse_input
 from core.model import Worktree
+from core.reaper import SNAPSHOT_PREFIX
 
 BRANCH_PREFIX = "hearth/chat-"
-SNAPSHOT_PREFIX = "refs/hearth/snapshots/"
-SNAPSHOT_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 _CHAT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -57,18 +55,6 @@ def worktree_path(worktrees_dir: Path, repo_root: Path, chat_id: str) -> Path:
 
 def snapshot_prefix(chat_id: str) -> str:
     return f"{SNAPSHOT_PREFIX}{chat_id}/"
-
-
-def snapshot_ref(chat_id: str, at: datetime) -> str:
-    return f"{snapshot_prefix(chat_id)}{at.astimezone(UTC).strftime(SNAPSHOT_FORMAT)}"
-
-
-def snapshot_time(ref: str) -> datetime | None:
-    """When a snapshot ref was taken, or None for a name this hearth did not write."""
-    try:
-        return datetime.strptime(ref.rsplit("/", 1)[-1], SNAPSHOT_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def is_inside(path: Path, root: Path) -> bool:

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, RepositoryOpenFlag
 
 from adapters.git.create import add_worktree, remove_dir
-from adapters.git.naming import (
-    SNAPSHOT_PREFIX,
-    chat_key,
-    confined_worktree_dir,
-    snapshot_prefix,
-    snapshot_ref,
-    snapshot_time,
-)
+from adapters.git.naming import chat_key, confined_worktree_dir, snapshot_prefix
 from adapters.git.refusal import Refused, refuse
 from adapters.git.repos import checkout, commit_at, head_commit, open_main, open_worktree, signature
 from adapters.git.state import workdir_state
 from core.errors import Conflict, NotFound
 from core.model import Worktree, WorktreeStatus
+from core.reaper import SNAPSHOT_PREFIX, expired_snapshots, latest_snapshot, snapshot_ref
 
 
 def soft_delete(worktrees_dir: Path, worktree: Worktree, at: datetime) -> Worktree:
@@ -108,8 +102,7 @@ def snapshots(main: pygit2.Repository, chat: str | None = None) -> list[str]:
 
 
 def newest_snapshot(main: pygit2.Repository, chat: str) -> str | None:
-    found = snapshots(main, chat)
-    return found[-1] if found else None
+    return latest_snapshot(snapshots(main, chat), chat)
 
 
 def restore(worktrees_dir: Path, worktree: Worktree, at: datetime) -> Worktree:
@@ -149,10 +142,7 @@ def expire_snapshots(repo_path: str, older_than: datetime) -> list[str]:
         main = pygit2.Repository(repo_path, RepositoryOpenFlag.NO_SEARCH)
     except pygit2.GitError as exc:
         refuse(f"cannot open repository {repo_path}: {exc}", field="repo_path")
-    expired = []
-    for name in snapshots(main):
-        taken = snapshot_time(name)
-        if taken is not None and taken < older_than:
-            main.references.delete(name)
-            expired.append(name)
+    expired = expired_snapshots(snapshots(main), older_than, retention=timedelta(0))
+    for name in expired:
+        main.references.delete(name)
     return expired

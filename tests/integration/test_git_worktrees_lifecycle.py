@@ -102,7 +102,7 @@ async def test_soft_delete_snapshots_then_leaves_nothing(worktrees: GitWorktrees
     archived = unwrap(await worktrees.soft_delete(deleting, AT))
     assert archived.status is WorktreeStatus.ARCHIVED
     assert archived.archived_at == AT
-    assert archived.snapshot_ref == "refs/hearth/snapshots/c1/20260102T030405678901Z"
+    assert archived.snapshot_ref == "refs/hearth/snapshots/c1/20260102T030405Z"
     _assert_gone(git_repo, worktree)
     repo = pygit2.Repository(str(git_repo))
     tree = repo.references[archived.snapshot_ref].peel(pygit2.Commit).tree
