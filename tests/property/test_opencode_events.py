@@ -199,3 +199,58 @@ def test_a_cancelled_or_failed_turns_trailing_terminals_never_end_the_next_turn(
     assert [e for e in by_turn["t2"] if is_terminal(e)] == [TurnCompleted(session_id=A, turn_id="t2")]
     assert by_turn["t2"][-1] == TurnCompleted(session_id=A, turn_id="t2")
     assert texts(by_turn["t2"]) == {"prt_2": ("text", second_text)}
+
+
+def next_event(kind: str, sid: str = A, **props: Any) -> Event:
+    return ev(f"session.next.{kind}", sessionID=sid, assistantMessageID="msg_n", timestamp=1, **props)
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEXT, st.lists(st.integers(0, 60), max_size=5), st.booleans(), st.booleans(), st.booleans())
+def test_session_next_family_emits_text_once_and_never_doubles_the_parts_family(
+    text: str, cuts: list[int], started: bool, ended: bool, parts_family_too: bool
+) -> None:
+    pieces = split(text, cuts)
+    events = [message(A, "msg_u", "user"), status(A, "busy")]
+    if parts_family_too:  # the same answer also on the legacy family: only the first family is honoured
+        events += [message(A, "msg_a", "assistant"), part(A, "msg_a", "prt_a", "text", text)]
+    if started:
+        events.append(next_event("text.started", textID="x"))
+    events += [next_event("text.delta", textID="x", delta=p) for p in pieces]
+    if ended or not pieces:
+        events.append(next_event("text.ended", textID="x", text=text))
+    events += [
+        next_event("tool.input.started", callID="c1", name="write"),
+        next_event("tool.called", callID="c1", tool="write", input={"filePath": "/a"}, provider={"executed": False}),
+        next_event("tool.success", callID="c1", structured={}, content=[{"type": "text", "text": "ok"}]),
+        next_event("step.ended", finish="stop", cost=0.25, tokens={"input": 5, "output": 2, "reasoning": 0}),
+        idle(A),
+    ]
+    out = fold_all(events, A)
+    assert [t for _, t in texts(out).values()] == [text]
+    tools = [e for e in out if e.type == "tool_call"]
+    if not parts_family_too:
+        assert [getattr(t, "status", None) for t in tools] == ["pending", "running", "completed"]
+        assert getattr(tools[-1], "output", None) == "ok"
+        assert [getattr(u, "cost_usd", None) for u in out if u.type == "usage"] == [0.25]
+    else:
+        assert tools == []
+    assert out[-1] == TurnCompleted(session_id=A, turn_id="t1")
+
+
+@settings(max_examples=100, deadline=None)
+@given(turn_stream(A, "a"), st.integers(0, 30), st.integers(0, 30))
+def test_parts_arriving_before_their_message_wait_for_its_role(
+    case: tuple[dict[str, tuple[str, str]], list[Event]], delay: int, prompt_delay: int
+) -> None:
+    expected, events = case
+    events = list(events)
+    for announcement, by in (
+        (message(A, "msg_a_a", "assistant"), delay),
+        (message(A, "msg_a_u", "user"), prompt_delay),
+    ):
+        index = events.index(announcement)
+        events.insert(min(index + by, len(events) - 3), events.pop(index))  # still before step-finish and idle
+    out = fold_all(events, A)
+    assert texts(out) == expected  # the prompt's own text part never shows up as agent text
+    assert out[-1] == TurnCompleted(session_id=A, turn_id="t1")
