@@ -199,6 +199,8 @@ def supervise(current: Supervision, signal: Signal, policy: SupervisionPolicy = 
 
 
 def _health_ok(current: Supervision, signal: HealthOk) -> Transition:
+    if current.state is SupervisorState.HEALTHY and current.healthy_since is None:
+        return Transition(supervision=current.model_copy(update={"healthy_since": signal.at}))  # stable from here
     if current.state is not SupervisorState.SUSPECT:
         return Transition(supervision=current)  # a restart in progress is not undone by the old process
     update = {"state": SupervisorState.HEALTHY, "suspect_since": None, "reason": None}
