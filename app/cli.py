@@ -37,11 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_serve)
-    from app import cli_agents, cli_chat, cli_demo
+    from app import cli_agents, cli_chat, cli_demo, cli_worktrees
 
     cli_chat.register(sub)
     cli_demo.register(sub)
     cli_agents.register(sub)
+    cli_worktrees.register(sub)
     return parser
 
 
