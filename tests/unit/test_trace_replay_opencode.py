@@ -168,3 +168,26 @@ def test_resync_after_a_drop_at_any_point_of_the_first_turn_emits_each_text_once
         assert _texts(events, ReasoningDelta) == _texts(full, ReasoningDelta), cut
         assert [type(e) for e in _terminals(events)] == [TurnCompleted], cut
         assert sum(isinstance(e, UsageReport) for e in events) == 2, cut
+
+
+def test_resync_in_a_fresh_process_emits_only_the_current_turn(stream: list[dict[str, Any]]) -> None:
+    recall_again = max(i for i, e in enumerate(stream) if e["type"] == "message.updated" and _is_recall_again(e))
+    end = next(i for i in range(recall_again, len(stream)) if stream[i]["type"] == "session.idle") + 1
+    history = history_from_stream(stream[:end], OC_SESSION)
+    state = begin_turn(OpenCodeState(), "t-restarted")  # hearth restarted: it knows none of the messages
+    busy_state, while_busy = resync_from_messages(state, history, OC_SESSION, session_busy=True)
+    assert not any(is_terminal(e) for e in while_busy)  # the server still works on it: wait for events
+    assert busy_state.turn_id == "t-restarted"
+    state, events = resync_from_messages(state, history, OC_SESSION, session_busy=False)
+    (answer,) = _texts(events, TextDelta).values()
+    assert answer.startswith("I remember these earlier user messages:")
+    assert '"RECALL", "ping 0"' in answer  # only the current turn's answer: the earlier turns are history
+    assert _terminals(events) == [TurnCompleted(session_id=OC_SESSION, turn_id="t-restarted")]
+    again, nothing = resync_from_messages(state, history, OC_SESSION, session_busy=False)
+    assert nothing == []  # a second resync of the same history emits nothing
+    assert again.turn_id is None
+
+
+def _is_recall_again(event: dict[str, Any]) -> bool:
+    info = event["properties"]["info"]
+    return bool(info["role"] == "user" and info["sessionID"] == OC_SESSION and "L0CUPW" in info["id"])
