@@ -1,0 +1,74 @@
+"""The switch round trip opencode -> native -> opencode through hearth, then a hearth restart that reattaches.
+
+One test on purpose: every opencode start costs seconds, so the scenario shares one data dir and one chat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.fake_llm import FakeLLM
+from app.settings import Settings
+from tests.plugins.service import Hearth, serve_hearth
+
+pytestmark = pytest.mark.agents
+
+
+async def _chips(hearth: Hearth, chat: str) -> dict[str, str]:
+    chips: dict[str, str] = (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["chips"]
+    return chips
+
+
+async def _session(hearth: Hearth, chat: str, agent: str) -> dict[str, Any]:
+    sessions = (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
+    found: dict[str, Any] = next(s for s in sessions if s["agent"] == agent)
+    return found
+
+
+def _requests_with(llm: FakeLLM, text: str) -> list[dict[str, Any]]:
+    return [entry for entry in llm.log() if text in str(entry.get("last_user", ""))]
+
+
+async def test_switch_round_trip_and_restart_reattach(
+    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+) -> None:
+    settings = hearth_settings.model_copy(update={"cache_dir": opencode_agents_dir.parent})
+    async with serve_hearth(settings) as hearth:
+        chat = (await hearth.create_chat(git_repo))["id"]
+        assert (await _chips(hearth, chat))["opencode"] == "new"
+
+        one = await hearth.run_turn(chat, "opencode", "WRITE one.txt from opencode")
+        assert one["status"] == "succeeded", one
+        chips = await _chips(hearth, chat)
+        assert chips["opencode"] == "resumed"
+        assert chips["native"] == "history"
+        opencode_session = (await _session(hearth, chat, "opencode"))["backend_session_id"]
+
+        two = await hearth.run_turn(chat, "native", 'TOOL write {"path": "two.txt", "content": "from native\\n"}')
+        assert two["status"] == "succeeded", two
+        native_request = _requests_with(llm, "TOOL write")[-1]
+        assert any("WRITE one.txt from opencode" in prior for prior in native_request["prior_users"])  # saw history
+        assert (await _chips(hearth, chat))["native"] == "resumed"
+
+        three = await hearth.run_turn(chat, "opencode", "WRITE three.txt back to opencode")
+        assert three["status"] == "succeeded", three
+        back_request = _requests_with(llm, "WRITE three.txt")[-1]
+        assert any("WRITE one.txt" in prior for prior in back_request["prior_users"])  # same session: memory
+        assert "two.txt" in back_request["last_user"]  # the handoff preamble told it what native did
+        assert (await _session(hearth, chat, "opencode"))["backend_session_id"] == opencode_session
+
+        changes = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
+        stamps = {c["path"]: c["agent"] for c in changes}
+        assert stamps == {"one.txt": "opencode", "two.txt": "native", "three.txt": "opencode"}
+
+    async with serve_hearth(settings) as restarted:
+        four = await restarted.run_turn(chat, "opencode", "RECALL")
+        assert four["status"] == "succeeded", four
+        session = await _session(restarted, chat, "opencode")
+        assert session["backend_session_id"] == opencode_session  # reattached, not a new session
+        assert session["turns"] == 3
+        reply = "".join(e["text"] for e in await restarted.events(four["events_url"]) if e["type"] == "text_delta")
+        assert "WRITE one.txt from opencode" in reply
