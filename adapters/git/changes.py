@@ -124,7 +124,8 @@ def discard(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None
         refuse_input(
             f"no pending change for {', '.join(unknown)} in this worktree; nothing was discarded", field="paths"
         )
-    targets = sorted({path for patch in chosen for path in touched_paths(patch)})
+    # Removals first: a directory the agent made where the base has a file must go before the file returns.
+    targets = sorted({path for patch in chosen for path in touched_paths(patch)}, key=lambda p: (p in base.tree, p))
     real = wrepo.index
     real.read()
     for path in targets:

@@ -192,3 +192,29 @@ async def test_a_file_replaced_by_a_symlink_diffs_applies_and_discards(worktrees
     applied = unwrap(await worktrees.apply(worktree, ["README.md"]))
     assert os.readlink(git_repo / "README.md") == "src/app.py"
     assert unwrap(await worktrees.diff(applied)) == []
+
+
+async def test_discard_a_file_that_became_a_directory(worktrees: GitWorktrees, git_repo: Path) -> None:
+    worktree = await _ensure(worktrees, git_repo)
+    root = Path(worktree.path)
+    (root / "README.md").unlink()
+    (root / "README.md").mkdir()
+    (root / "README.md/inner.txt").write_text("inner\n")
+    assert {d.path for d in unwrap(await worktrees.diff(worktree))} == {"README.md", "README.md/inner.txt"}
+    unwrap(await worktrees.discard(worktree, ["README.md", "README.md/inner.txt"]))
+    assert (root / "README.md").read_text() == INITIAL_FILES["README.md"]
+    assert unwrap(await worktrees.diff(worktree)) == []
+
+
+async def test_ignored_files_are_not_changes_and_survive_discard(worktrees: GitWorktrees, git_repo: Path) -> None:
+    (git_repo / ".gitignore").write_text("build/\n")
+    commit_all(git_repo, "ignore build output")
+    worktree = await _ensure(worktrees, git_repo)
+    root = Path(worktree.path)
+    (root / "build").mkdir()
+    (root / "build/out.o").write_bytes(b"\x00object")
+    (root / "stray.txt").write_text("stray\n")
+    assert [d.path for d in unwrap(await worktrees.diff(worktree))] == ["stray.txt"]
+    unwrap(await worktrees.discard(worktree, None))
+    assert not (root / "stray.txt").exists()
+    assert (root / "build/out.o").exists()

@@ -195,3 +195,18 @@ async def test_expire_snapshots_deletes_only_old_ones(worktrees: GitWorktrees, g
     assert expired == [old.snapshot_ref]
     names = [name for name in repo.references if name.startswith("refs/hearth/")]
     assert sorted(names) == sorted([str(new.snapshot_ref), "refs/hearth/snapshots/other/not-a-time"])
+
+
+async def test_staged_content_survives_soft_delete_and_restore(worktrees: GitWorktrees, git_repo: Path) -> None:
+    worktree = await _ensure(worktrees, git_repo)
+    root = Path(worktree.path)
+    (root / "notes.txt").write_text("staged version\n")
+    wrepo = pygit2.Repository(str(root))
+    wrepo.index.add("notes.txt")
+    wrepo.index.write()
+    (root / "notes.txt").write_text("working version\n")
+    archived = unwrap(await worktrees.soft_delete(worktree, AT))
+    unwrap(await worktrees.restore(archived, AT + timedelta(seconds=1)))
+    assert (root / "notes.txt").read_text() == "working version\n"
+    restored = pygit2.Repository(str(root))
+    assert restored[restored.index["notes.txt"].id].peel(pygit2.Blob).data == b"staged version\n"
