@@ -88,12 +88,21 @@ async def test_concurrent_claimers_never_double_claim_and_keep_chat_order(locati
 
         running: dict[str, str] = {}
         claimed: list[Task] = []
-        finished = 0
+        finished = attempts = 0
+
+        async def run_while_others_claim() -> None:
+            """Keep the task "running" until other claimers tried a few times (bounded: they may all be busy)."""
+            target = attempts + 4
+            for _ in range(100):
+                if attempts >= target:
+                    return
+                await asyncio.sleep(0.002)
 
         async def claim_loop(store: Store, worker: str) -> None:
-            nonlocal finished
+            nonlocal finished, attempts
             while finished < total:
                 got = await store.claim_next_task(worker, T0)
+                attempts += 1
                 if got is None:
                     await asyncio.sleep(0.002)
                     continue
@@ -101,7 +110,7 @@ async def test_concurrent_claimers_never_double_claim_and_keep_chat_order(locati
                 if got.chat_id is not None:
                     assert got.chat_id not in running, f"{got.id} started while {running.get(got.chat_id)} runs"
                     running[got.chat_id] = got.id
-                await asyncio.sleep(0)  # let the other claimers try this chat while it runs
+                await run_while_others_claim()
                 if got.chat_id is not None:
                     del running[got.chat_id]
                 await store.finish_task(got.id, TaskStatus.SUCCEEDED, None, Usage(), T0)
