@@ -33,7 +33,7 @@ def _tool_name(update: raw.Raw) -> str | None:
 
 def _output(update: raw.Raw) -> str | None:
     raw_output = update.get("rawOutput")
-    if isinstance(raw_output, str):
+    if isinstance(raw_output, str) and raw_output:
         return raw_output
     if isinstance(raw_output, Mapping) and isinstance(raw_output.get("output"), str):
         return str(raw_output["output"])

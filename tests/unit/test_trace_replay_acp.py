@@ -136,3 +136,18 @@ def test_part_ids_change_with_kind_message_and_tool_calls() -> None:
     distinct = list(dict.fromkeys(order))
     assert [kind for kind, _ in distinct] == ["ReasoningDelta", "ReasoningDelta", "TextDelta"]
     assert len({part for _, part in distinct}) == 3
+
+
+def test_qwen_yolo_mode_tool_calls_start_running_and_complete_without_permission() -> None:
+    replay = replay_acp("qwen", "qwen_acp_trace_yolo_fs.jsonl")
+    write = [e for e in replay.of_turn("t1") if isinstance(e, ToolCall)]
+    assert [(t.status, t.name) for t in write] == [("running", "write_file"), ("completed", "write_file")]
+    assert write[0].input is not None
+    assert write[0].input["file_path"] == "/tmp/qw/proj/yolo.txt"
+    shell = [e for e in replay.of_turn("t3") if isinstance(e, ToolCall)]
+    assert [t.status for t in shell] == ["running", "completed"]
+    assert shell[0].title is not None
+    assert shell[0].title.startswith("Shell: echo hi-from-shell")
+    assert shell[-1].output is not None  # the command's report, from the update's content
+    assert not any(isinstance(e, PermissionRequest) for e in replay.events)
+    assert all(isinstance(replay.of_turn(t)[-1], TurnCompleted) for t in replay.turns)
