@@ -146,18 +146,22 @@ class OpenCodeServerBackend:
         self._observe_exit(server)
         await self._registry.forget_process(self._record_key, server.pid)
 
+    async def _report_death(self, server: ServerProcess) -> str:
+        async with self._spawn_lock:
+            if self._server is server:
+                await self._bury_dead_server()
+        self._observe_exit(server)
+        return f"{server.exit_report()}; the next turn starts a new server and resumes the session"
+
     async def diagnose(self, server: ServerProcess, client: OpenCodeClient, busy: bool) -> str | None:
         """After a dropped event stream (or for ``health``): None if the server is fine, else what is wrong."""
-        died = "; the next turn starts a new server and resumes the session"
         if await server.wait_exit(0.3) is not None:
-            self._observe_exit(server)
-            return server.exit_report() + died
+            return await self._report_death(server)
         try:
             await client.health(self.runtime.health_timeout_s)
         except (httpx.HTTPError, ValueError) as exc:
             if await server.wait_exit(0.3) is not None:
-                self._observe_exit(server)
-                return server.exit_report() + died
+                return await self._report_death(server)
             detail = f"no answer to GET /global/health within {self.runtime.health_timeout_s:.0f} s ({exc!r})"
             decisions = self._supervisor.feed(HealthFailed(at=self._clock.monotonic(), detail=detail, busy=busy))
             stop = next((d for d in decisions if isinstance(d, StopProcess)), None)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 from returns.result import Failure
@@ -27,6 +27,7 @@ from core.ports import TurnInput
 
 if TYPE_CHECKING:
     from adapters.opencode.backend import OpenCodeServerBackend
+    from adapters.opencode.process import ServerProcess
 
 _MAX_RESUBSCRIBES = 5
 _DRAIN_S = 5.0
@@ -75,7 +76,7 @@ class OpenCodeSession:
         return not self._closed and self._backend.server_alive()
 
     # --- turns ---------------------------------------------------------------------------------------
-    async def run_turn(self, turn: TurnInput) -> AsyncIterator[AgentEvent]:
+    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         if self._closed:
             yield TurnFailed(**ids, error="this OpenCode session was closed; open a new one")
@@ -92,11 +93,15 @@ class OpenCodeSession:
         self._state = begin_turn(self._state, turn.turn_id)
         try:
             async for event in self._turn_events(turn, client, server):
+                if is_terminal(event):  # consumers stop reading at the terminal: the turn is over now
+                    self._turn_running = False
                 yield event
         finally:
             self._turn_running = False
 
-    async def _turn_events(self, turn: TurnInput, client: OpenCodeClient, server: Any) -> AsyncIterator[AgentEvent]:
+    async def _turn_events(
+        self, turn: TurnInput, client: OpenCodeClient, server: ServerProcess
+    ) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         prompted = False
         resubscribes = 0

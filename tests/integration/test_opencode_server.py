@@ -58,7 +58,8 @@ async def test_two_turns_share_one_session(backend: OpenCodeServerBackend, llm: 
     first = await run_turn(handle, "t1", "remember the word pelican")
     second = await run_turn(handle, "t2", "RECALL")
 
-    assert isinstance(first[-1], TurnCompleted) and isinstance(second[-1], TurnCompleted)
+    assert isinstance(first[-1], TurnCompleted)
+    assert isinstance(second[-1], TurnCompleted)
     assert text_of(first) == "Hello from fake LLM. You said: remember the word pelican"
     assert "remember the word pelican" in text_of(second)
     requests = [entry for entry in llm.log() if entry["tools"]]
@@ -79,7 +80,9 @@ async def test_reasoning_and_text_arrive_exactly_once(
     assert text_of(events) == "Hello from fake LLM. You said: THINK about it"
     assert isinstance(events[-1], TurnCompleted)
     usage = [e for e in events if isinstance(e, UsageReport)]
-    assert usage and sum(u.input_tokens for u in usage) > 0 and sum(u.output_tokens for u in usage) > 0
+    assert usage
+    assert sum(u.input_tokens for u in usage) > 0
+    assert sum(u.output_tokens for u in usage) > 0
 
 
 async def test_write_tool_lands_in_the_worktree(backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path) -> None:
@@ -91,7 +94,9 @@ async def test_write_tool_lands_in_the_worktree(backend: OpenCodeServerBackend, 
     assert isinstance(events[-1], TurnCompleted)
     assert (worktree / "hello.txt").read_text() == "Hello from opencode\n"
     calls = [e for e in events if isinstance(e, ToolCall)]
-    assert calls and calls[-1].name == "write" and calls[-1].status == "completed"
+    assert calls
+    assert calls[-1].name == "write"
+    assert calls[-1].status == "completed"
     assert pygit2.Repository(str(worktree)).status().get("hello.txt") == pygit2.enums.FileStatus.WT_NEW
     assert text_of(events).startswith("Tool done: ")
     assert len([e for e in events if isinstance(e, UsageReport)]) == 2  # one per LLM step
@@ -132,19 +137,25 @@ async def test_health_reports_resources_of_the_server(backend: OpenCodeServerBac
     await backend.health()  # the first sample only sets the CPU baseline
     health = await backend.health()
     assert health["healthy"] is True
-    assert isinstance(health["rss_bytes"], int) and health["rss_bytes"] > 10_000_000
-    assert isinstance(health["cpu_percent"], float) and health["cpu_percent"] >= 0
+    assert isinstance(health["rss_bytes"], int)
+    assert health["rss_bytes"] > 10_000_000
+    assert isinstance(health["cpu_percent"], float)
+    assert health["cpu_percent"] >= 0
     assert [p.pid for p in backend.processes()] == [health["pid"]]
 
 
 async def test_unknown_session_gets_a_new_one_with_a_reason(backend: OpenCodeServerBackend, tmp_path: Path) -> None:
-    spec = SessionSpec(chat_id="gone", agent="opencode", cwd=str(make_git_repo(tmp_path / "repo")), resume_id="ses_gone")
+    spec = SessionSpec(
+        chat_id="gone", agent="opencode", cwd=str(make_git_repo(tmp_path / "repo")), resume_id="ses_gone"
+    )
 
     handle = (await backend.open_session(spec)).unwrap()
 
     assert handle.resumed is False
-    assert handle.backend_session_id != "ses_gone" and handle.backend_session_id.startswith("ses_")
-    assert handle.context_reset_reason is not None and "ses_gone" in handle.context_reset_reason
+    assert handle.backend_session_id != "ses_gone"
+    assert handle.backend_session_id.startswith("ses_")
+    assert handle.context_reset_reason is not None
+    assert "ses_gone" in handle.context_reset_reason
 
 
 async def test_llm_5xx_retries_end_the_turn_at_the_limit(
@@ -157,7 +168,8 @@ async def test_llm_5xx_retries_end_the_turn_at_the_limit(
 
     retries = [e for e in failed if isinstance(e, Retry)]
     assert [r.attempt for r in retries] == [1, 2]  # limit 1: the first retry is allowed, the second is not
-    assert isinstance(failed[-1], TurnFailed) and "scripted error 500" in failed[-1].error
+    assert isinstance(failed[-1], TurnFailed)
+    assert "scripted error 500" in failed[-1].error
     assert "retried 1 times" in failed[-1].error
     assert isinstance(after[-1], TurnCompleted)
     assert text_of(after) == "Hello from fake LLM. You said: and now something that works"
