@@ -39,7 +39,11 @@ _WAKE = ""  # queued to wake the listener loop; never a real payload (those are 
 
 
 class PostgresEventBus:
-    """Implements ``core.ports.EventBus`` over LISTEN/NOTIFY; owns its listener task until ``close()``."""
+    """Implements ``core.ports.EventBus`` over LISTEN/NOTIFY; owns its listener task until ``close()``.
+
+    NOTIFY reaches every listener of the database: hearths sharing one database in separate schemas
+    should each pass their own ``channel``.
+    """
 
     def __init__(self, dsn: str, store: Store, channel: str, buffer: int) -> None:
         self._dsn = dsn
@@ -115,7 +119,9 @@ class PostgresEventBus:
     async def _notifier(self) -> asyncpg.Connection:
         """One connection for NOTIFY, reopened when it is gone (publishers must not need the store's pool)."""
         if self._notify_conn is None or self._notify_conn.is_closed():
-            self._notify_conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
+            self._notify_conn = await asyncpg.connect(
+                self._dsn, timeout=CONNECT_TIMEOUT_S, command_timeout=PROBE_TIMEOUT_S
+            )
         return self._notify_conn
 
     async def _listen_forever(self) -> None:
@@ -124,7 +130,10 @@ class PostgresEventBus:
         while True:
             try:
                 conn = await asyncpg.connect(
-                    self._dsn, timeout=CONNECT_TIMEOUT_S, server_settings={"application_name": APPLICATION_NAME}
+                    self._dsn,
+                    timeout=CONNECT_TIMEOUT_S,
+                    command_timeout=PROBE_TIMEOUT_S,
+                    server_settings={"application_name": APPLICATION_NAME},
                 )
             except (OSError, TimeoutError, asyncpg.PostgresError) as error:
                 self.last_error = f"{type(error).__name__}: {error}"
