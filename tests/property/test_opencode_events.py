@@ -254,3 +254,29 @@ def test_parts_arriving_before_their_message_wait_for_its_role(
     out = fold_all(events, A)
     assert texts(out) == expected  # the prompt's own text part never shows up as agent text
     assert out[-1] == TurnCompleted(session_id=A, turn_id="t1")
+
+
+@given(st.integers(1, 6), st.booleans())
+def test_retries_surface_and_an_abort_during_backoff_cancels(attempts: int, abort: bool) -> None:
+    retry = [
+        ev(
+            "session.status",
+            sessionID=A,
+            status={"type": "retry", "attempt": n, "message": "scripted error 500", "next": 0},
+        )
+        for n in range(1, attempts + 1)
+    ]
+    state = begin_turn(OpenCodeState(), "t1")
+    out: list[AgentEvent] = []
+    for event in [message(A, "msg_u", "user"), status(A, "busy"), message(A, "msg_a", "assistant"), *retry]:
+        state, more = fold_opencode_event(state, event, A)
+        out.extend(more)
+    if abort:  # aborting during the backoff: no session.error, an assistant message without error, idle
+        state = request_abort(state)
+    for event in [status(A, "idle"), idle(A), message(A, "msg_a", "assistant"), idle(A)]:
+        state, more = fold_opencode_event(state, event, A)
+        out.extend(more)
+    assert [getattr(e, "attempt", None) for e in out if e.type == "retry"] == list(range(1, attempts + 1))
+    terminals = [e for e in out if is_terminal(e)]
+    assert len(terminals) == 1
+    assert isinstance(terminals[0], TurnCancelled if abort else TurnCompleted)
