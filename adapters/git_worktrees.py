@@ -8,6 +8,7 @@ operations never race on the repository's index, refs or worktree admin entries.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from core.model import FileDiff, Preflight, Worktree
 from core.ports import Clock
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class GitWorktrees:
@@ -47,7 +49,7 @@ class GitWorktrees:
                 return Success(await asyncio.to_thread(work))
             except Refused as refused:
                 return Failure(refused.error)
-            except (pygit2.GitError, OSError) as exc:
+            except (pygit2.GitError, OSError, KeyError, ValueError) as exc:  # libgit2 said no mid-way
                 return Failure(
                     GitError(detail=f"{what} failed in {repo_path}: {type(exc).__name__}: {exc}", field="repo_path")
                 )
@@ -100,5 +102,11 @@ class GitWorktrees:
         )
 
     async def expire_snapshots(self, repo_path: str, older_than: datetime) -> list[str]:
+        """A repository that is gone or unreadable expires nothing (logged), so one bad row cannot stop the
+        job for every other repository."""
         async with self._lock(repo_path):
-            return await asyncio.to_thread(snapshots.expire_snapshots, repo_path, older_than)
+            try:
+                return await asyncio.to_thread(snapshots.expire_snapshots, repo_path, older_than)
+            except (Refused, pygit2.GitError, OSError) as exc:
+                log.warning("snapshot expiry skipped %s: %s", repo_path, exc)
+                return []

@@ -12,7 +12,7 @@ from pygit2.enums import RepositoryOpenFlag
 
 from adapters.git.naming import branch_name, check_chat_id, confined_worktree_dir, worktree_name, worktree_path
 from adapters.git.refusal import Refused, refuse
-from adapters.git.repos import commit_at, resolve_ref, validate_repo
+from adapters.git.repos import commit_at, open_worktree, resolve_ref, validate_repo
 from core.errors import Conflict
 from core.model import Worktree, WorktreeStatus
 
@@ -57,6 +57,7 @@ def _reuse(repo: pygit2.Repository, worktrees_dir: Path, existing: Worktree) -> 
         )
     path = confined_worktree_dir(worktrees_dir, existing)
     if path.is_dir() and any(path.iterdir()):
+        open_worktree(worktrees_dir, existing)  # refuses, saying why, when it is no longer a usable worktree
         return existing  # still there: every later turn and agent shares it as it is
     base = commit_at(repo, existing.base_commit, "base commit")
     add_worktree(repo, path, path.name, existing.branch, base)  # the branch keeps committed work, if any

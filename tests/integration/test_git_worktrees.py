@@ -250,3 +250,11 @@ async def test_concurrent_operations_on_one_repository_are_serialized(worktrees:
     deleted = await asyncio.gather(*(worktrees.soft_delete(row, AT) for row in rows))
     assert all(unwrap(result).status is WorktreeStatus.ARCHIVED for result in deleted)
     assert pygit2.Repository(str(git_repo)).list_worktrees() == []
+
+
+async def test_ensure_refuses_a_corrupt_worktree_instead_of_reusing_it(worktrees: GitWorktrees, git_repo: Path) -> None:
+    worktree = await _ensure(worktrees, git_repo)
+    (Path(worktree.path) / ".git").write_text("garbage\n")
+    error = failure(await worktrees.ensure("c1", str(git_repo), None, worktree, AT))
+    assert error.field == "path"
+    assert "not a readable git worktree" in error.detail

@@ -210,3 +210,7 @@ async def test_staged_content_survives_soft_delete_and_restore(worktrees: GitWor
     assert (root / "notes.txt").read_text() == "working version\n"
     restored = pygit2.Repository(str(root))
     assert restored[restored.index["notes.txt"].id].peel(pygit2.Blob).data == b"staged version\n"
+
+
+async def test_expiry_skips_a_repository_that_is_gone(worktrees: GitWorktrees, tmp_path: Path) -> None:
+    assert await worktrees.expire_snapshots(str(tmp_path / "gone"), AT) == []
