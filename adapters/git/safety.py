@@ -8,7 +8,7 @@ import pygit2
 
 from adapters.git.refusal import Refused, refuse
 from adapters.git.repos import commit_at, open_main, open_worktree
-from adapters.git.state import base_diff, patches, touched_paths, workdir_state
+from adapters.git.state import base_diff, patches, touched_paths, workdir_state_and_skipped
 from core.model import Preflight, Worktree
 
 
@@ -41,8 +41,8 @@ def dirty_files(worktrees_dir: Path, worktree: Worktree) -> list[str]:
     (that staged version exists nowhere else)."""
     _, wrepo = open_worktree(worktrees_dir, worktree)
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    state = workdir_state(wrepo, base)
-    dirty: set[str] = set()
+    state, skipped = workdir_state_and_skipped(wrepo, base)
+    dirty: set[str] = set(skipped)
     for patch in patches(base_diff(base, state, for_apply=False)):
         dirty |= touched_paths(patch)
     index = wrepo.index

@@ -33,8 +33,15 @@ def workdir_state(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Index:
     Symlinks are stored as links (their target text), never followed, so a link to /etc/passwd shows
     up as the string "/etc/passwd" and nothing outside the worktree is read.
     """
+    return workdir_state_and_skipped(repo, base)[0]
+
+
+def workdir_state_and_skipped(repo: pygit2.Repository, base: pygit2.Tree) -> tuple[pygit2.Index, list[str]]:
+    """``workdir_state`` plus what it had to leave out: nested repositories an agent created (their
+    content cannot go into a snapshot, so preflight reports them as work that would be lost)."""
     index = pygit2.Index()
     index.read_tree(base)
+    skipped: list[str] = []
     # Positional flags: pygit2 silently ignores ``flags=`` given by keyword on these C methods.
     deltas = list(base.diff_to_workdir(_WORKDIR_FLAGS).deltas)
     # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
@@ -43,11 +50,14 @@ def workdir_state(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Index:
             index.remove(delta.old_file.path)
     for delta in deltas:
         new = delta.new_file
-        if delta.status == DeltaStatus.DELETED or new.mode not in _FILE_MODES:
-            continue  # gone, or a nested repository / submodule: not a file this worktree can hand over
+        if delta.status == DeltaStatus.DELETED:
+            continue
+        if new.mode not in _FILE_MODES:
+            skipped.append(new.path)
+            continue
         blob = repo.create_blob_fromworkdir(new.path)
         index.add(pygit2.IndexEntry(new.path, blob, new.mode))
-    return index
+    return index, skipped
 
 
 def base_diff(base: pygit2.Tree, state: pygit2.Index, *, for_apply: bool) -> pygit2.Diff:

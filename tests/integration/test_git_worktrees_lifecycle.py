@@ -214,3 +214,11 @@ async def test_staged_content_survives_soft_delete_and_restore(worktrees: GitWor
 
 async def test_expiry_skips_a_repository_that_is_gone(worktrees: GitWorktrees, tmp_path: Path) -> None:
     assert await worktrees.expire_snapshots(str(tmp_path / "gone"), AT) == []
+
+
+async def test_preflight_reports_a_nested_repository_as_dirty(worktrees: GitWorktrees, git_repo: Path) -> None:
+    worktree = await _ensure(worktrees, git_repo)
+    nested = Path(worktree.path) / "vendor/lib"
+    pygit2.init_repository(str(nested))
+    (nested / "code.py").write_text("x = 1\n")
+    assert "vendor/lib/" in (await worktrees.preflight(worktree, 0)).dirty_files
