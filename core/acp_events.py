@@ -110,16 +110,18 @@ def _note_session_facts(state: AcpState, kind: str, update: raw.Raw) -> AcpState
     if kind == "current_mode_update":
         return replace(state, mode=raw.text(update, "currentModeId") or state.mode)
     if kind == "available_commands_update":
-        names = tuple(raw.text(c, "name") or "" for c in raw.items(update, "availableCommands") if isinstance(c, dict))
+        names = tuple(
+            raw.text(c, "name") or "" for c in raw.items(update, "availableCommands") if isinstance(c, Mapping)
+        )
         return replace(state, commands=names)
     if kind == "session_info_update":
         return replace(state, title=raw.text(update, "title") or state.title)
     if kind == "plan":
-        entries = tuple(raw.text(e, "content") or "" for e in raw.items(update, "entries") if isinstance(e, dict))
+        entries = tuple(raw.text(e, "content") or "" for e in raw.items(update, "entries") if isinstance(e, Mapping))
         return replace(state, plan=entries)
     if kind == "config_option_update":
         options = raw.items(update, "configOptions")
-        values = {raw.text(o, "id") or "": str(o.get("currentValue")) for o in options if isinstance(o, dict)}
+        values = {raw.text(o, "id") or "": str(o.get("currentValue")) for o in options if isinstance(o, Mapping)}
         return replace(state, config={**state.config, **values})
     if kind == "usage_update" and (state.replaying or state.turn_id is None):  # keep the baseline current
         _, total = cost_increment(update, state.cost_total)

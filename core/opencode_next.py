@@ -8,6 +8,7 @@ makes sure only one family feeds a session, so nothing is emitted twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core import raw
@@ -57,7 +58,7 @@ def _tool_status(ledger: PartLedger, ids: Ids, props: raw.Raw, status: ToolStatu
 
 
 def _content_text(props: raw.Raw) -> str | None:
-    pieces = [raw.text(item, "text") for item in raw.items(props, "content") if isinstance(item, dict)]
+    pieces = [raw.text(item, "text") for item in raw.items(props, "content") if isinstance(item, Mapping)]
     joined = "".join(p for p in pieces if p)
     return joined or None
 
