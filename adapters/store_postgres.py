@@ -7,6 +7,7 @@ connection works inside that schema (created if missing), so several hearths can
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -37,6 +38,7 @@ from core.model import (
 __all__ = ["Conn", "PostgresStore", "quote_ident", "redact"]
 _utc = rows.time_or_none
 ACQUIRE_TIMEOUT_S = 30.0
+CLOSE_TIMEOUT_S = 10.0
 
 
 class PostgresStore:
@@ -62,7 +64,11 @@ class PostgresStore:
         await self._pool.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        await self._pool.close()
+        """Waits for borrowed connections (e.g. an ``exclusive`` block) a while, then cuts them."""
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            self._pool.terminate()
 
     # chats
     async def create_chat(self, chat: Chat) -> Chat:
