@@ -85,8 +85,9 @@ def _remove_admin_entry(main: pygit2.Repository, name: str) -> None:
 
 def _verify_gone(main: pygit2.Repository, path: Path, branch: str) -> None:
     leftovers = []
-    if path.exists() or path.is_symlink():
-        leftovers.append(f"directory {path}")
+    for directory in (path, path.with_name(f".{path.name}.deleting")):
+        if directory.exists() or directory.is_symlink():
+            leftovers.append(f"directory {directory}")
     if path.name in main.list_worktrees() or (Path(main.path) / "worktrees" / path.name).exists():
         leftovers.append(f"worktree admin entry {path.name}")
     if branch in main.listall_branches():

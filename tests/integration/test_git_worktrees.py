@@ -258,3 +258,12 @@ async def test_ensure_refuses_a_corrupt_worktree_instead_of_reusing_it(worktrees
     error = failure(await worktrees.ensure("c1", str(git_repo), None, worktree, AT))
     assert error.field == "path"
     assert "not a readable git worktree" in error.detail
+
+
+async def test_validate_refuses_a_symlink_leading_out_of_the_roots(
+    worktrees: GitWorktrees, repo_root: Path, tmp_path: Path
+) -> None:
+    outside = make_repo(tmp_path / "outside-repo")
+    (repo_root / "innocent").symlink_to(outside)
+    error = failure(await worktrees.validate_repo(str(repo_root / "innocent")))
+    assert "outside the configured repository roots" in error.detail
