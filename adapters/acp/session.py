@@ -122,6 +122,8 @@ class AcpSession:
                 yield event
         finally:
             await self._end_turn(active, prompt)
+            if self._close_process_when_done:  # one-shot: after the consumer has its terminal event
+                await self.close()
 
     async def _end_turn(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> None:
         """Idempotent: free the session, refuse open permission requests, reap the prompt task."""
@@ -134,8 +136,6 @@ class AcpSession:
             prompt.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await prompt
-        if self._close_process_when_done:
-            await self.close()
 
     async def _drain(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> AsyncIterator[AgentEvent]:
         loop = asyncio.get_running_loop()
