@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Self
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
@@ -35,7 +35,6 @@ from core.model import (
     WorktreeStatus,
 )
 
-T = TypeVar("T")
 _t = rows.time_text
 
 
