@@ -60,19 +60,40 @@ async def recover(store: Store, bus: EventBus, clock: Clock, node_id: str) -> Re
     return report
 
 
-def _matches(record: ProcessRecord, proc: Path = Path("/proc")) -> bool:
+def _alive(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Running (a zombie or a vanished pid is not)."""
     try:
-        cmdline = (proc / str(record.pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        stat = (proc / str(pid) / "stat").read_text()
     except OSError:
         return False
+    return stat[stat.rfind(")") + 2 :][:1] not in {"Z", "X", ""}
+
+
+def _cmdline(pid: int, proc: Path = Path("/proc")) -> str:
+    try:
+        return (proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+async def _matches(record: ProcessRecord) -> bool:
+    """The pid still runs the recorded executable. Some kernels briefly show an empty cmdline: look again."""
     executable = Path(record.command.split()[0]).name if record.command.strip() else ""
-    return bool(executable) and executable in cmdline
+    for _ in range(20):
+        if not _alive(record.pid):
+            return False
+        cmdline = _cmdline(record.pid)
+        if cmdline:
+            return bool(executable) and executable in cmdline
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def stop_recorded_process(record: ProcessRecord) -> bool:
     """SIGTERM, then SIGKILL after a timeout; True when a live matching process was stopped."""
-    if not _matches(record):
+    if not await _matches(record):
         return False
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.kill(record.pid, sig)
@@ -81,9 +102,9 @@ async def stop_recorded_process(record: ProcessRecord) -> bool:
         except PermissionError:
             log.warning("cannot signal recorded agent process %d (%s): not ours", record.pid, record.command)
             return False
-        deadline = asyncio.get_running_loop().time() + STOP_TIMEOUT_S
-        while asyncio.get_running_loop().time() < deadline:
-            if not _matches(record):
+        deadline = loop.time() + STOP_TIMEOUT_S
+        while loop.time() < deadline:
+            if not _alive(record.pid):
                 return True
             await asyncio.sleep(0.05)
     log.error("recorded agent process %d survived SIGKILL", record.pid)

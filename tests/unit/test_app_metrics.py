@@ -1,0 +1,33 @@
+"""Prometheus text and /proc sampling."""
+
+from __future__ import annotations
+
+import os
+
+from app.metrics import Metrics, render, sample_process
+
+
+def test_render_has_every_series_with_labels() -> None:
+    metrics = Metrics()
+    metrics.observe_turn("native", 0.3)
+    metrics.observe_turn("native", 7.0)
+    metrics.evictions["native"] += 2
+    metrics.crashes["qwen"] += 1
+    metrics.restarts["qwen"] += 1
+    sample = sample_process("self", os.getpid())
+    assert sample is not None
+    text = render(metrics, {"native": 1}, {"succeeded": 2, "failed": 0}, [sample])
+    assert 'hearth_live_handles{agent="native"} 1' in text
+    assert 'hearth_turns{status="succeeded"} 2' in text
+    assert 'hearth_evictions_total{agent="native"} 2' in text
+    assert 'hearth_crashes_total{agent="qwen"} 1' in text
+    assert 'hearth_restarts_total{agent="qwen"} 1' in text
+    assert 'hearth_turn_latency_seconds_bucket{agent="native",le="0.5"} 1' in text
+    assert 'hearth_turn_latency_seconds_bucket{agent="native",le="+Inf"} 2' in text
+    assert 'hearth_turn_latency_seconds_count{agent="native"} 2' in text
+    assert f'hearth_agent_process_rss_bytes{{agent="self",pid="{os.getpid()}"}}' in text
+    assert sample.rss_bytes > 0
+
+
+def test_sampling_a_vanished_process_gives_none() -> None:
+    assert sample_process("gone", 2**22 + 12345) is None
