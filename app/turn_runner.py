@@ -158,7 +158,8 @@ class TurnRunner:
         handle = ctx.handle
         assert handle is not None
         try:
-            await self._record_session(chat.id, task, handle, stored if resumable else None)
+            if ctx.live is not None:  # a one-shot session is thrown away: the chat's agent session stays as it was
+                await self._record_session(chat.id, task, handle, stored if resumable else None)
             if handle.context_reset_reason is not None:
                 await ctx.journal.write(
                     [

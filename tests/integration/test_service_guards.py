@@ -60,3 +60,25 @@ async def test_shutdown_gives_a_grace_then_fails_the_running_turn(hearth_setting
         events = await again.events(ended["events_url"])
         assert events[-1]["type"] in {"turn_failed", "turn_cancelled"}
         assert again.service.recovery.failed_turns == []  # the first hearth finished it itself
+
+
+async def test_one_shot_origin_runs_outside_the_pool(hearth: Hearth, git_repo: Path) -> None:
+    chat = (await hearth.create_chat(git_repo))["id"]
+    submitted = await hearth.client.post(
+        f"/api/chats/{chat}/turns", json={"agent": "native", "prompt": "WRITE arena.txt one shot", "origin": "arena"}
+    )
+    assert submitted.status_code == 202, submitted.text
+    done = await hearth.wait_turn(chat, submitted.json()["id"])
+    assert done["status"] == "succeeded", done
+    assert hearth.service.pool.live_counts() == {}
+    assert (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"] == []
+    (change,) = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
+    assert change["path"] == "arena.txt"
+
+
+async def test_agents_endpoint_lists_the_catalogue(hearth: Hearth) -> None:
+    agents = {a["name"]: a for a in (await hearth.client.get("/api/agents")).json()}
+    assert {"opencode", "qwen", "claude", "gemini", "opencode-acp", "native"} <= set(agents)
+    assert agents["native"]["found"] is True
+    assert agents["qwen"]["backend"] == "warm-acp"
+    assert agents["qwen"]["capabilities"]["one_shot"] is True
