@@ -217,7 +217,7 @@ class PostgresStore:
             finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values)
             assert finished is not None  # the row is locked by this transaction
             await self._fault_point(conn, "finish_task")
-            if current["chat_id"] is not None:
+            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
                 await conn.execute(SQL.add_session_usage, current["chat_id"], current["agent"], *usage_values, _utc(at))
             return rows.task_from(finished)
 

@@ -172,7 +172,7 @@ class SqliteStore:
                 return current  # finished already: never count its usage twice
             finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
             self._fault_point("finish_task")
-            if current["chat_id"] is not None:
+            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
                 conn.execute(
                     SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]}
                 )

@@ -242,10 +242,20 @@ async def test_finish_task_without_a_session_or_chat_just_finishes(store: Store)
         await store.finish_task("t1", TaskStatus.RUNNING, None, Usage(), at(1))
 
 
+async def test_finishing_a_task_that_never_ran_counts_no_turn(store: Store) -> None:
+    await store.create_chat(chat())
+    await store.upsert_agent_session(session())
+    await store.enqueue_task(task("t1"))
+    done = await store.finish_task("t1", TaskStatus.CANCELLED, "cancelled before it started", Usage(), at(1))
+    assert done.status is TaskStatus.CANCELLED
+    assert await store.get_agent_session("c1", "opencode") == session()
+
+
 async def test_finish_keeps_a_crashed_session_crashed(store: Store) -> None:
     await store.create_chat(chat())
     await store.upsert_agent_session(session(status=AgentSessionStatus.CRASHED))
     await store.enqueue_task(task("t1"))
+    await store.claim_next_task("n", at(0))
     await store.finish_task("t1", TaskStatus.FAILED, "agent died", Usage(), at(1))
     stored = await store.get_agent_session("c1", "opencode")
     assert stored is not None
