@@ -1,0 +1,165 @@
+"""Warm vs cold ACP turns, memory per warm session, and what one crash takes down.
+
+Run: ``.venv/bin/python -m bench.acp_warm_cold [--agents qwen claude] [--rounds 3] [--sessions 4]``.
+Starts its own scripted LLM; needs the agents in hearth's cache (``hearth agents install``).
+
+* cold turn: spawn + ``initialize`` + ``session/new`` + first turn (the one-shot path), to the terminal event;
+* warm turn: the next turn on the same warm session (median);
+* memory: RSS of the agent's process tree with 1 warm session, then with N sessions in the same process
+  (one process per agent), against N processes holding one session each (one process per session);
+* blast radius: kill -9 of the shared process and count the sessions whose handles died.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import tempfile
+import time
+from contextlib import aclosing
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.acp.process import tree_rss_bytes
+from adapters.acp_oneshot import OneShotAcpBackend
+from adapters.acp_warm import WarmAcpBackend
+from adapters.fake_llm import FakeLLM
+from adapters.store_sqlite import SqliteStore
+from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
+from core.events import is_terminal
+from core.model import BackendKind
+from core.ports import BackendRuntime, SessionHandle, SessionSpec, TurnInput
+
+MIB = 1024 * 1024
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+async def _turn(handle: SessionHandle, turn_id: str, prompt: str) -> None:
+    async with asyncio.timeout(120), aclosing(handle.run_turn(TurnInput(turn_id=turn_id, prompt=prompt))) as stream:
+        async for event in stream:
+            if is_terminal(event):
+                assert event.type == "turn_completed", event
+                return
+
+
+def _provider(llm: FakeLLM) -> ProviderConfig:
+    return ProviderConfig(
+        openai_base_url=llm.openai_base_url,
+        openai_api_key="bench",
+        openai_model="fake-model",
+        anthropic_base_url=llm.anthropic_base_url,
+        anthropic_api_key="bench",
+        gemini_base_url=llm.gemini_base_url,
+        gemini_api_key="bench",
+    )
+
+
+async def _open(backend: WarmAcpBackend | OneShotAcpBackend, cwd: Path, chat: str) -> SessionHandle:
+    await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True)
+    return (await backend.open_session(SessionSpec(chat_id=chat, agent=backend.spec.name, cwd=str(cwd)))).unwrap()
+
+
+async def warm_vs_cold(spec: AgentSpec, runtime: BackendRuntime, store: SqliteStore, root: Path, rounds: int) -> None:
+    cold: list[float] = []
+    one_shot = OneShotAcpBackend(spec.model_copy(update={"backend": BackendKind.ONE_SHOT}), runtime, store, _Clock())
+    for index in range(rounds):
+        started = time.perf_counter()
+        handle = await _open(one_shot, root / f"cold-{index}", f"cold-{index}")
+        await _turn(handle, f"cold-{index}", "hello, cold start")
+        cold.append(time.perf_counter() - started)
+    await one_shot.aclose()
+    warm: list[float] = []
+    backend = WarmAcpBackend(spec, runtime, store, _Clock())
+    try:
+        handle = await _open(backend, root / "warm", "warm")
+        await _turn(handle, "warm-first", "hello, first turn")
+        for index in range(rounds * 3):
+            started = time.perf_counter()
+            await _turn(handle, f"warm-{index}", f"hello again {index}")
+            warm.append(time.perf_counter() - started)
+    finally:
+        await backend.aclose()
+    cold_s, warm_s = statistics.median(cold), statistics.median(warm)
+    print(
+        f"{spec.name:8} cold turn {cold_s * 1000:7.0f} ms   warm turn {warm_s * 1000:6.0f} ms   "
+        f"warm is {cold_s / warm_s:5.1f}x faster",
+        flush=True,
+    )
+
+
+async def memory_and_blast(
+    spec: AgentSpec, runtime: BackendRuntime, store: SqliteStore, root: Path, sessions: int
+) -> None:
+    shared = WarmAcpBackend(spec, runtime, store, _Clock())
+    singles = [WarmAcpBackend(spec, runtime, store, _Clock()) for _ in range(sessions)]
+    try:
+        handles = [await _open(shared, root / "shared-0", "shared-0")]
+        await _turn(handles[0], "mem-0", "hello")
+        (info,) = shared.processes()
+        one = tree_rss_bytes(info.pid)
+        for index in range(1, sessions):
+            handles.append(await _open(shared, root / f"shared-{index}", f"shared-{index}"))
+            await _turn(handles[-1], f"mem-{index}", "hello")
+        many = tree_rss_bytes(info.pid)
+        per_session = (many - one) / max(sessions - 1, 1)
+        separate = 0
+        for index, single in enumerate(singles):
+            await _turn(await _open(single, root / f"single-{index}", f"single-{index}"), f"single-{index}", "hello")
+            separate += sum(tree_rss_bytes(p.pid) for p in single.processes())
+        print(
+            f"{spec.name:8} one process: {one / MIB:6.0f} MiB with 1 session, {many / MIB:6.0f} MiB with {sessions} "
+            f"(+{per_session / MIB:5.1f} MiB per extra session);  {sessions} processes x 1 session: "
+            f"{separate / MIB:6.0f} MiB ({separate / sessions / MIB:5.0f} MiB each)",
+            flush=True,
+        )
+        os.kill(info.pid, signal.SIGKILL)
+        async with asyncio.timeout(10):
+            while any(h.is_alive() for h in handles):  # noqa: ASYNC110 - the handles expose no exit event
+                await asyncio.sleep(0.05)
+        print(
+            f"{spec.name:8} kill -9 of the shared process: {sum(not h.is_alive() for h in handles)}/{sessions} "
+            f"sessions down (one process per session: 1/{sessions}); each resumes on its next turn via session/load",
+            flush=True,
+        )
+    finally:
+        await shared.aclose()
+        for single in singles:
+            await single.aclose()
+
+
+async def main(agents: list[str], rounds: int, sessions: int) -> None:
+    catalogue = {spec.name: spec for spec in BUILTIN_AGENTS}
+    with FakeLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-acp-") as tmp:
+        root = Path(tmp)
+        store = await SqliteStore.open(root / "hearth.sqlite3")
+        try:
+            for name in agents:
+                runtime = BackendRuntime(
+                    data_dir=str(root / "data"),
+                    agents_dir=str(Path.home() / ".cache" / "hearth" / "agents"),
+                    node_id="bench",
+                    provider=_provider(llm),
+                )
+                await warm_vs_cold(catalogue[name], runtime, store, root / name, rounds)
+                await memory_and_blast(catalogue[name], runtime, store, root / name, sessions)
+        finally:
+            await store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--agents", nargs="+", default=["qwen", "claude"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=4)
+    args = parser.parse_args()
+    asyncio.run(main(args.agents, args.rounds, args.sessions))
