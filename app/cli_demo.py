@@ -52,7 +52,7 @@ async def _chips(client: httpx.AsyncClient, chat: str, agents: list[str]) -> Non
     print("    composer chips: " + ", ".join(f"{a}={chips[a]}" for a in agents))
 
 
-async def run_demo(keep: bool) -> int:
+async def run_demo(keep: bool, native_only: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="hearth-demo-"))
     repo = workdir / "repos" / "demo"
     repo.mkdir(parents=True)
@@ -77,8 +77,8 @@ async def run_demo(keep: bool) -> int:
         )
         opencode = settings.agents()["opencode"]
         found = resolve_command(opencode, settings.agents_dir)
-        main_agent = "opencode" if is_successful(found) else "native"
-        if main_agent == "native":
+        main_agent = "opencode" if is_successful(found) and not native_only else "native"
+        if main_agent == "native" and not native_only:
             print(f"hearth demo: opencode is not installed ({install_command(opencode)}); running native only")
         print(f"hearth demo: scripted LLM at {llm.base_url}, data in {workdir}")
         async with (
@@ -114,7 +114,7 @@ async def run_demo(keep: bool) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(run_demo(args.keep))
+        return asyncio.run(run_demo(args.keep, args.native_only))
     except KeyboardInterrupt:
         print("hearth demo: interrupted", file=sys.stderr)
         return 130
@@ -123,4 +123,5 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="offline scripted end-to-end run against the built-in scripted LLM")
     demo.add_argument("--keep", action="store_true", help="keep the temporary data dir and repository")
+    demo.add_argument("--native-only", action="store_true", help="skip opencode even when it is installed")
     demo.set_defaults(func=_run)
