@@ -33,7 +33,8 @@ def parse_last_event_id(value: str | None) -> int:
 
 def _message(row: StoredEvent) -> ServerSentEventMessage:
     data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **row.event}
-    return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq), event=str(row.event.get("type", "message")))
+    # no event name: plain "message" events reach EventSource.onmessage; the type is inside the data
+    return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq))
 
 
 async def event_stream(
