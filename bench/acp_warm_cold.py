@@ -44,12 +44,14 @@ class _Clock:
         return time.monotonic()
 
 
-async def _turn(handle: SessionHandle, turn_id: str, prompt: str) -> None:
+async def _turn(handle: SessionHandle, turn_id: str, prompt: str) -> float:
+    """Run one turn; return when its terminal event arrived (a one-shot process stops after that)."""
     async with asyncio.timeout(120), aclosing(handle.run_turn(TurnInput(turn_id=turn_id, prompt=prompt))) as stream:
         async for event in stream:
             if is_terminal(event):
                 assert event.type == "turn_completed", event
-                return
+                return time.perf_counter()
+    raise AssertionError("the turn ended without a terminal event")
 
 
 def _provider(llm: FakeLLM) -> ProviderConfig:
@@ -75,8 +77,7 @@ async def warm_vs_cold(spec: AgentSpec, runtime: BackendRuntime, store: SqliteSt
     for index in range(rounds):
         started = time.perf_counter()
         handle = await _open(one_shot, root / f"cold-{index}", f"cold-{index}")
-        await _turn(handle, f"cold-{index}", "hello, cold start")
-        cold.append(time.perf_counter() - started)
+        cold.append(await _turn(handle, f"cold-{index}", "hello, cold start") - started)
     await one_shot.aclose()
     warm: list[float] = []
     backend = WarmAcpBackend(spec, runtime, store, _Clock())
@@ -85,8 +86,7 @@ async def warm_vs_cold(spec: AgentSpec, runtime: BackendRuntime, store: SqliteSt
         await _turn(handle, "warm-first", "hello, first turn")
         for index in range(rounds * 3):
             started = time.perf_counter()
-            await _turn(handle, f"warm-{index}", f"hello again {index}")
-            warm.append(time.perf_counter() - started)
+            warm.append(await _turn(handle, f"warm-{index}", f"hello again {index}") - started)
     finally:
         await backend.aclose()
     cold_s, warm_s = statistics.median(cold), statistics.median(warm)
