@@ -49,10 +49,25 @@ async def test_close_and_delete_refuse_to_lose_work_unless_forced(hearth: Hearth
     risk = (await hearth.client.get(f"/api/chats/{chat}/worktree-risk")).json()
     assert risk["safe"] is False
 
+    closed = await hearth.client.post(f"/api/chats/{chat}/close", json={"force": True})
+    assert closed.status_code == 200, closed.text
+    assert not Path(worktree["path"]).exists()
+    (session,) = (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
+    assert session["status"] == "closed"
+    deleted = await hearth.client.delete(f"/api/chats/{chat}")
+    assert deleted.status_code == 200, deleted.text
+    assert (await hearth.client.get(f"/api/chats/{chat}")).status_code == 404
+
+
+async def test_delete_with_force_removes_an_open_chat(hearth: Hearth, git_repo: Path) -> None:
+    chat = (await hearth.create_chat(git_repo))["id"]
+    assert (await hearth.run_turn(chat, "native", "WRITE draft.txt keep me"))["status"] == "succeeded"
+    worktree = (await hearth.client.get(f"/api/chats/{chat}")).json()["worktree"]
     deleted = await hearth.client.delete(f"/api/chats/{chat}", params={"force": "true"})
     assert deleted.status_code == 200, deleted.text
     assert not Path(worktree["path"]).exists()
     assert (await hearth.client.get(f"/api/chats/{chat}")).status_code == 404
+    assert [c["id"] for c in (await hearth.client.get("/api/chats")).json()] == []
 
 
 async def test_manual_edit_stamps_no_agent_and_keeps_contributors(hearth: Hearth, git_repo: Path) -> None:
