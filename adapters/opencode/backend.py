@@ -153,16 +153,23 @@ class OpenCodeServerBackend:
         self._observe_exit(server)
         return f"{server.exit_report()}; the next turn starts a new server and resumes the session"
 
-    async def diagnose(self, server: ServerProcess, client: OpenCodeClient, busy: bool) -> str | None:
-        """After a dropped event stream (or for ``health``): None if the server is fine, else what is wrong."""
-        if await server.wait_exit(0.3) is not None:
+    async def diagnose(
+        self, server: ServerProcess, client: OpenCodeClient, busy: bool, exit_grace_s: float = 0.3
+    ) -> str | None:
+        """None if the server is fine, else why its turns must fail (after a dropped stream, or for ``health``).
+
+        ``exit_grace_s`` lets a just-killed child be reaped before deciding; ``health`` passes 0 and a
+        shorter check timeout so the whole call fits inside the health job's own timeout.
+        """
+        timeout_s = self.runtime.health_timeout_s if exit_grace_s else self.runtime.health_timeout_s * 0.8
+        if await server.wait_exit(exit_grace_s) is not None or not server.running():
             return await self._report_death(server)
         try:
-            await client.health(self.runtime.health_timeout_s)
+            await client.health(timeout_s)
         except (httpx.HTTPError, ValueError) as exc:
-            if await server.wait_exit(0.3) is not None:
+            if await server.wait_exit(exit_grace_s) is not None or not server.running():
                 return await self._report_death(server)
-            detail = f"no answer to GET /global/health within {self.runtime.health_timeout_s:.0f} s ({exc!r})"
+            detail = f"no answer to GET /global/health within {timeout_s:.1f} s ({exc!r})"
             decisions = self._supervisor.feed(HealthFailed(at=self._clock.monotonic(), detail=detail, busy=busy))
             stop = next((d for d in decisions if isinstance(d, StopProcess)), None)
             if stop is None:
@@ -221,7 +228,7 @@ class OpenCodeServerBackend:
         report: dict[str, object] = {"agent": self.spec.name, "kind": self.kind.value, "sessions": len(self._handles)}
         report["healthy"] = False
         if server is not None and client is not None:
-            problem = await self.diagnose(server, client, busy=any(h.busy for h in self._handles))
+            problem = await self.diagnose(server, client, busy=any(h.busy for h in self._handles), exit_grace_s=0)
             report.update(pid=server.pid, port=server.port, healthy=problem is None and server.running())
             if problem is not None:
                 report["error"] = problem
