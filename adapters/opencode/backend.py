@@ -43,8 +43,17 @@ _Server = tuple[ServerProcess, OpenCodeClient]
 class OpenCodeServerBackend:
     kind = BackendKind.OPENCODE_SERVER
 
-    def __init__(self, spec: AgentSpec, runtime: BackendRuntime, registry: ProcessRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        runtime: BackendRuntime,
+        registry: ProcessRegistry,
+        clock: Clock,
+        stream_idle_timeout_s: float | None = None,
+    ) -> None:
         self.spec = spec
+        # Silence on /event longer than this means a dropped stream or a hung server (heartbeat: ~10 s).
+        self.stream_idle_timeout_s = stream_idle_timeout_s or max(runtime.health_interval_s, 12.0)
         self.runtime = runtime
         self._registry = registry
         self._clock = clock
@@ -60,6 +69,7 @@ class OpenCodeServerBackend:
         self._cpu_mark: tuple[float, float] | None = None  # (monotonic, cpu seconds) of the last sample
         self.spawn_count = 0
         self.disposals = 0
+        self.stream_resyncs = 0
 
     # --- the server ------------------------------------------------------------------------------------
     async def adopt_or_stop_leftovers(self) -> list[str]:
@@ -238,6 +248,7 @@ class OpenCodeServerBackend:
                 if self._cpu_mark is not None and now > self._cpu_mark[0]:
                     report["cpu_percent"] = 100 * (sample.cpu_seconds - self._cpu_mark[1]) / (now - self._cpu_mark[0])
                 self._cpu_mark = (now, sample.cpu_seconds)
+        report.update(spawns=self.spawn_count, disposals=self.disposals, stream_resyncs=self.stream_resyncs)
         report["supervision"] = self._supervisor.describe()
         return report
 

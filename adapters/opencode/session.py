@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from adapters.opencode.backend import OpenCodeServerBackend
     from adapters.opencode.process import ServerProcess
 
-_MAX_RESUBSCRIBES = 5
+_MAX_FRUITLESS_DROPS = 5
 _DRAIN_S = 5.0
 _PERMISSION_REPLIES = {"once", "always", "reject"}
 
@@ -104,12 +104,16 @@ class OpenCodeSession:
     ) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         prompted = False
-        resubscribes = 0
-        read_timeout = max(self._backend.runtime.health_interval_s, 12.0)  # > the ~10 s server heartbeat
+        fruitless_drops = 0  # consecutive drops with nothing received in between
+        # After a drop, a part's deltas have a gap; appending later ones would garble its text. From then on
+        # the turn's text comes from part snapshots (full text, the fold emits the unseen suffix) and resync.
+        snapshots_only = False
         while True:
+            progressed = False
             try:
-                async with client.events(self.cwd, read_timeout) as stream:
+                async with client.events(self.cwd, self._backend.stream_idle_timeout_s) as stream:
                     if prompted:  # a dropped stream: catch up on what happened meanwhile
+                        self._backend.stream_resyncs += 1
                         for event in await self._resync(client):
                             yield event
                             if is_terminal(event):
@@ -124,6 +128,9 @@ class OpenCodeSession:
                             return
                         prompted = True
                     async for raw in stream:
+                        progressed = True
+                        if snapshots_only and raw.get("type") == "message.part.delta":
+                            continue  # deltas were missed while disconnected: only full snapshots are safe now
                         self._state, events = fold_opencode_event(self._state, raw, self._session_id)
                         for event in events:
                             if isinstance(event, Retry) and event.attempt > self._backend.runtime.llm_retry_limit:
@@ -137,15 +144,16 @@ class OpenCodeSession:
                 cause = f"{type(exc).__name__}: {exc}"
             else:
                 cause = "the server closed the event stream"
+            snapshots_only = prompted
             fatal = await self._backend.diagnose(server, client, busy=True)
             if fatal is not None:
                 yield TurnFailed(**ids, error=fatal)
                 return
-            resubscribes += 1
-            if resubscribes > _MAX_RESUBSCRIBES:
+            fruitless_drops = 0 if progressed else fruitless_drops + 1
+            if fruitless_drops > _MAX_FRUITLESS_DROPS:
                 yield TurnFailed(**ids, error=f"the OpenCode event stream kept dropping ({cause}); turn abandoned")
                 return
-            await asyncio.sleep(0.2 * resubscribes)
+            await asyncio.sleep(0.1 * fruitless_drops)
 
     async def _resync(self, client: OpenCodeClient) -> list[AgentEvent]:
         messages = await client.messages(self._session_id, self.cwd)

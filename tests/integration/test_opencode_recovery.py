@@ -18,7 +18,7 @@ from adapters.fake_llm import FakeLLM
 from adapters.opencode import OpenCodeServerBackend
 from app.clock import SystemClock
 from core.agents import ProviderConfig
-from core.events import AgentEvent, TextDelta, TurnCompleted, TurnFailed
+from core.events import AgentEvent, ReasoningDelta, TextDelta, TurnCompleted, TurnFailed
 from core.model import ProcessRecord
 from core.ports import SessionSpec
 from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
@@ -118,3 +118,24 @@ async def test_leftover_server_of_a_previous_hearth_is_stopped_and_strangers_are
             assert await eventually(lambda: not crashed_hearth.processes())  # our child, now reaped
             assert await store.list_processes("node-test") == []
         os.kill(os.getpid(), 0)  # the stranger (this very process) was left alone
+
+
+async def test_a_dropped_event_stream_is_resubscribed_and_the_turn_resynced(
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+) -> None:
+    runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
+    worktree = str(make_git_repo(tmp_path / "repo"))
+    # Chunks 0.4 s apart against a 0.25 s idle limit: the stream "drops" between chunks, again and again.
+    async with (
+        sqlite_registry(tmp_path / "hearth.sqlite3") as store,
+        opencode_backend(runtime, store, stream_idle_timeout_s=0.25) as backend,
+    ):
+        handle = (await backend.open_session(SessionSpec(chat_id="drop", agent="opencode", cwd=worktree))).unwrap()
+        events = await run_turn(handle, "t1", "SLOW=0.4 THINK keep talking")
+
+    assert isinstance(events[-1], TurnCompleted)
+    assert backend.stream_resyncs > 0
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == " ".join(f"word{i}" for i in range(20))  # every chunk exactly once despite the drops
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert reasoning == "Let me think step by step about this request. It seems simple enough."

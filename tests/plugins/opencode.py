@@ -66,8 +66,10 @@ def opencode_runtime(data_dir: Path, agents: Path, provider: ProviderConfig, **o
 
 
 @asynccontextmanager
-async def opencode_backend(runtime: BackendRuntime, store: SqliteStore) -> AsyncIterator[OpenCodeServerBackend]:
-    backend = OpenCodeServerBackend(OPENCODE_SPEC, runtime, store, SystemClock())
+async def opencode_backend(
+    runtime: BackendRuntime, store: SqliteStore, stream_idle_timeout_s: float | None = None
+) -> AsyncIterator[OpenCodeServerBackend]:
+    backend = OpenCodeServerBackend(OPENCODE_SPEC, runtime, store, SystemClock(), stream_idle_timeout_s)
     try:
         yield backend
     finally:
