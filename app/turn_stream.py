@@ -62,15 +62,24 @@ async def stream_turn(
     session_id = handle.backend_session_id
 
     async def pump() -> None:
+        events = handle.run_turn(turn)
         try:
-            async for event in handle.run_turn(turn):
+            async for event in events:
                 queue.put_nowait((clock.monotonic(), event))
+                if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
+                    break  # the turn is over: stop here, as the port promises the terminal event is the last
         except Exception as exc:  # the adapter broke mid-stream: the turn fails with what it said
             log.exception("agent stream of turn %s broke", turn.turn_id)
             error = f"agent stream broke: {exc!r}"
             queue.put_nowait((clock.monotonic(), TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)))
         finally:
             queue.put_nowait(None)
+            close = getattr(events, "aclose", None)
+            if close is not None:  # run the generator's cleanup now rather than at garbage collection
+                try:
+                    await close()
+                except Exception:
+                    log.exception("closing the event stream of turn %s failed", turn.turn_id)
 
     async with asyncio.TaskGroup() as group:
         pump_task = group.create_task(pump(), name=f"pump-{turn.turn_id}")
