@@ -179,6 +179,9 @@ class OpenCodeSession:
                     self._state, events = fold_opencode_event(self._state, raw, self._session_id)
                     if any(is_terminal(event) for event in events):
                         break
+                # The retry loop must be gone before the next prompt, or it could answer that prompt too.
+                while await client.busy(self._session_id, self.cwd):  # noqa: ASYNC110 (polling a server)
+                    await asyncio.sleep(0.05)
         limit = self._backend.runtime.llm_retry_limit
         return TurnFailed(
             session_id=self._session_id,

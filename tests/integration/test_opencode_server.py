@@ -172,7 +172,7 @@ async def test_llm_5xx_retries_end_the_turn_at_the_limit(
     assert "scripted error 500" in failed[-1].error
     assert "retried 1 times" in failed[-1].error
     assert isinstance(after[-1], TurnCompleted)
-    assert text_of(after) == "Hello from fake LLM. You said: and now something that works"
+    assert text_of(after) == "Hello from fake LLM. You said: and now something that works", llm.log()
 
 
 async def test_closing_the_last_session_of_a_directory_disposes_its_instance(
