@@ -18,6 +18,7 @@ from returns.result import Failure, Result, Success
 
 from adapters.acp.process import AcpProcess, tree_rss_bytes
 from adapters.acp.session import AcpSession
+from core.acp_events import AcpState
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.lifecycle import (
@@ -73,9 +74,12 @@ class WarmAcpBackend:
         process = started.unwrap()
         reset_reason: str | None = None
         if spec.resume_id:
-            reused = self._sessions.get(spec.resume_id)
-            if reused is not None and reused.process is process and reused.is_alive():
-                return Success(reused)  # the same live session: nothing to resume
+            known = self._sessions.get(spec.resume_id)
+            if known is not None and known.process is process:  # still open in this very process
+                if known.is_alive():
+                    return Success(known)
+                # an evicted handle: a new one continues the same agent session (and its usage baseline)
+                return Success(self._track(process, spec.resume_id, spec.cwd, resumed=True, state=known.state))
             session = self._track(process, spec.resume_id, spec.cwd, resumed=True)
             session.begin_replay()  # the agent replays history before answering: folded, never emitted
             resumed = await self._resume(process, spec.resume_id, spec.cwd)
@@ -95,7 +99,14 @@ class WarmAcpBackend:
         return Success(self._track(process, created.session_id, spec.cwd, resumed=False, reset_reason=reset_reason))
 
     def _track(
-        self, process: AcpProcess, session_id: str, cwd: str, *, resumed: bool, reset_reason: str | None = None
+        self,
+        process: AcpProcess,
+        session_id: str,
+        cwd: str,
+        *,
+        resumed: bool,
+        reset_reason: str | None = None,
+        state: AcpState | None = None,
     ) -> AcpSession:
         previous = self._sessions.pop(session_id, None)
         if previous is not None:
@@ -108,6 +119,7 @@ class WarmAcpBackend:
             permission_timeout_s=self._runtime.permission_timeout_s,
             resumed=resumed,
             context_reset_reason=reset_reason,
+            state=state,
         )
         self._sessions[session_id] = session
         return session
@@ -169,6 +181,10 @@ class WarmAcpBackend:
         await process.aclose()  # reaps it and forgets its registry record
 
     async def health(self) -> dict[str, object]:
+        """Also where an exit between turns is noticed: the supervisor then says crashed (or dead)."""
+        async with self._spawn_lock:
+            if self._process is not None and not self._process.is_alive():
+                await self._note_exit(self._process)
         process = self._process
         alive = process is not None and process.is_alive()
         return {

@@ -63,6 +63,7 @@ class AcpSession:
         resumed: bool,
         context_reset_reason: str | None = None,
         close_process_when_done: bool = False,
+        state: acp_events.AcpState | None = None,
     ) -> None:
         self.process = process
         self._session_id = session_id
@@ -74,7 +75,7 @@ class AcpSession:
         self._close_process_when_done = close_process_when_done
         self._turn: _ActiveTurn | None = None
         self._guard = turn_guard.TurnGuard()
-        self._state = acp_events.AcpState(session_id=session_id)
+        self._state = state or acp_events.AcpState(session_id=session_id)
         self._closed = False
         process.client.attach(session_id, self)
 
@@ -90,6 +91,10 @@ class AcpSession:
     @property
     def context_reset_reason(self) -> str | None:
         return self._context_reset_reason
+
+    @property
+    def state(self) -> acp_events.AcpState:
+        return self._state
 
     @property
     def cwd(self) -> str:

@@ -111,6 +111,21 @@ async def test_cancel_returns_cancelled_and_the_next_turn_completes(warm: Warm) 
     assert warm.handle.is_alive()
 
 
+async def test_a_closed_handle_reopens_the_same_session_in_the_same_warm_process(warm: Warm) -> None:
+    pid, session_id = warm.pid(), warm.handle.backend_session_id
+    await warm.handle.close()  # what eviction does
+    assert not warm.handle.is_alive()
+    reopened = await warm.backend.open_session(
+        SessionSpec(chat_id="chat-1", agent=warm.name, cwd=str(warm.worktree), resume_id=session_id)
+    )
+    assert isinstance(reopened, Success), reopened
+    warm.handle = reopened.unwrap()
+    assert (warm.handle.backend_session_id, warm.handle.resumed, warm.pid()) == (session_id, True, pid)
+    recalled = await run_turn(warm.handle, "t4b", "RECALL after reopening")
+    assert isinstance(recalled.terminal, TurnCompleted), recalled.events
+    assert "turn one" in recalled.text
+
+
 async def test_kill_9_mid_turn_fails_clearly_then_the_next_turn_resumes(warm: Warm) -> None:
     old_pid, old_session = warm.pid(), warm.handle.backend_session_id
 
