@@ -5,6 +5,8 @@ One test on purpose: every opencode start costs seconds, so the scenario shares 
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +74,28 @@ async def test_switch_round_trip_and_restart_reattach(
         assert session["turns"] == 3
         reply = "".join(e["text"] for e in await restarted.events(four["events_url"]) if e["type"] == "text_delta")
         assert "WRITE one.txt from opencode" in reply
+
+
+async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
+    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+) -> None:
+    settings = hearth_settings.model_copy(update={"cache_dir": opencode_agents_dir.parent})
+    async with serve_hearth(settings) as hearth:
+        chat = (await hearth.create_chat(git_repo))["id"]
+        assert (await hearth.run_turn(chat, "opencode", "remember RED"))["status"] == "succeeded"
+        session_id = (await _session(hearth, chat, "opencode"))["backend_session_id"]
+        turn = await hearth.submit(chat, "opencode", "SLOW=0.5 a long answer")
+        await hearth.events(turn["events_url"], limit=1)  # streaming now
+        for process in hearth.service.backends["opencode"].processes():
+            os.kill(process.pid, signal.SIGKILL)
+        killed = await hearth.wait_turn(chat, turn["id"])
+        assert killed["status"] == "failed"
+        assert "SIGKILL" in killed["error"] or "-9" in killed["error"], killed["error"]
+
+        after = await hearth.run_turn(chat, "opencode", "RECALL")
+        assert after["status"] == "succeeded", after
+        assert (await _session(hearth, chat, "opencode"))["backend_session_id"] == session_id
+        assert "remember RED" in llm.log()[-1]["reply"]["text"]
+        metrics = (await hearth.client.get("/metrics")).text
+        assert 'hearth_crashes_total{agent="opencode"} 1' in metrics
+        assert 'hearth_restarts_total{agent="opencode"} 1' in metrics
