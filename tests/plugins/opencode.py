@@ -67,9 +67,12 @@ def opencode_runtime(data_dir: Path, agents: Path, provider: ProviderConfig, **o
 
 @asynccontextmanager
 async def opencode_backend(
-    runtime: BackendRuntime, store: SqliteStore, stream_idle_timeout_s: float | None = None
+    runtime: BackendRuntime,
+    store: SqliteStore,
+    stream_idle_timeout_s: float | None = None,
+    spec: AgentSpec = OPENCODE_SPEC,
 ) -> AsyncIterator[OpenCodeServerBackend]:
-    backend = OpenCodeServerBackend(OPENCODE_SPEC, runtime, store, SystemClock(), stream_idle_timeout_s)
+    backend = OpenCodeServerBackend(spec, runtime, store, SystemClock(), stream_idle_timeout_s)
     try:
         yield backend
     finally:
