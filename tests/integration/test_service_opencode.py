@@ -30,6 +30,14 @@ async def _session(hearth: Hearth, chat: str, agent: str) -> dict[str, Any]:
     return found
 
 
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
 def _requests_with(llm: FakeLLM, text: str) -> list[dict[str, Any]]:
     return [entry for entry in llm.log() if text in str(entry.get("last_user", ""))]
 
@@ -65,6 +73,10 @@ async def test_switch_round_trip_and_restart_reattach(
         changes = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
         stamps = {c["path"]: c["agent"] for c in changes}
         assert stamps == {"one.txt": "opencode", "two.txt": "native", "three.txt": "opencode"}
+        pids = [p.pid for _, backend in hearth.service.all_backends() for p in backend.processes()]
+        assert pids
+
+    assert not [pid for pid in pids if _running(pid)]  # shutdown left no agent process behind
 
     async with serve_hearth(settings) as restarted:
         four = await restarted.run_turn(chat, "opencode", "RECALL")
