@@ -32,6 +32,7 @@ LINE_LIMIT = 64 << 20
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 2.0
 STDERR_TAIL_LINES = 15
+LOG_ROTATE_BYTES = 8 << 20
 # Advertising fs makes qwen delegate writes to hearth; the verified traces ran without it, so the
 # confined handlers exist for agents that call them anyway.
 CLIENT_CAPABILITIES = ClientCapabilities(
@@ -79,6 +80,8 @@ class AcpProcess:
         command = resolved.unwrap()
         env = agent_environment(spec, runtime)
         log_path = agent_home(spec, runtime) / "stderr.log"
+        if log_path.is_file() and log_path.stat().st_size > LOG_ROTATE_BYTES:
+            log_path.replace(log_path.with_suffix(".log.1"))  # keep one previous log, bounded
         log = log_path.open("ab")
         offset = log.tell()
         try:
@@ -110,7 +113,7 @@ class AcpProcess:
                 ),
                 timeout=START_TIMEOUT_S,
             )
-        except (Exception, TimeoutError) as error:
+        except Exception as error:  # includes the timeout and a connection closed by a dying child
             await self.wait_exited(STOP_GRACE_S)
             detail = f"agent {spec.name!r} failed to start ({type(error).__name__}: {error}); {self.exit_report()}"
             await self.aclose()

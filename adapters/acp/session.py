@@ -34,6 +34,7 @@ from core.ports import TurnInput
 LIVENESS_POLL_S = 1.0  # how often a waiting turn checks that its process still lives
 CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends the turn anyway
 EXIT_WAIT_S = 5.0
+DEAD_POLLS = 3
 _request_ids = itertools.count(1)
 
 
@@ -144,6 +145,7 @@ class AcpSession:
 
     async def _drain(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> AsyncIterator[AgentEvent]:
         loop = asyncio.get_running_loop()
+        dead_polls = 0
         while True:
             try:
                 item = await asyncio.wait_for(active.queue.get(), timeout=LIVENESS_POLL_S)
@@ -153,7 +155,10 @@ class AcpSession:
                     reason = f"cancelled; the agent did not confirm within {CANCEL_GRACE_S:.0f} s"
                     yield TurnCancelled(session_id=self._session_id, turn_id=active.turn_id, reason=reason)
                     return
-                if not self.process.is_alive() and prompt.done() and active.queue.empty():
+                # Normally the closed pipe fails the prompt at once; a child of the agent holding its stdout
+                # open would hide the exit, so a process seen dead on a few polls ends the turn too.
+                dead_polls = 0 if self.process.is_alive() else dead_polls + 1
+                if dead_polls >= DEAD_POLLS:
                     yield self._failed(active, self._dead_reason())
                     return
                 continue
