@@ -85,7 +85,8 @@ async def test_manual_edit_stamps_no_agent_and_keeps_contributors(hearth: Hearth
     assert (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"] == []
 
 
-async def test_reaper_removes_only_safe_orphans(hearth: Hearth, git_repo: Path) -> None:
+async def test_reaper_removes_only_safe_orphans(hearth_any_store: Hearth, git_repo: Path) -> None:
+    hearth = hearth_any_store
     service = hearth.service
     dirty = (await hearth.create_chat(git_repo))["id"]
     clean = (await hearth.create_chat(git_repo))["id"]
