@@ -148,3 +148,18 @@ def before_time(session: dict[str, object]) -> datetime:
     value = session["last_used_at"]
     assert isinstance(value, str)
     return datetime.fromisoformat(value) + timedelta(seconds=1)
+
+
+async def test_apply_selected_paths_keeps_the_rest_pending(hearth: Hearth, git_repo: Path) -> None:
+    chat = (await hearth.create_chat(git_repo))["id"]
+    assert (await hearth.run_turn(chat, "native", "WRITE first.txt one"))["status"] == "succeeded"
+    assert (await hearth.run_turn(chat, "native", "WRITE second.txt two"))["status"] == "succeeded"
+    applied = await hearth.client.post(f"/api/chats/{chat}/changes/apply", json={"paths": ["first.txt"]})
+    assert applied.status_code == 200, applied.text
+    assert (git_repo / "first.txt").read_text() == "one\n"
+    assert not (git_repo / "second.txt").exists()
+    remaining = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
+    assert [c["path"] for c in remaining] == ["second.txt"]
+    assert (await hearth.run_turn(chat, "native", "WRITE third.txt three"))["status"] == "succeeded"
+    after = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
+    assert sorted(c["path"] for c in after) == ["second.txt", "third.txt"]  # re-baselined: first.txt is not back
