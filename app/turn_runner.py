@@ -157,6 +157,7 @@ class TurnRunner:
             return await self._fail(ctx, opened)
         handle = ctx.handle
         assert handle is not None
+        unresponsive = False
         try:
             if ctx.live is not None:  # a one-shot session is thrown away: the chat's agent session stays as it was
                 await self._record_session(chat.id, task, handle, stored if resumable else None)
@@ -178,13 +179,12 @@ class TurnRunner:
                 await ctx.journal.write([result.terminal])
             else:
                 result = await stream_turn(handle, turn, ctx.journal, self._clock, self._watchdog)
+                unresponsive = result.agent_unresponsive
         except asyncio.CancelledError:
             await asyncio.shield(handle.cancel())  # shutdown: interrupt the agent, never leave it working
             raise
         finally:
-            await self._release(ctx)
-        if result.agent_unresponsive and ctx.live is not None:
-            await self._pool.discard(ctx.live, crashed=True)
+            await self._release(ctx, discard=unresponsive)
         # 6. every turn may have edited files, even a failed or cancelled one
         await self._record_changes(chat.id, task, worktree)
         # 7. the terminal status; usage is added to the agent session by finish_task
@@ -223,10 +223,14 @@ class TurnRunner:
         ctx.oneshot = opened.unwrap()
         return None
 
-    async def _release(self, ctx: TurnContext) -> None:
+    async def _release(self, ctx: TurnContext, *, discard: bool = False) -> None:
+        """Back to the pool, or dropped when the watchdog gave up on it (the next turn starts it afresh)."""
         if ctx.live is not None:
             live, ctx.live = ctx.live, None
-            await self._pool.checkin(live)
+            if discard:
+                await self._pool.discard(live, crashed=True)
+            else:
+                await self._pool.checkin(live)
         if ctx.oneshot is not None:
             handle, ctx.oneshot = ctx.oneshot, None
             try:
