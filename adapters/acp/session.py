@@ -257,14 +257,14 @@ class AcpSession:
         request_id = f"perm-{next(_request_ids)}"
         self._state, events = acp_events.on_permission_request(self._state, request_id, tool_call, options)
         if self._permission == "auto":  # decided here and now: the tool call is shown, no question asked
-            for event in events:
-                if not isinstance(event, PermissionRequest):
-                    active.queue.put_nowait(event)
-            return pick_option(options, allow=not outside_paths(self._cwd, tool_call))
+            self._emit(active, [e for e in events if not isinstance(e, PermissionRequest)])
+            outside = outside_paths(self._cwd, tool_call)
+            if outside:
+                self._refuse(active, tool_call, f"refused: outside the worktree {self._cwd}: {', '.join(outside)}")
+            return pick_option(options, allow=not outside)
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         active.permissions[request_id] = (future, options)
-        for event in events:
-            active.queue.put_nowait(event)
+        self._emit(active, events)
         outcome: str
         try:
             chosen = await asyncio.wait_for(future, timeout=self._permission_timeout_s)
@@ -275,12 +275,23 @@ class AcpSession:
             outcome = kinds.get(chosen, "rejected") if chosen is not None else "rejected"
         finally:
             active.permissions.pop(request_id, None)
-        active.queue.put_nowait(
-            PermissionResolved(
-                session_id=self._session_id, turn_id=active.turn_id, request_id=request_id, outcome=outcome
-            )
+        resolved = PermissionResolved(
+            session_id=self._session_id, turn_id=active.turn_id, request_id=request_id, outcome=outcome
         )
+        self._emit(active, [resolved])
+        if not outcome.startswith("allow"):
+            self._refuse(active, tool_call, f"refused: permission {outcome.replace('_', ' ')}")
         return chosen if chosen is not None else pick_option(options, allow=False)
+
+    def _emit(self, active: _ActiveTurn, events: list[AgentEvent]) -> None:
+        for event in events:
+            active.queue.put_nowait(event)
+
+    def _refuse(self, active: _ActiveTurn, tool_call: dict[str, Any], why: str) -> None:
+        """A refused tool never runs, and some agents (qwen) never say so: mark it failed ourselves."""
+        failed = {"sessionUpdate": "tool_call_update", "toolCallId": tool_call.get("toolCallId"), "status": "failed"}
+        self._state, events = acp_events.fold_acp_update(self._state, {**failed, "rawOutput": why})
+        self._emit(active, events)
 
 
 def _describe_request_error(error: RequestError) -> str:

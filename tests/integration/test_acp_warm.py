@@ -163,3 +163,13 @@ async def test_kill_9_mid_turn_fails_clearly_then_the_next_turn_resumes(warm: Wa
     health = await warm.backend.health()
     assert health["alive"] is True
     assert health["state"] == "healthy"
+
+
+async def test_a_write_outside_the_worktree_does_not_land(warm: Warm) -> None:
+    # Last in the module: Claude Code hands the refused tool's result to the model with the next prompt.
+    outside = warm.worktree.parent / "outside"
+    outside.mkdir()
+    turn = await run_turn(warm.handle, "t7", f"WRITE {outside / 'escape.txt'} must not land")
+    assert isinstance(turn.terminal, TurnCompleted), turn.events
+    assert not (outside / "escape.txt").exists()
+    assert [e.status for e in turn.events if isinstance(e, ToolCall)][-1:] in ([], ["failed"]), turn.events
