@@ -125,13 +125,12 @@ async def test_a_dropped_event_stream_is_resubscribed_and_the_turn_resynced(
 ) -> None:
     runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
     worktree = str(make_git_repo(tmp_path / "repo"))
-    # Chunks 0.4 s apart against a 0.25 s idle limit: the stream "drops" between chunks, again and again.
-    async with (
-        sqlite_registry(tmp_path / "hearth.sqlite3") as store,
-        opencode_backend(runtime, store, stream_idle_timeout_s=0.25) as backend,
-    ):
+    async with sqlite_registry(tmp_path / "hearth.sqlite3") as store, opencode_backend(runtime, store) as backend:
         handle = (await backend.open_session(SessionSpec(chat_id="drop", agent="opencode", cwd=worktree))).unwrap()
-        events = await run_turn(handle, "t1", "SLOW=0.4 THINK keep talking")
+        await run_turn(handle, "t0", "warm up the directory")  # its first turn is slow and quiet for a while
+        # Chunks 0.8 s apart against a 0.5 s idle limit: the stream "drops" between chunks, again and again.
+        backend.stream_idle_timeout_s = 0.5
+        events = await run_turn(handle, "t1", "SLOW=0.8 THINK keep talking")
 
     assert isinstance(events[-1], TurnCompleted)
     assert backend.stream_resyncs > 0
