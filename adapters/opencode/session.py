@@ -151,7 +151,10 @@ class OpenCodeSession:
                 return
             fruitless_drops = 0 if progressed else fruitless_drops + 1
             if fruitless_drops > _MAX_FRUITLESS_DROPS:
-                yield TurnFailed(**ids, error=f"the OpenCode event stream kept dropping ({cause}); turn abandoned")
+                # The turn is given up, so the server is no longer "busy": a hung one is stopped now.
+                verdict = await self._backend.diagnose(server, client, busy=False)
+                why = f"the OpenCode event stream kept dropping ({cause}); turn abandoned"
+                yield TurnFailed(**ids, error=f"{why}: {verdict}" if verdict else why)
                 return
             await asyncio.sleep(0.1 * fruitless_drops)
 

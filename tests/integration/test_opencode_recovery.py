@@ -138,3 +138,29 @@ async def test_a_dropped_event_stream_is_resubscribed_and_the_turn_resynced(
     assert text == " ".join(f"word{i}" for i in range(20))  # every chunk exactly once despite the drops
     reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
     assert reasoning == "Let me think step by step about this request. It seems simple enough."
+
+
+async def test_a_hung_server_fails_the_turn_is_killed_and_the_next_turn_respawns(
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+) -> None:
+    runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config, health_timeout_s=1.0)
+    worktree = str(make_git_repo(tmp_path / "repo"))
+    async with sqlite_registry(tmp_path / "hearth.sqlite3") as store, opencode_backend(runtime, store) as backend:
+        handle = (await backend.open_session(SessionSpec(chat_id="hung", agent="opencode", cwd=worktree))).unwrap()
+        await run_turn(handle, "t0", "warm up the directory")
+        hung_pid = server_pid(backend)
+        backend.stream_idle_timeout_s = 1.0  # production: 15 s, above the server's 10 s heartbeat
+
+        async def freeze_on_first_text(event: AgentEvent) -> None:
+            if isinstance(event, TextDelta) and server_pid(backend) == hung_pid:
+                os.kill(hung_pid, signal.SIGSTOP)
+
+        hung = await run_turn(handle, "t1", "SLOW=0.5 a long answer", freeze_on_first_text)
+
+        assert isinstance(hung[-1], TurnFailed)
+        assert "health" in hung[-1].error
+        assert "SIGKILL" in hung[-1].error
+        backend.stream_idle_timeout_s = 15.0
+        after = await run_turn(handle, "t2", "are you back")
+        assert isinstance(after[-1], TurnCompleted)
+        assert server_pid(backend) != hung_pid
