@@ -11,14 +11,14 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from acp import RequestError, text_block
-from acp.schema import PromptResponse
 
 from adapters.acp.confinement import outside_paths, pick_option
 from adapters.acp.process import AcpProcess
+from adapters.acp.turn import ActiveTurn, PromptDone, describe_request_error
 from core import acp_events, turn_guard
 from core.agents import PermissionPolicy
 from core.events import (
@@ -36,20 +36,6 @@ CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends 
 EXIT_WAIT_S = 5.0
 DEAD_POLLS = 3
 _request_ids = itertools.count(1)
-
-
-@dataclass
-class _PromptDone:
-    response: PromptResponse | None = None
-    error: BaseException | None = None
-
-
-@dataclass
-class _ActiveTurn:
-    turn_id: str
-    queue: asyncio.Queue[AgentEvent | _PromptDone] = field(default_factory=asyncio.Queue)
-    cancel_requested_at: float | None = None
-    permissions: dict[str, tuple[asyncio.Future[str | None], list[dict[str, Any]]]] = field(default_factory=dict)
 
 
 class AcpSession:
@@ -74,7 +60,7 @@ class AcpSession:
         self._resumed = resumed
         self._context_reset_reason = context_reset_reason
         self._close_process_when_done = close_process_when_done
-        self._turn: _ActiveTurn | None = None
+        self._turn: ActiveTurn | None = None
         self._guard = turn_guard.TurnGuard()
         self._state = state or acp_events.AcpState(session_id=session_id)
         self._closed = False
@@ -116,7 +102,7 @@ class AcpSession:
         if not self.is_alive():
             yield TurnFailed(session_id=sid, turn_id=turn_id, error=self._dead_reason())
             return
-        active = _ActiveTurn(turn_id=turn_id)
+        active = ActiveTurn(turn_id=turn_id)
         self._turn = active
         self._state = acp_events.begin_turn(self._state, turn_id)
         self._guard = turn_guard.start_turn(self._guard)
@@ -131,7 +117,7 @@ class AcpSession:
             if self._close_process_when_done:  # one-shot: after the consumer has its terminal event
                 await self.close()
 
-    async def _end_turn(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> None:
+    async def _end_turn(self, active: ActiveTurn, prompt: asyncio.Task[None]) -> None:
         """Idempotent: free the session, refuse open permission requests, reap the prompt task."""
         if self._turn is active:
             self._turn = None
@@ -143,7 +129,7 @@ class AcpSession:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await prompt
 
-    async def _drain(self, active: _ActiveTurn, prompt: asyncio.Task[None]) -> AsyncIterator[AgentEvent]:
+    async def _drain(self, active: ActiveTurn, prompt: asyncio.Task[None]) -> AsyncIterator[AgentEvent]:
         loop = asyncio.get_running_loop()
         dead_polls = 0
         while True:
@@ -162,35 +148,35 @@ class AcpSession:
                     yield self._failed(active, self._dead_reason())
                     return
                 continue
-            if not isinstance(item, _PromptDone):
+            if not isinstance(item, PromptDone):
                 yield item
                 continue
             for event in await self._finish(active, item):
                 yield event
             return
 
-    async def _finish(self, active: _ActiveTurn, done: _PromptDone) -> list[AgentEvent]:
+    async def _finish(self, active: ActiveTurn, done: PromptDone) -> list[AgentEvent]:
         self._guard, _admitted = turn_guard.admit_terminal(self._guard)  # a prompt's answer is its own
         if done.response is not None:
             response = done.response.model_dump(mode="json", by_alias=True, exclude_none=True)
             self._state, events = acp_events.finish_prompt(self._state, response)
             return events
         if isinstance(done.error, RequestError):
-            self._state, events = acp_events.fail_prompt(self._state, _describe_request_error(done.error))
+            self._state, events = acp_events.fail_prompt(self._state, describe_request_error(done.error))
             return events
         # The connection closed under the prompt: the agent died. Wait for its exit code to say so.
         await self.process.wait_exited(EXIT_WAIT_S)
         return [self._failed(active, self._dead_reason())]
 
-    async def _prompt(self, text: str, active: _ActiveTurn) -> None:
+    async def _prompt(self, text: str, active: ActiveTurn) -> None:
         try:
             response = await self.process.connection.prompt(session_id=self._session_id, prompt=[text_block(text)])
         except Exception as error:  # every outcome, including a dead connection, ends the turn
-            active.queue.put_nowait(_PromptDone(error=error))
+            active.queue.put_nowait(PromptDone(error=error))
         else:
-            active.queue.put_nowait(_PromptDone(response=response))
+            active.queue.put_nowait(PromptDone(response=response))
 
-    def _failed(self, active: _ActiveTurn, reason: str) -> AgentEvent:
+    def _failed(self, active: ActiveTurn, reason: str) -> AgentEvent:
         # Not fail_prompt: a crash report quoting "abort" in stderr must not read as a cancel.
         self._state, _ = acp_events.fail_prompt(replace(self._state, cancel_requested=False), reason)
         return TurnFailed(session_id=self._session_id, turn_id=active.turn_id, error=reason)
@@ -283,18 +269,12 @@ class AcpSession:
             self._refuse(active, tool_call, f"refused: permission {outcome.replace('_', ' ')}")
         return chosen if chosen is not None else pick_option(options, allow=False)
 
-    def _emit(self, active: _ActiveTurn, events: list[AgentEvent]) -> None:
+    def _emit(self, active: ActiveTurn, events: list[AgentEvent]) -> None:
         for event in events:
             active.queue.put_nowait(event)
 
-    def _refuse(self, active: _ActiveTurn, tool_call: dict[str, Any], why: str) -> None:
+    def _refuse(self, active: ActiveTurn, tool_call: dict[str, Any], why: str) -> None:
         """A refused tool never runs, and some agents (qwen) never say so: mark it failed ourselves."""
         failed = {"sessionUpdate": "tool_call_update", "toolCallId": tool_call.get("toolCallId"), "status": "failed"}
         self._state, events = acp_events.fold_acp_update(self._state, {**failed, "rawOutput": why})
         self._emit(active, events)
-
-
-def _describe_request_error(error: RequestError) -> str:
-    data = error.data
-    details = data.get("details") or data.get("message") if isinstance(data, dict) else data
-    return f"{error} (code {error.code})" + (f": {details}" if details else "")
