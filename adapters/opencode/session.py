@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _MAX_FRUITLESS_DROPS = 5
 _DRAIN_S = 5.0
+_ABORT_ON_EXIT_S = 5.0
 _PERMISSION_REPLIES = {"once", "always", "reject"}
 
 
@@ -91,12 +92,17 @@ class OpenCodeSession:
         server, client = ensured.unwrap()
         self._client, self._turn_running, self._cancel_requested = client, True, False
         self._state = begin_turn(self._state, turn.turn_id)
+        ended = False
         try:
             async for event in self._turn_events(turn, client, server):
                 if is_terminal(event):  # consumers stop reading at the terminal: the turn is over now
-                    self._turn_running = False
+                    ended, self._turn_running = True, False
                 yield event
         finally:
+            if not ended:  # the consumer walked away mid-turn (closed or cancelled): stop the server's work
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(_ABORT_ON_EXIT_S):
+                        await self._abort(client)
             self._turn_running = False
 
     async def _turn_events(
@@ -153,6 +159,8 @@ class OpenCodeSession:
             if fruitless_drops > _MAX_FRUITLESS_DROPS:
                 # The turn is given up, so the server is no longer "busy": a hung one is stopped now.
                 verdict = await self._backend.diagnose(server, client, busy=False)
+                if verdict is None:
+                    await self._abort(client)  # the server is fine but we cannot follow the turn: stop it
                 why = f"the OpenCode event stream kept dropping ({cause}); turn abandoned"
                 yield TurnFailed(**ids, error=f"{why}: {verdict}" if verdict else why)
                 return

@@ -27,7 +27,7 @@ from core.events import (
     TurnFailed,
     UsageReport,
 )
-from core.ports import SessionHandle, SessionSpec
+from core.ports import SessionHandle, SessionSpec, TurnInput
 from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
 
 pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]
@@ -188,3 +188,23 @@ async def test_closing_the_last_session_of_a_directory_disposes_its_instance(
     await second.close()
     assert backend.disposals == before + 1
     assert not second.is_alive()
+
+
+async def test_a_consumer_walking_away_mid_turn_aborts_it(
+    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+) -> None:
+    handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "walk-away")
+    stream = handle.run_turn(TurnInput(turn_id="t1", prompt="SLOW=0.5 a long story"))
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            break
+    await stream.aclose()  # e.g. the turn runner's task was cancelled
+
+    after = await run_turn(handle, "t2", "still there?")
+
+    assert isinstance(after[-1], TurnCompleted)
+    assert text_of(after) == "Hello from fake LLM. You said: still there?"
+    _, client = (await backend.ensure_server()).unwrap()
+    history = await client.messages(handle.backend_session_id, str(tmp_path / "repo"))
+    errors = [m["info"].get("error", {}).get("name") for m in history if m["info"]["role"] == "assistant"]
+    assert errors[0] == "MessageAbortedError"  # the abandoned turn was aborted, not left running
