@@ -7,7 +7,7 @@ the API maps errors without a lookup table. ``detail`` says what happened and wh
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,17 +17,21 @@ class _Error(BaseModel):
     detail: str
     field: str | None = None
 
+    TITLE: ClassVar[str] = "Error"
+
     @property
     def title(self) -> str:
-        return type(self).__name__.replace("Error", "").replace("_", " ").strip() or "Error"
+        return self.TITLE
 
 
 class NotFound(_Error):
+    TITLE: ClassVar[str] = "Not found"
     kind: Literal["not_found"] = "not_found"
     status: Literal[404] = 404
 
 
 class InvalidInput(_Error):
+    TITLE: ClassVar[str] = "Invalid input"
     kind: Literal["invalid_input"] = "invalid_input"
     status: Literal[422] = 422
 
@@ -35,6 +39,7 @@ class InvalidInput(_Error):
 class Conflict(_Error):
     """The request clashes with current state (chat closed, work would be lost, turn already over)."""
 
+    TITLE: ClassVar[str] = "Conflict with the current state"
     kind: Literal["conflict"] = "conflict"
     status: Literal[409] = 409
 
@@ -42,6 +47,7 @@ class Conflict(_Error):
 class GitError(_Error):
     """A repository or worktree operation failed (not a repo, no commits, apply conflict, ...)."""
 
+    TITLE: ClassVar[str] = "Repository operation failed"
     kind: Literal["git_error"] = "git_error"
     status: Literal[422] = 422
     paths: tuple[str, ...] = ()
@@ -50,11 +56,13 @@ class GitError(_Error):
 class AgentUnavailable(_Error):
     """The agent cannot run: binary missing, crashed over budget (dead), failed to start."""
 
+    TITLE: ClassVar[str] = "Agent unavailable"
     kind: Literal["agent_unavailable"] = "agent_unavailable"
     status: Literal[503] = 503
 
 
 class StoreError(_Error):
+    TITLE: ClassVar[str] = "Store failure"
     kind: Literal["store_error"] = "store_error"
     status: Literal[500] = 500
 
