@@ -84,6 +84,16 @@ class Hearth:
                     break
         return out
 
+    async def wait_event(self, url: str, event_type: str) -> dict[str, Any]:
+        """Follows an SSE stream until the first event of ``event_type`` (fails if the stream ends first)."""
+        async with asyncio.timeout(TURN_TIMEOUT_S), aconnect_sse(self.client, "GET", url) as source:
+            source.response.raise_for_status()
+            async for sse in source.aiter_sse():
+                if sse.data and (data := json.loads(sse.data))["type"] == event_type:
+                    found: dict[str, Any] = {**data, "_id": sse.id}
+                    return found
+        raise AssertionError(f"{url} ended without a {event_type} event")
+
 
 @asynccontextmanager
 async def serve_hearth(settings: Settings) -> AsyncIterator[Hearth]:
