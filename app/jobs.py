@@ -21,6 +21,7 @@ from core.ports import AgentBackend, Clock, Store, Worktrees
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_S = 120.0
+STARTUP_REAP_DELAY_S = 5.0
 
 
 @dataclass
@@ -78,7 +79,18 @@ class Jobs:
         }
         for name, (interval, job) in jobs.items():
             self.states[name] = JobState(interval_s=interval)
-            scheduler.add_job(self._tracked(name, job), "interval", seconds=interval, id=name, replace_existing=True)
+            # the reaper also runs soon after start: it finishes soft deletes a crash interrupted
+            first = (
+                self.clock.now() + timedelta(seconds=min(interval, STARTUP_REAP_DELAY_S)) if name == "reaper" else None
+            )
+            scheduler.add_job(
+                self._tracked(name, job),
+                "interval",
+                seconds=interval,
+                id=name,
+                replace_existing=True,
+                **({"next_run_time": first} if first else {}),
+            )
         scheduler.start()
         self._scheduler = scheduler
 

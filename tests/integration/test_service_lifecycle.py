@@ -9,7 +9,7 @@ import pytest
 
 from adapters.store_sqlite import SqliteStore
 from app.settings import Settings
-from core.model import AgentSessionStatus, Task
+from core.model import AgentSessionStatus, Task, WorktreeStatus
 from tests.plugins.service import Hearth, serve_hearth
 
 pytestmark = pytest.mark.agents
@@ -163,3 +163,23 @@ async def test_apply_selected_paths_keeps_the_rest_pending(hearth: Hearth, git_r
     assert (await hearth.run_turn(chat, "native", "WRITE third.txt three"))["status"] == "succeeded"
     after = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
     assert sorted(c["path"] for c in after) == ["second.txt", "third.txt"]  # re-baselined: first.txt is not back
+
+
+async def test_reaper_finishes_a_soft_delete_a_crash_interrupted(hearth: Hearth, git_repo: Path) -> None:
+    service = hearth.service
+    chat = (await hearth.create_chat(git_repo))["id"]
+    assert (await hearth.run_turn(chat, "native", "WRITE lost.txt in flight"))["status"] == "succeeded"
+    worktree = await service.store.get_worktree(chat)
+    assert worktree is not None
+    await service.store.upsert_worktree(worktree.model_copy(update={"status": WorktreeStatus.DELETING}))
+
+    await service.jobs._tracked("reaper", service.jobs.reap)()
+
+    finished = await service.store.get_worktree(chat)
+    assert finished is not None
+    assert finished.status is WorktreeStatus.ARCHIVED
+    assert finished.snapshot_ref  # the work is kept in a snapshot ref
+    assert not Path(worktree.path).exists()
+    state = (await hearth.client.get("/api/health")).json()["jobs"]["jobs"]["reaper"]
+    assert state["runs"] >= 1
+    assert state["ok"] is True
