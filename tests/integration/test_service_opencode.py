@@ -96,6 +96,9 @@ async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
         chat = (await hearth.create_chat(git_repo))["id"]
         assert (await hearth.run_turn(chat, "opencode", "remember RED"))["status"] == "succeeded"
         session_id = (await _session(hearth, chat, "opencode"))["backend_session_id"]
+        live_metrics = (await hearth.client.get("/metrics")).text
+        assert 'hearth_agent_process_rss_bytes{agent="opencode"' in live_metrics
+        assert 'hearth_live_handles{agent="opencode"} 1' in live_metrics
         turn = await hearth.submit(chat, "opencode", "SLOW=0.5 a long answer")
         await hearth.events(turn["events_url"], limit=1)  # streaming now
         for process in hearth.service.backends["opencode"].processes():
