@@ -83,6 +83,10 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
             }
         },
         "permission": {"edit": permission, "bash": permission, "webfetch": "deny"},
+        # hearth diffs the worktree itself (pending changes), so OpenCode's per-step snapshot repo is pure cost.
+        "snapshot": False,
+        "lsp": False,
+        "formatter": False,  # the file an agent writes is the file hearth diffs, not a reformatted one
     }
     return json.dumps(config)
 

@@ -40,6 +40,7 @@ def test_the_config_points_the_provider_at_the_configured_endpoint() -> None:
     assert list(provider["models"]) == ["m1"]
     assert config["enabled_providers"] == ["hearth"]
     assert config["permission"]["edit"] == "allow"
+    assert config["snapshot"] is False  # hearth diffs the worktree itself; OpenCode's snapshots only cost time
     asking = json.loads(config_content(SPEC.model_copy(update={"permission": "ask"}), PROVIDER))
     assert asking["permission"]["edit"] == asking["permission"]["bash"] == "ask"
 
