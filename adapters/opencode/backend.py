@@ -250,6 +250,8 @@ class OpenCodeServerBackend:
                 self._cpu_mark = (now, sample.cpu_seconds)
         report.update(spawns=self.spawn_count, disposals=self.disposals, stream_resyncs=self.stream_resyncs)
         report["supervision"] = self._supervisor.describe()
+        report["state"] = self._supervisor.state.state.value
+        report["ok"] = report["healthy"]  # the key every backend's health shares
         return report
 
     def processes(self) -> list[ProcessInfo]:
