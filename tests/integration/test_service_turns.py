@@ -19,7 +19,8 @@ def _at(turn: dict[str, object], key: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def test_one_chat_in_order_two_chats_in_parallel(hearth: Hearth, git_repo: Path) -> None:
+async def test_one_chat_in_order_two_chats_in_parallel(hearth_any_store: Hearth, git_repo: Path) -> None:
+    hearth = hearth_any_store
     chat_a = (await hearth.create_chat(git_repo))["id"]
     chat_b = (await hearth.create_chat(git_repo))["id"]
     a1 = await hearth.submit(chat_a, "native", "SLOW=0.05 first")
@@ -34,7 +35,8 @@ async def test_one_chat_in_order_two_chats_in_parallel(hearth: Hearth, git_repo:
     assert [t["id"] for t in listed] == [a1["id"], a2["id"]]
 
 
-async def test_sse_reconnect_with_last_event_id_loses_nothing(hearth: Hearth, git_repo: Path) -> None:
+async def test_sse_reconnect_with_last_event_id_loses_nothing(hearth_any_store: Hearth, git_repo: Path) -> None:
+    hearth = hearth_any_store
     chat = (await hearth.create_chat(git_repo))["id"]
     turn = await hearth.submit(chat, "native", "SLOW=0.05 THINK stream me")
     head = await hearth.events(turn["events_url"], limit=3)  # disconnects mid-turn
