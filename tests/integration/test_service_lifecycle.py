@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.store_sqlite import SqliteStore
 from app.settings import Settings
-from core.model import AgentSessionStatus, Task, WorktreeStatus
+from core.model import AgentSessionStatus, ProcessRecord, Task, WorktreeStatus
 from tests.plugins.service import Hearth, serve_hearth
 
 pytestmark = pytest.mark.agents
@@ -183,3 +186,28 @@ async def test_reaper_finishes_a_soft_delete_a_crash_interrupted(hearth: Hearth,
     state = (await hearth.client.get("/api/health")).json()["jobs"]["jobs"]["reaper"]
     assert state["runs"] >= 1
     assert state["ok"] is True
+
+
+async def test_start_stops_agent_processes_a_previous_hearth_left_behind(hearth_settings: Settings) -> None:
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        store = await SqliteStore.open(hearth_settings.sqlite_path)
+        try:
+            record = ProcessRecord(
+                key="acp:qwen:1",
+                pid=orphan.pid,
+                started_at=datetime.now(UTC),
+                node_id=hearth_settings.node_id,
+                command=sys.executable,
+            )
+            await store.record_process(record)
+        finally:
+            await store.close()
+        async with serve_hearth(hearth_settings) as hearth:
+            assert await asyncio.to_thread(orphan.wait, 10) is not None
+            recovery = (await hearth.client.get("/api/health")).json()["recovery"]
+            assert recovery["stopped_processes"] == [orphan.pid]
+            assert await hearth.service.store.list_processes(hearth_settings.node_id) == []
+    finally:
+        orphan.kill()
+        orphan.wait()
