@@ -79,7 +79,8 @@ class AcpProcess:
             return resolved
         command = resolved.unwrap()
         env = agent_environment(spec, runtime)
-        log_path = agent_home(spec, runtime) / "stderr.log"
+        # warm and one-shot processes of one agent log apart, so a tail quotes only its own process
+        log_path = agent_home(spec, runtime) / ("stderr.log" if key.startswith("acp:") else "stderr-oneshot.log")
         if log_path.is_file() and log_path.stat().st_size > LOG_ROTATE_BYTES:
             log_path.replace(log_path.with_suffix(".log.1"))  # keep one previous log, bounded
         log = log_path.open("ab")
