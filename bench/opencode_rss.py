@@ -33,7 +33,7 @@ async def rss_after_chats(root: Path, llm: FakeLLM, chats: int, dispose: bool) -
                     await handle.close()  # the chat went idle and was evicted: its directory is released
                 if index == 0:
                     first_rss = int(str((await backend.health())["rss_bytes"]))
-            await asyncio.sleep(1.0)  # let the server settle (GC of disposed instances)
+            await asyncio.sleep(3.0)  # let the server settle (GC of disposed instances)
             return first_rss, int(str((await backend.health())["rss_bytes"]))
     finally:
         await store.close()
