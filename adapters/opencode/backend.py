@@ -62,6 +62,7 @@ class OpenCodeServerBackend:
         self._server: ServerProcess | None = None
         self._client: OpenCodeClient | None = None
         self._spawn_lock = asyncio.Lock()
+        self._shut_down = False
         self._leftovers_done = False
         self._supervisor = Supervisor(spec.name)
         self._exit_seen: set[int] = set()  # pids whose exit was already fed to the supervisor
@@ -92,6 +93,8 @@ class OpenCodeServerBackend:
         async with self._spawn_lock:
             if self._server is not None and self._client is not None and self._server.running():
                 return Success((self._server, self._client))
+            if self._shut_down:
+                return Failure(AgentUnavailable(detail="the opencode backend was shut down", field="agent"))
             await self._bury_dead_server()
             if not self._leftovers_done:
                 await self.adopt_or_stop_leftovers()
@@ -263,6 +266,7 @@ class OpenCodeServerBackend:
     async def aclose(self) -> None:
         """Stop the server (SIGTERM, wait, SIGKILL) and forget its record."""
         async with self._spawn_lock:
+            self._shut_down = True
             server, client = self._server, self._client
             self._server, self._client = None, None
             self._handles.clear()
