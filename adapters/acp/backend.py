@@ -14,10 +14,12 @@ import asyncio
 import itertools
 from pathlib import Path
 
+from acp import RequestError
 from returns.result import Failure, Result, Success
 
 from adapters.acp.process import AcpProcess, tree_rss_bytes
 from adapters.acp.session import AcpSession
+from adapters.acp.turn import describe_request_error
 from core.acp_events import AcpState
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
@@ -135,6 +137,8 @@ class WarmAcpBackend:
                     await process.connection.load_session(cwd=cwd, session_id=session_id, mcp_servers=[])
                 else:
                     await process.connection.resume_session(cwd=cwd, session_id=session_id)
+        except RequestError as error:
+            return Failure(f"{name} could not resume session {session_id}: {describe_request_error(error)}")
         except Exception as error:
             return Failure(f"{name} could not resume session {session_id} ({type(error).__name__}: {error})")
         return Success(None)

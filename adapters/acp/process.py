@@ -161,10 +161,18 @@ class AcpProcess:
     def exit_report(self) -> str:
         """What a user needs after a crash: who, exit code, the agent's last words, where the log is."""
         code = self.process.returncode
-        status = "is still running" if code is None else f"exited with code {code}"
+        if code is None:
+            status = "is still running"
+        elif code < 0:
+            status = f"was killed by {_signal_name(-code)} (exit code {code})"
+        else:
+            status = f"exited with code {code}"
         tail = self.stderr_tail()
         said = ("; last stderr lines:\n" + "\n".join(tail)) if tail else "; it wrote nothing to stderr"
-        return f"agent {self.spec.name!r} (pid {self.pid}) {status}{said} (full log: {self._log_path})"
+        return (
+            f"agent {self.spec.name!r} (pid {self.pid}) {status}{said} (full log: {self._log_path}); "
+            "the next turn starts it again and resumes the session where the agent can"
+        )
 
     async def aclose(self) -> None:
         """Close stdin, give the agent a grace period, then SIGTERM and SIGKILL its process group; reap it."""
@@ -219,3 +227,10 @@ def _rss_bytes(pid: int) -> int:
     except (OSError, ValueError):
         return 0
     return 0
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -135,7 +135,7 @@ async def test_kill_9_mid_turn_fails_clearly_then_the_next_turn_resumes(warm: Wa
 
     crashed = await run_turn(warm.handle, "t5", "SLOW=0.3 a long answer", on_event=kill_on_first_text)
     assert isinstance(crashed.terminal, TurnFailed), crashed.events
-    assert f"pid {old_pid}) exited with code -9" in crashed.terminal.error
+    assert f"pid {old_pid}) was killed by SIGKILL (exit code -9)" in crashed.terminal.error
     assert "stderr" in crashed.terminal.error
     assert not warm.handle.is_alive()
 
