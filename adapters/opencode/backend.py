@@ -24,6 +24,7 @@ from adapters.opencode.session import OpenCodeSession
 from adapters.opencode.supervision import (
     HealthFailed,
     HealthOk,
+    OperatorReset,
     ProcessExited,
     RestartFailed,
     RestartSucceeded,
@@ -112,6 +113,10 @@ class OpenCodeServerBackend:
             elif restarting:
                 self._supervisor.feed(RestartSucceeded(at=now))
             return spawned
+
+    def operator_reset(self) -> None:
+        """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a server."""
+        self._supervisor.feed(OperatorReset(at=self._clock.monotonic()))
 
     async def _spawn(self) -> Result[_Server, DomainError]:
         resolved = resolve_command(self.spec, Path(self.runtime.agents_dir))

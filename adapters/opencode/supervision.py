@@ -9,6 +9,7 @@ from core.lifecycle import (
     Decision,
     HealthFailed,
     HealthOk,
+    OperatorReset,
     ProcessExited,
     RestartFailed,
     RestartSucceeded,
@@ -22,7 +23,15 @@ from core.lifecycle import (
     Signal as SupervisionSignal,
 )
 
-__all__ = ["HealthFailed", "HealthOk", "ProcessExited", "RestartFailed", "RestartSucceeded", "Supervisor"]
+__all__ = [
+    "HealthFailed",
+    "HealthOk",
+    "OperatorReset",
+    "ProcessExited",
+    "RestartFailed",
+    "RestartSucceeded",
+    "Supervisor",
+]
 
 
 class Supervisor:

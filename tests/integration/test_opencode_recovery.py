@@ -164,3 +164,25 @@ async def test_a_hung_server_fails_the_turn_is_killed_and_the_next_turn_respawns
         after = await run_turn(handle, "t2", "are you back")
         assert isinstance(after[-1], TurnCompleted)
         assert server_pid(backend) != hung_pid
+
+
+async def test_three_crashes_within_a_minute_make_the_agent_dead_until_an_operator_reset(
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig
+) -> None:
+    runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
+    async with sqlite_registry(tmp_path / "hearth.sqlite3") as store, opencode_backend(runtime, store) as backend:
+        for _ in range(3):
+            (await backend.ensure_server()).unwrap()  # respawns after the backoff core decided
+            os.kill(server_pid(backend), signal.SIGKILL)
+            assert await eventually(lambda: not backend.processes())
+
+        refused = await backend.ensure_server()
+        worktree = str(make_git_repo(tmp_path / "repo"))
+        opened = await backend.open_session(SessionSpec(chat_id="dead", agent="opencode", cwd=worktree))
+
+        assert "crashed 3 times" in refused.failure().detail
+        assert "SIGKILL" in opened.failure().detail or "-9" in opened.failure().detail
+        assert (await backend.health())["state"] == "dead"
+        backend.operator_reset()
+        (await backend.ensure_server()).unwrap()
+        assert backend.spawn_count == 4
