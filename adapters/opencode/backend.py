@@ -31,7 +31,7 @@ from adapters.opencode.supervision import (
     Supervisor,
 )
 from core.agents import AgentSpec
-from core.errors import AgentUnavailable, DomainError
+from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.lifecycle import StopProcess
 from core.model import BackendKind, ProcessRecord
 from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
@@ -39,6 +39,10 @@ from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, Sess
 _READY_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0
 _Server = tuple[ServerProcess, OpenCodeClient]
+
+
+def _existing_absolute_dir(path: str) -> bool:
+    return Path(path).is_absolute() and Path(path).is_dir()
 
 
 class OpenCodeServerBackend:
@@ -209,6 +213,9 @@ class OpenCodeServerBackend:
 
     # --- sessions -------------------------------------------------------------------------------------
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
+        if not _existing_absolute_dir(spec.cwd):  # OpenCode would silently accept any path
+            detail = f"the chat worktree {spec.cwd!r} is not an existing absolute directory; recreate the worktree"
+            return Failure(InvalidInput(detail=detail, field="cwd"))
         ensured = await self.ensure_server()
         if isinstance(ensured, Failure):
             return Failure(ensured.failure())

@@ -208,3 +208,11 @@ async def test_a_consumer_walking_away_mid_turn_aborts_it(
     history = await client.messages(handle.backend_session_id, str(tmp_path / "repo"))
     errors = [m["info"].get("error", {}).get("name") for m in history if m["info"]["role"] == "assistant"]
     assert errors[0] == "MessageAbortedError"  # the abandoned turn was aborted, not left running
+
+
+async def test_a_missing_worktree_directory_is_refused_before_opencode_sees_it(
+    backend: OpenCodeServerBackend, tmp_path: Path
+) -> None:
+    opened = await backend.open_session(SessionSpec(chat_id="x", agent="opencode", cwd=str(tmp_path / "gone")))
+
+    assert "not an existing absolute directory" in opened.failure().detail
