@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.routing import PREAMBLE_SEPARATOR
+
 REASONING_TEXT = "Let me think step by step about this request. It seems simple enough."
 DEFAULT_WRITE_CONTENT = "hello from fake llm"
 INTERRUPT_MARK = "[Request interrupted by user]"
+USER_MARK = f"{PREAMBLE_SEPARATOR}[user]\n"  # where hearth's handoff preamble ends
 FAST_CHUNKS = 4
 SLOW_CHUNKS = 20
 FAST_DELAY_S = 0.005
@@ -65,9 +68,15 @@ class Reply:
 
 
 def interpreted_text(last_user: str) -> str:
-    """Claude Code merges a cancelled prompt into the next one; only the newest part counts."""
+    """Only the person's own words are a script.
+
+    Claude Code merges a cancelled prompt into the next one, and hearth's handoff preamble quotes earlier
+    prompts (with their directives) before the user's prompt: only the newest part counts.
+    """
     if INTERRUPT_MARK in last_user:
-        return last_user.rsplit(INTERRUPT_MARK, 1)[1].strip()
+        last_user = last_user.rsplit(INTERRUPT_MARK, 1)[1].strip()
+    if USER_MARK in last_user:
+        last_user = last_user.rsplit(USER_MARK, 1)[1]
     return last_user
 
 

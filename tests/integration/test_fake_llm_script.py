@@ -8,7 +8,9 @@ from pathlib import Path
 import httpx
 
 from adapters.fake_llm import FakeLLM
-from adapters.fake_llm.script import Request, minimal_value, plan, split_text
+from adapters.fake_llm.script import Request, interpreted_text, minimal_value, plan, split_text
+from core.model import TaskStatus, TranscriptEntry
+from core.routing import compose_prompt, handoff_preamble
 
 WRITE_SCHEMA: dict[str, object] = {"properties": {"file_path": {}, "content": {}}}
 
@@ -63,3 +65,18 @@ def test_log_file_and_request_bodies_are_recorded_when_asked(tmp_path: Path) -> 
 
     assert entries[0]["body"] == body
     assert [json.loads(line) for line in log_file.read_text().splitlines()] == entries
+
+
+def test_directives_quoted_in_a_handoff_preamble_are_not_obeyed() -> None:
+    preamble = handoff_preamble(
+        "opencode",
+        (
+            TranscriptEntry(
+                task_id="t1", agent="native", prompt="WRITE notes.md hi", reply="ok", status=TaskStatus.SUCCEEDED
+            ),
+        ),
+        None,
+    )
+    prompt = compose_prompt(preamble, "RECALL")
+    assert "WRITE notes.md" in prompt
+    assert interpreted_text(prompt) == "RECALL"
