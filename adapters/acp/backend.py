@@ -156,20 +156,27 @@ class WarmAcpBackend:
         if self._supervision.state in _AWAITING_RESTART and restart_at is not None:
             await asyncio.sleep(max(0.0, min(restart_at - self._clock.monotonic(), self._policy.backoff_max_s)))
         key = f"acp:{self.spec.name}:{next(self._spawns)}"
-        started = await AcpProcess.start(self.spec, self._runtime, self._registry, self._clock, key)
+        spawned = await AcpProcess.spawn(self.spec, self._runtime, self._registry, key)
+        if isinstance(spawned, Failure):  # not installed / not executable: fails fast, nothing crashed
+            return spawned
+        started = await spawned.unwrap().initialize(self._runtime, self._clock)
         now = self._clock.monotonic()
-        if isinstance(started, Failure):
+        if isinstance(started, Failure):  # it ran and died (or hung): a crash, on the budget like any other
+            process = spawned.unwrap()
             if self._supervision.state in _AWAITING_RESTART:
-                self._supervision = supervise(
-                    self._supervision, RestartFailed(at=now, detail=started.failure().detail), self._policy
-                ).supervision
-            return started
+                signal: RestartFailed | ProcessExited = RestartFailed(at=now, detail=started.failure().detail)
+            else:
+                signal = ProcessExited(
+                    at=now, code=process.process.returncode, stderr_tail=tuple(process.stderr_tail())
+                )
+            self._supervision = supervise(self._supervision, signal, self._policy).supervision
+            return Failure(started.failure())
         if self._supervision.state in _AWAITING_RESTART:
             self._supervision = supervise(self._supervision, RestartSucceeded(at=now), self._policy).supervision
         elif self._supervision.healthy_since is None:
             self._supervision = self._supervision.model_copy(update={"healthy_since": now})
-        self._process = started.unwrap()
-        return started
+        self._process = spawned.unwrap()
+        return spawned
 
     async def _note_exit(self, process: AcpProcess) -> None:
         """Report a dead process once: its sessions are crashed (handles say not alive), the supervisor decides."""

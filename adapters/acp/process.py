@@ -64,6 +64,7 @@ class AcpProcess:
         self._registry = registry
         self._closed = False
         self.capabilities: InitializeResponse | None = None
+        self.command_line = spec.command
 
     @property
     def pid(self) -> int:
@@ -74,6 +75,18 @@ class AcpProcess:
         cls, spec: AgentSpec, runtime: BackendRuntime, registry: ProcessRegistry, clock: Clock, key: str
     ) -> Result[AcpProcess, DomainError]:
         """Spawn and initialize; a start failure says the exit code and the last stderr lines."""
+        spawned = await cls.spawn(spec, runtime, registry, key)
+        if isinstance(spawned, Failure):
+            return spawned
+        process = spawned.unwrap()
+        ready = await process.initialize(runtime, clock)
+        return ready.map(lambda _: process)
+
+    @classmethod
+    async def spawn(
+        cls, spec: AgentSpec, runtime: BackendRuntime, registry: ProcessRegistry, key: str
+    ) -> Result[AcpProcess, DomainError]:
+        """Start the executable (a missing one says how to install it); nothing is spoken yet."""
         resolved = resolve_command(spec, Path(runtime.agents_dir))
         if isinstance(resolved, Failure):
             return resolved
@@ -105,9 +118,14 @@ class AcpProcess:
         client = HearthAcpClient(spec.name)
         connection = ClientSideConnection(client, child.stdin, child.stdout, use_unstable_protocol=True)
         self = cls(spec, key, child, connection, client, log, log_path, offset, registry)
+        self.command_line = " ".join((str(command), *spec.args))
+        return Success(self)
+
+    async def initialize(self, runtime: BackendRuntime, clock: Clock) -> Result[None, DomainError]:
+        """``initialize`` once, then record the process; on failure the process is stopped and reaped."""
         try:
             self.capabilities = await asyncio.wait_for(
-                connection.initialize(
+                self.connection.initialize(
                     protocol_version=PROTOCOL_VERSION,
                     client_capabilities=CLIENT_CAPABILITIES,
                     client_info=Implementation(name="hearth", title="hearth", version="0.1.0"),
@@ -116,19 +134,19 @@ class AcpProcess:
             )
         except Exception as error:  # includes the timeout and a connection closed by a dying child
             await self.wait_exited(STOP_GRACE_S)
-            detail = f"agent {spec.name!r} failed to start ({type(error).__name__}: {error}); {self.exit_report()}"
+            why = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            detail = f"agent {self.spec.name!r} failed to start ({why}); {self.exit_report()}"
             await self.aclose()
             return Failure(AgentUnavailable(detail=detail))
-        await registry.record_process(
-            ProcessRecord(
-                key=key,
-                pid=child.pid,
-                started_at=clock.now(),
-                node_id=runtime.node_id,
-                command=" ".join((str(command), *spec.args)),
-            )
+        record = ProcessRecord(
+            key=self.key,
+            pid=self.pid,
+            started_at=clock.now(),
+            node_id=runtime.node_id,
+            command=self.command_line,
         )
-        return Success(self)
+        await self._registry.record_process(record)
+        return Success(None)
 
     def is_alive(self) -> bool:
         return not self._closed and self.process.returncode is None

@@ -175,19 +175,29 @@ async def test_a_missing_executable_names_the_fix(
     assert "PATH" in opened.failure().detail
 
 
-async def test_an_agent_that_dies_at_start_reports_exit_code_and_stderr(
+async def test_an_agent_that_dies_at_start_reports_exit_code_and_stderr_then_is_dead(
     tmp_path: Path, provider_config: ProviderConfig, process_registry: SqliteStore
 ) -> None:
     broken = AgentSpec(
         name="broken", backend=BackendKind.WARM_ACP, command="/bin/sh", args=("-c", "echo no api key >&2; exit 3")
     )
-    backend = WarmAcpBackend(broken, make_runtime(tmp_path, provider_config), process_registry, SystemClock())
-    opened = await backend.open_session(SessionSpec(chat_id="c", agent="broken", cwd=str(tmp_path)))
-    assert isinstance(opened, Failure)
-    detail = opened.failure().detail
-    assert "exited with code 3" in detail
-    assert "no api key" in detail
-    await backend.aclose()
+    policy = SupervisionPolicy(crash_budget=2, backoff_initial_s=0.05, backoff_max_s=0.1)
+    runtime = make_runtime(tmp_path, provider_config)
+    backend = WarmAcpBackend(broken, runtime, process_registry, SystemClock(), policy=policy)
+    spec = SessionSpec(chat_id="c", agent="broken", cwd=str(tmp_path))
+    try:
+        for _attempt in range(2):
+            opened = await backend.open_session(spec)
+            assert isinstance(opened, Failure)
+            detail = opened.failure().detail
+            assert "exited with code 3" in detail
+            assert "no api key" in detail
+        refused = await backend.open_session(spec)
+        assert isinstance(refused, Failure)
+        assert "broken is dead" in refused.failure().detail
+        assert "no api key" in refused.failure().detail
+    finally:
+        await backend.aclose()
 
 
 class _Worktree:
