@@ -261,12 +261,16 @@ class AcpSession:
             outcome = kinds.get(chosen, "rejected") if chosen is not None else "rejected"
         finally:
             active.permissions.pop(request_id, None)
+        if _cancelling(active):  # ACP: while a turn is being cancelled its questions answer "cancelled"
+            chosen, outcome = None, "cancelled"
         resolved = PermissionResolved(
             session_id=self._session_id, turn_id=active.turn_id, request_id=request_id, outcome=outcome
         )
         self._emit(active, [resolved])
         if not outcome.startswith("allow"):
             self._refuse(active, tool_call, f"refused: permission {outcome.replace('_', ' ')}")
+        if outcome == "cancelled":
+            return None
         return chosen if chosen is not None else pick_option(options, allow=False)
 
     def _emit(self, active: ActiveTurn, events: list[AgentEvent]) -> None:
@@ -278,3 +282,8 @@ class AcpSession:
         failed = {"sessionUpdate": "tool_call_update", "toolCallId": tool_call.get("toolCallId"), "status": "failed"}
         self._state, events = acp_events.fold_acp_update(self._state, {**failed, "rawOutput": why})
         self._emit(active, events)
+
+
+def _cancelling(active: ActiveTurn) -> bool:
+    """Read afresh after an await (a cancel may have arrived meanwhile)."""
+    return active.cancel_requested_at is not None

@@ -24,7 +24,7 @@ from adapters.acp_warm import WarmAcpBackend
 from adapters.store_sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.errors import AgentUnavailable
-from core.events import AgentEvent, PermissionRequest, PermissionResolved, TurnCompleted
+from core.events import AgentEvent, PermissionRequest, PermissionResolved, TurnCancelled, TurnCompleted
 from core.lifecycle import SupervisionPolicy
 from core.model import BackendKind
 from core.ports import SessionHandle, SessionSpec
@@ -93,6 +93,22 @@ async def test_ask_policy_without_an_answer_times_out_as_a_rejection(asking: tup
     assert [e.outcome for e in turn.events if isinstance(e, PermissionResolved)] == ["timed_out"]
     assert not target.exists()
     assert not await handle.answer_permission("perm-unknown", None)
+
+
+async def test_cancel_while_a_permission_is_pending_cancels_the_turn(asking: tuple[SessionHandle, Path]) -> None:
+    handle, worktree = asking
+    target = worktree / "cancelled.txt"
+
+    async def cancel_on_request(event: AgentEvent) -> None:
+        if isinstance(event, PermissionRequest):
+            await handle.cancel()
+
+    turn = await run_turn(handle, "a4", f"WRITE {target} cancelled", on_event=cancel_on_request)
+    assert isinstance(turn.terminal, TurnCancelled), turn.events
+    assert [e.outcome for e in turn.events if isinstance(e, PermissionResolved)] == ["cancelled"]
+    assert not target.exists()
+    after = await run_turn(handle, "a5", "hello after a cancelled question")
+    assert isinstance(after.terminal, TurnCompleted), after.events
 
 
 async def test_auto_policy_rejects_a_write_outside_the_worktree(
