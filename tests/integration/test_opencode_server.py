@@ -5,6 +5,7 @@ One server (module scope) serves every test here, as one server per node serves 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -216,3 +217,24 @@ async def test_a_missing_worktree_directory_is_refused_before_opencode_sees_it(
     opened = await backend.open_session(SessionSpec(chat_id="x", agent="opencode", cwd=str(tmp_path / "gone")))
 
     assert "not an existing absolute directory" in opened.failure().detail
+
+
+async def test_concurrent_turns_of_several_chats_are_kept_apart(
+    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+) -> None:
+    shared, other = make_git_repo(tmp_path / "shared"), make_git_repo(tmp_path / "other")
+    handles = [
+        await open_chat(backend, shared, "con-a"),
+        await open_chat(backend, shared, "con-b"),  # same directory: one event stream, demuxed by session
+        await open_chat(backend, other, "con-c"),
+    ]
+
+    results = await asyncio.gather(
+        *(run_turn(handle, f"t-{n}", f"THINK chat number {n}") for n, handle in enumerate(handles))
+    )
+
+    for n, (handle, events) in enumerate(zip(handles, results, strict=True)):
+        assert isinstance(events[-1], TurnCompleted)
+        assert text_of(events) == f"Hello from fake LLM. You said: THINK chat number {n}"
+        assert {e.session_id for e in events} == {handle.backend_session_id}
+        assert {e.turn_id for e in events} == {f"t-{n}"}
