@@ -193,9 +193,10 @@ class WarmAcpBackend:
 
     async def health(self) -> dict[str, object]:
         """Also where an exit between turns is noticed: the supervisor then says crashed (or dead)."""
-        async with self._spawn_lock:
-            if self._process is not None and not self._process.is_alive():
-                await self._note_exit(self._process)
+        if not self._spawn_lock.locked():  # a (re)start in progress will report for itself; never wait on it
+            async with self._spawn_lock:
+                if self._process is not None and not self._process.is_alive():
+                    await self._note_exit(self._process)
         process = self._process
         alive = process is not None and process.is_alive()
         return {
