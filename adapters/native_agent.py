@@ -245,11 +245,16 @@ class NativeSession:
                 await close()  # finish the line generator here, not in the loop's finaliser
         if outcome.usage:
             details = outcome.usage.get("completion_tokens_details") or {}
+            input_tokens = int(outcome.usage.get("prompt_tokens") or 0)
+            output_tokens = int(outcome.usage.get("completion_tokens") or 0)
+            reasoning_tokens = int(details.get("reasoning_tokens") or 0)
+            price = self._backend.runtime.provider.openai_price
             yield UsageReport(
                 **ids,
-                input_tokens=int(outcome.usage.get("prompt_tokens") or 0),
-                output_tokens=int(outcome.usage.get("completion_tokens") or 0),
-                reasoning_tokens=int(details.get("reasoning_tokens") or 0),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                reasoning_tokens=reasoning_tokens,
+                cost_usd=price.cost(input_tokens, output_tokens) if price else 0.0,
             )
 
 

@@ -27,12 +27,25 @@ class AgentSpec(Frozen):
     permission: PermissionPolicy = "auto"
 
 
+class ModelPrice(Frozen):
+    """USD per million tokens, as providers publish them. Reasoning tokens bill as output."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+    def cost(self, input_tokens: int, output_tokens: int, reasoning_tokens: int = 0) -> float:
+        return (input_tokens * self.input + (output_tokens + reasoning_tokens) * self.output) / 1_000_000
+
+
 class ProviderConfig(Frozen):
     """Where agents send their LLM requests. Tests and ``hearth demo`` point all three at the scripted LLM."""
 
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str = ""
     openai_model: str = "gpt-4o-mini"
+    openai_price: ModelPrice | None = None  # unknown prices report cost 0 rather than a guess
     anthropic_base_url: str = "https://api.anthropic.com"  # without /v1: Claude Code adds it
     anthropic_api_key: str = ""
     anthropic_model: str = "claude-sonnet-4-5"

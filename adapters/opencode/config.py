@@ -79,7 +79,7 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "hearth provider",
                 "options": {"baseURL": provider.openai_base_url, "apiKey": provider.openai_api_key or "none"},
-                "models": {model: {"name": model, "limit": {"context": 128000, "output": 8192}}},
+                "models": {model: _model_entry(model, provider)},
             }
         },
         "permission": {"edit": permission, "bash": permission, "webfetch": "deny"},
@@ -89,6 +89,18 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
         "formatter": False,  # the file an agent writes is the file hearth diffs, not a reformatted one
     }
     return json.dumps(config)
+
+
+def _model_entry(model: str, provider: ProviderConfig) -> dict[str, object]:
+    entry: dict[str, object] = {"name": model, "limit": {"context": 128000, "output": 8192}}
+    if (price := provider.openai_price) is not None:  # OpenCode prices each step-finish with it
+        entry["cost"] = {
+            "input": price.input,
+            "output": price.output,
+            "cache_read": price.cache_read,
+            "cache_write": price.cache_write,
+        }
+    return entry
 
 
 def server_env(spec: AgentSpec, provider: ProviderConfig, dirs: StateDirs, password: str) -> dict[str, str]:

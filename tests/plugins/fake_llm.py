@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.fake_llm import FakeLLM
-from core.agents import ProviderConfig
+from core.agents import ModelPrice, ProviderConfig
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,7 @@ def provider_config(fake_llm: FakeLLM) -> ProviderConfig:
         openai_base_url=fake_llm.openai_base_url,
         openai_api_key="fake-openai-key",
         openai_model="fake-model",
+        openai_price=ModelPrice(input=3, output=15, cache_read=0.3, cache_write=3.75),  # agents.md §3.2
         anthropic_base_url=fake_llm.anthropic_base_url,
         anthropic_api_key="fake-anthropic-key",
         anthropic_model="claude-sonnet-4-5",
