@@ -229,6 +229,12 @@ class PostgresStore:
         found = await self._pool.fetch(SQL.fail_running, reason, _utc(at), node_id)
         return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
 
+    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
+        found = await self._pool.fetch("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
+        counts = dict.fromkeys(TaskStatus, 0)
+        counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
+        return counts
+
     # the turn journal
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
         bodies = [dump_event(event) for event in events]

@@ -190,6 +190,12 @@ class SqliteStore:
         found = await self._db.write(lambda conn: conn.execute(SQL.fail_running, params).fetchall())
         return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
 
+    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
+        found = await self._db.all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
+        counts = dict.fromkeys(TaskStatus, 0)
+        counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
+        return counts
+
     # the turn journal
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
         bodies = [json.dumps(dump_event(event)) for event in events]

@@ -102,6 +102,10 @@ class Store(Protocol):
         """Startup recovery: every task left ``running`` (by this node, or by anyone when node_id is None)."""
         ...
 
+    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks (chat-less and deleted chats' included) are in each status; every status is a key."""
+        ...
+
     # the turn journal
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
         """Appends in order; returns the stored rows with their store-wide increasing ``seq``."""

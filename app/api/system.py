@@ -12,7 +12,7 @@ from returns.pipeline import is_successful
 from adapters.agent_install import resolve_command
 from app.bootstrap import Service
 from app.metrics import render, sample_process
-from core.model import BackendKind, TaskStatus
+from core.model import BackendKind
 
 
 def agents_json(service: Service) -> list[dict[str, Any]]:
@@ -85,10 +85,7 @@ class SystemController(Controller):
 
     @get("/metrics", media_type=MediaType.TEXT)
     async def metrics(self, service: NamedDependency[Service]) -> str:
-        counts: dict[str, int] = {status.value: 0 for status in TaskStatus}
-        for chat in await service.store.list_chats():
-            for task in await service.store.list_tasks(chat.id):
-                counts[task.status.value] += 1
+        counts = {status.value: n for status, n in (await service.store.count_tasks_by_status()).items()}
         samples = [
             sample
             for _, backend in service.all_backends()

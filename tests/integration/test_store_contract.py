@@ -276,6 +276,27 @@ async def test_fail_running_tasks_by_node_or_all(store: Store) -> None:
     assert await store.fail_running_tasks("again", at(5)) == []
 
 
+async def test_count_tasks_by_status_covers_every_status_and_every_chat(store: Store) -> None:
+    assert await store.count_tasks_by_status() == dict.fromkeys(TaskStatus, 0)
+    for chat_id in ("a", "b", "gone"):
+        await store.create_chat(chat(chat_id))
+    for task_id, owner in [("a1", "a"), ("a2", "a"), ("b1", "b"), ("g1", "gone"), ("solo", None), ("q", "b")]:
+        await store.enqueue_task(task(task_id, owner))
+    await store.claim_next_task("n", at(1))  # a1 runs
+    await store.finish_task("g1", TaskStatus.SUCCEEDED, None, Usage(), at(2))
+    await store.finish_task("solo", TaskStatus.FAILED, "boom", Usage(), at(2))
+    await store.cancel_queued_task("q", at(2))
+    await store.delete_chat("gone")  # its task keeps counting, with chat_id NULL
+
+    assert await store.count_tasks_by_status() == {
+        TaskStatus.QUEUED: 2,  # a2, b1
+        TaskStatus.RUNNING: 1,
+        TaskStatus.SUCCEEDED: 1,
+        TaskStatus.FAILED: 1,
+        TaskStatus.CANCELLED: 1,
+    }
+
+
 async def test_events_append_in_order_and_list_after_seq(store: Store) -> None:
     await store.create_chat(chat())
     await store.create_chat(chat("c2"))
