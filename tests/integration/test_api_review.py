@@ -1,0 +1,48 @@
+"""Bugs found in review, each pinned through real HTTP: idempotency keys bound to their request, path confinement."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.plugins.service import Hearth
+
+pytestmark = pytest.mark.agents
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_refused(hearth: Hearth, git_repo: Path) -> None:
+    chat = (await hearth.create_chat(git_repo))["id"]
+    url = f"/api/chats/{chat}/turns"
+    key = {"Idempotency-Key": "submit-once"}
+    first = await hearth.client.post(url, json={"agent": "native", "prompt": "first prompt"}, headers=key)
+    assert first.status_code == 202, first.text
+    retried = await hearth.client.post(url, json={"agent": "native", "prompt": "first prompt"}, headers=key)
+    assert retried.json()["id"] == first.json()["id"]  # a true retry still replays
+
+    other = await hearth.client.post(url, json={"agent": "native", "prompt": "a different prompt"}, headers=key)
+    assert other.status_code == 422, other.text
+    assert other.headers["content-type"].startswith("application/problem+json")
+    problem = other.json()
+    assert problem["field"] == "Idempotency-Key"
+    assert "different request" in problem["detail"]
+    await hearth.wait_turn(chat, first.json()["id"])
+    assert [t["prompt"] for t in (await hearth.client.get(url)).json()] == ["first prompt"]
+
+
+async def test_manual_edit_through_a_symlink_to_the_git_link_is_refused(hearth: Hearth, git_repo: Path) -> None:
+    chat = (await hearth.create_chat(git_repo))["id"]
+    assert (await hearth.run_turn(chat, "native", "just talk"))["status"] == "succeeded"
+    root = Path((await hearth.client.get(f"/api/chats/{chat}")).json()["worktree"]["path"])
+    git_link = root / ".git"  # a linked worktree's ".git" is a file naming its admin dir
+    before = git_link.read_bytes()
+    os.symlink(".git", root / "innocent.txt")  # e.g. left there by an agent or committed in the repository
+
+    response = await hearth.client.put(f"/api/chats/{chat}/files", json={"path": "innocent.txt", "content": "x"})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "path"
+    assert git_link.read_bytes() == before
+    nested = await hearth.client.put(f"/api/chats/{chat}/files", json={"path": "sub/.git/config", "content": "x"})
+    assert nested.status_code == 422, nested.text
+    assert not (root / "sub").exists()
