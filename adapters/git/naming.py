@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 from adapters.git.refusal import refuse, refuse_input
 from core.model import Worktree
@@ -81,9 +81,14 @@ def relative_path(path: str) -> PurePosixPath:
         refuse_input(f"{path!r} is not a relative path inside the worktree", field="path")
     if ".." in rel.parts:
         refuse_input(f"{path!r} escapes the worktree ('..' is not allowed)", field="path")
-    if not rel.parts or rel.parts[0] == ".git":
-        refuse_input(f"{path!r} is not a file of the worktree", field="path")
+    if not rel.parts or _names_git(rel):
+        refuse_input(f"{path!r} is not a file of the worktree (git's own files are off limits)", field="path")
     return rel
+
+
+def _names_git(rel: PurePath) -> bool:
+    """Any '.git' component, as git itself refuses to track (a nested one would turn a directory into a repo)."""
+    return any(part.lower() == ".git" for part in rel.parts)
 
 
 def confined_file(root: Path, path: str) -> Path:
@@ -93,4 +98,6 @@ def confined_file(root: Path, path: str) -> Path:
     resolved = root.joinpath(*rel.parts).resolve()  # follows every symlink on the way, the file's own too
     if not is_inside(resolved, real_root) or resolved == real_root:
         refuse_input(f"{path!r} leads outside the worktree through a symlink (to {resolved}); refused", field="path")
+    if _names_git(resolved.relative_to(real_root)):
+        refuse_input(f"{path!r} leads into git's own files through a symlink (to {resolved}); refused", field="path")
     return resolved
