@@ -72,6 +72,15 @@ class OneShotAcpBackend:
             if s.process.is_alive()
         ]
 
+    async def restart(self, reason: str) -> None:
+        """Stop every running one-shot process of this agent (SIGTERM, bounded wait, SIGKILL): its turn fails.
+
+        Nothing to respawn: the next one-shot task starts a fresh process anyway.
+        """
+        for session in self._sessions:
+            await session.process.stop()
+        self._sessions = [s for s in self._sessions if s.is_alive()]
+
     async def aclose(self) -> None:
         for session in self._sessions:
             await session.close()

@@ -292,6 +292,11 @@ class NativeBackend:
     def processes(self) -> list[ProcessInfo]:
         return []
 
+    async def restart(self, reason: str) -> None:
+        """No process to respawn: cancel every session's in-flight work; the sessions stay usable."""
+        for session in list(self._sessions):
+            await session.cancel()
+
     async def aclose(self) -> None:
         for session in list(self._sessions):
             await session.close()

@@ -70,6 +70,9 @@ class UnavailableBackend:
     def processes(self) -> list[ProcessInfo]:
         return []
 
+    async def restart(self, reason: str) -> None:
+        return None  # it never started a process
+
     async def aclose(self) -> None:
         return None
 

@@ -48,6 +48,7 @@ class TurnContext:
     journal: TurnJournal
     live: LiveSession | None = None  # pooled (warm) session
     oneshot: SessionHandle | None = None  # fresh session closed after the turn
+    backend: AgentBackend | None = None  # whichever runs the session (the watchdog restarts its process)
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -178,7 +179,8 @@ class TurnRunner:
                 result = StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))
                 await ctx.journal.write([result.terminal])
             else:
-                result = await stream_turn(handle, turn, ctx.journal, self._clock, self._watchdog)
+                restart = ctx.backend.restart if ctx.backend is not None else None
+                result = await stream_turn(handle, turn, ctx.journal, self._clock, self._watchdog, restart)
                 unresponsive = result.agent_unresponsive
         except asyncio.CancelledError:
             await asyncio.shield(handle.cancel())  # shutdown: interrupt the agent, never leave it working
@@ -213,6 +215,7 @@ class TurnRunner:
             if not is_successful(checked_out):
                 return checked_out.failure().detail
             ctx.live = checked_out.unwrap()
+            ctx.backend = self._pool.backend(spec.agent)
             return None
         backend = self._oneshot.get(spec.agent) or self._pool.backend(spec.agent)
         if backend is None:
@@ -221,6 +224,7 @@ class TurnRunner:
         if not is_successful(opened):
             return opened.failure().detail
         ctx.oneshot = opened.unwrap()
+        ctx.backend = backend
         return None
 
     async def _release(self, ctx: TurnContext, *, discard: bool = False) -> None:

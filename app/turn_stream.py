@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
@@ -21,7 +21,9 @@ from core.stream import Coalescer, flush_due, push
 log = logging.getLogger(__name__)
 
 TerminalEvent = TurnCompleted | TurnFailed | TurnCancelled
+RestartAgent = Callable[[str], Awaitable[None]]  # AgentBackend.restart of the backend running the turn
 DRAIN_AFTER_TERMINAL_S = 5.0
+RESTART_TIMEOUT_S = 30.0  # stopping is SIGTERM, a bounded wait, SIGKILL: well inside this
 
 
 class TurnJournal:
@@ -56,7 +58,12 @@ class StreamResult:
 
 
 async def stream_turn(
-    handle: SessionHandle, turn: TurnInput, journal: TurnJournal, clock: Clock, watchdog: WatchdogPolicy
+    handle: SessionHandle,
+    turn: TurnInput,
+    journal: TurnJournal,
+    clock: Clock,
+    watchdog: WatchdogPolicy,
+    restart: RestartAgent | None = None,
 ) -> StreamResult:
     queue: asyncio.Queue[tuple[float, AgentEvent] | None] = asyncio.Queue()
     session_id = handle.backend_session_id
@@ -83,7 +90,7 @@ async def stream_turn(
 
     async with asyncio.TaskGroup() as group:
         pump_task = group.create_task(pump(), name=f"pump-{turn.turn_id}")
-        result = await _consume(queue, handle, turn, journal, clock, watchdog)
+        result = await _consume(queue, handle, turn, journal, clock, watchdog, restart)
         # the backend should finish its iterator right after the terminal event; never wait on it forever
         done, _ = await asyncio.wait({pump_task}, timeout=DRAIN_AFTER_TERMINAL_S)
         if not done:
@@ -98,6 +105,7 @@ async def _consume(
     journal: TurnJournal,
     clock: Clock,
     watchdog: WatchdogPolicy,
+    restart: RestartAgent | None,
 ) -> StreamResult:
     session_id = handle.backend_session_id
     last_event_at = clock.monotonic()
@@ -125,11 +133,14 @@ async def _consume(
                 return StreamResult(failed, agent_unresponsive=True)
             if step is WatchdogStep.CANCEL:
                 log.warning("turn %s: %s; cancelling it", turn.turn_id, f"silent for {now - last_event_at:.0f} s")
-                await handle.cancel()
+                try:  # a hung agent may not even take the cancel request: the next step must not wait on it
+                    async with asyncio.timeout(watchdog.escalation_s):
+                        await handle.cancel()
+                except TimeoutError:
+                    log.warning("turn %s: the cancel request itself hung", turn.turn_id)
             if step is WatchdogStep.RESTART:
-                failed = TurnFailed(
-                    session_id=session_id, turn_id=turn.turn_id, error=silence_reason(last_event_at, now)
-                )
+                error = await _restart_agent(restart, turn.turn_id, last_event_at, now)
+                failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
                 await journal.write([failed])
                 return StreamResult(failed, agent_unresponsive=True)
             continue
@@ -154,3 +165,17 @@ async def _consume(
         steps_taken = 0
         if terminal is not None:
             return StreamResult(terminal)
+
+
+async def _restart_agent(restart: RestartAgent | None, turn_id: str, last_event_at: float, now: float) -> str:
+    """Stop the hung agent's process through its backend; the failure text of the turn says how that went."""
+    if restart is not None:
+        silent = f"a turn sent nothing for {now - last_event_at:.0f} s and ignored a cancel"
+        log.warning("turn %s: %s; restarting the agent", turn_id, silent)
+        try:
+            async with asyncio.timeout(RESTART_TIMEOUT_S):
+                await restart(silent)
+        except Exception as exc:  # TimeoutError included: the turn still fails, saying the restart did not work
+            log.exception("turn %s: restarting the agent failed", turn_id)
+            return silence_reason(last_event_at, now, restart_error=repr(exc))
+    return silence_reason(last_event_at, now)

@@ -30,6 +30,7 @@ from core.lifecycle import (
     Supervision,
     SupervisionPolicy,
     SupervisorState,
+    TurnStalled,
     availability,
     supervise,
 )
@@ -188,8 +189,24 @@ class WarmAcpBackend:
         for session_id, session in list(self._sessions.items()):
             if session.process is process:
                 del self._sessions[session_id]
-        self._process = None
+        if self._process is process:  # a restart may already have spawned the next one
+            self._process = None
         await process.aclose()  # reaps it and forgets its registry record
+
+    async def restart(self, reason: str) -> None:
+        """The turn watchdog gave up on a turn: stop the hung process (SIGTERM, bounded wait, SIGKILL).
+
+        Counted against the crash budget (``TurnStalled``); every session of the process is crashed, and the
+        next ``open_session`` respawns after the backoff and loads the stored session where the agent can.
+        Not under the spawn lock: a start in progress must not delay stopping a hung agent.
+        """
+        process = self._process
+        if process is None or not process.is_alive():
+            return  # already gone: its exit is reported as a crash where it is noticed
+        stalled = TurnStalled(at=self._clock.monotonic(), detail=reason)
+        self._supervision = supervise(self._supervision, stalled, self._policy).supervision
+        await process.stop()
+        await self._note_exit(process)  # the supervisor ignores this exit: the restart was already counted
 
     async def health(self) -> dict[str, object]:
         """Also where an exit between turns is noticed: the supervisor then says crashed (or dead)."""

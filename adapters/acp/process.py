@@ -152,6 +152,12 @@ class AcpProcess:
         return not self._closed and self.process.returncode is None
 
     @property
+    def agent_name(self) -> str:
+        """The agent's own name from ``initialize`` (``agentInfo.name``, e.g. gemini-cli), else the command."""
+        info = self.capabilities.agent_info if self.capabilities else None
+        return info.name if info is not None else Path(self.spec.command).name
+
+    @property
     def can_load(self) -> bool:
         caps = self.capabilities.agent_capabilities if self.capabilities else None
         return bool(caps and caps.load_session)
@@ -197,16 +203,37 @@ class AcpProcess:
         if self._closed:
             return
         self._closed = True
+        await self._close_pipes()
+        if await self.wait_exited(STOP_GRACE_S) is None:
+            await self._terminate_group(STOP_GRACE_S)
+        await self._release()
+
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop a hung agent at once: SIGTERM its group, bounded wait, SIGKILL; reap it. No polite stdin close
+        first (a hung agent would not read it); the pipes close after it is gone."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._terminate_group(grace_s)
+        await self._close_pipes()
+        await self._release()
+
+    async def _close_pipes(self) -> None:
         with contextlib.suppress(Exception):
-            await self.connection.close()
+            async with asyncio.timeout(STOP_GRACE_S):
+                await self.connection.close()
         if self.process.stdin is not None:
             with contextlib.suppress(Exception):
                 self.process.stdin.close()
-        for sig in (None, signal.SIGTERM, signal.SIGKILL):
-            if sig is not None:
-                self._signal_group(sig)
-            if await self.wait_exited(STOP_GRACE_S) is not None:
-                break
+
+    async def _terminate_group(self, grace_s: float) -> None:
+        self._signal_group(signal.SIGTERM)
+        self._signal_group(signal.SIGCONT)  # a stopped (SIGSTOP) agent only acts on the SIGTERM once continued
+        if await self.wait_exited(grace_s) is None:
+            self._signal_group(signal.SIGKILL)
+            await self.wait_exited(grace_s)
+
+    async def _release(self) -> None:
         self._signal_group(signal.SIGKILL)  # children of a wrapper that exited (claude) go with the group
         self._log.close()
         with contextlib.suppress(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from pathlib import Path
 
@@ -29,12 +30,15 @@ from adapters.opencode.supervision import (
     RestartFailed,
     RestartSucceeded,
     Supervisor,
+    TurnStalled,
 )
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.lifecycle import StopProcess
 from core.model import BackendKind, ProcessRecord
 from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
+
+log = logging.getLogger(__name__)
 
 _READY_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0
@@ -201,6 +205,24 @@ class OpenCodeServerBackend:
             return f"{stop.reason}; the server was killed ({server.exit_report()})"
         self._supervisor.feed(HealthOk(at=self._clock.monotonic()))
         return None
+
+    async def restart(self, reason: str) -> None:
+        """The turn watchdog gave up on a turn: the supervisor counts a ``TurnStalled`` crash and says stop.
+
+        The hung server is stopped (SIGTERM, bounded wait, SIGKILL) and buried; every session on it is crashed.
+        The next turn starts a new server after the backoff and resumes its session by id.
+        """
+        server = self._server
+        if server is None or not server.running():
+            return  # already gone: its exit is reported as a crash where it is noticed
+        # a running server means a live supervisor state, where TurnStalled always decides StopProcess
+        self._supervisor.feed(TurnStalled(at=self._clock.monotonic(), detail=reason))
+        self._exit_seen.add(server.pid)  # counted as TurnStalled: its exit is no second crash
+        log.warning("stopping opencode server pid %s: %s", server.pid, reason)
+        await server.stop(grace_s=_STOP_GRACE_S)
+        async with self._spawn_lock:
+            if self._server is server:
+                await self._bury_dead_server()
 
     async def dispose_directory(self, directory: str) -> None:
         """Free OpenCode's per-directory instance (watchers, LSP/MCP children) of a directory nobody uses."""

@@ -132,6 +132,7 @@ class ServerProcess:
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.terminate()
+                self._proc.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) server acts on SIGTERM once continued
             if await self.wait_exit(grace_s) is None:
                 with contextlib.suppress(ProcessLookupError):
                     self._proc.kill()

@@ -16,6 +16,7 @@ from core.lifecycle import (
     Supervision,
     SupervisionPolicy,
     SupervisorState,
+    TurnStalled,
     availability,
     supervise,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "RestartFailed",
     "RestartSucceeded",
     "Supervisor",
+    "TurnStalled",
 ]
 
 

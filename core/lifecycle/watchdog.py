@@ -48,9 +48,15 @@ def watchdog_step(
     return ESCALATION[steps_taken]
 
 
-def silence_reason(last_event_at: float, now: float) -> str:
-    """The error text of a turn the watchdog gave up on."""
+def silence_reason(last_event_at: float, now: float, restart_error: str | None = None) -> str:
+    """The error text of a turn the watchdog gave up on: what happened, what hearth did, what comes next."""
+    silent = f"the agent sent nothing for {now - last_event_at:.0f} s and did not react to a cancel"
+    if restart_error is None:
+        return (
+            f"{silent}; hearth failed the turn and restarted the agent process. "
+            "The next turn resumes the session where the agent can"
+        )
     return (
-        f"the agent sent nothing for {now - last_event_at:.0f} s and did not react to a cancel; "
-        "hearth failed the turn and restarts the agent"
+        f"{silent}; hearth failed the turn, but stopping the agent process failed ({restart_error}). "
+        "The next turn starts it again"
     )
