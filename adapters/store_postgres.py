@@ -242,6 +242,10 @@ class PostgresStore:
         if not bodies:
             return stored
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            if chat_id is not None:
+                # one appender per chat at a time, so a chat's rows commit in seq order: a chat stream reads
+                # "seq > last seen" and would skip for good a lower seq that committed after a higher one
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
             for index, body in enumerate(bodies):
                 if index:
                     await self._fault_point(conn, "append_events")
