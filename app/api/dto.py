@@ -31,7 +31,8 @@ class CloseRequest(Body):
 
 
 class PathsRequest(Body):
-    paths: list[str] | None = None  # None: every pending change
+    # None: every pending change; an empty list is refused (it used to be answered "all" while doing nothing)
+    paths: list[str] | None = Field(default=None, min_length=1)
 
 
 class FileEdit(Body):

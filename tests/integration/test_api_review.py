@@ -46,3 +46,17 @@ async def test_manual_edit_through_a_symlink_to_the_git_link_is_refused(hearth: 
     nested = await hearth.client.put(f"/api/chats/{chat}/files", json={"path": "sub/.git/config", "content": "x"})
     assert nested.status_code == 422, nested.text
     assert not (root / "sub").exists()
+
+
+async def test_apply_or_discard_of_an_empty_path_list_is_refused_not_reported_as_all(
+    hearth: Hearth, git_repo: Path
+) -> None:
+    chat = (await hearth.create_chat(git_repo))["id"]
+    assert (await hearth.run_turn(chat, "native", "WRITE kept.txt keep me"))["status"] == "succeeded"
+    for action in ("apply", "discard"):
+        response = await hearth.client.post(f"/api/chats/{chat}/changes/{action}", json={"paths": []})
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "paths"
+    changes = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
+    assert [c["path"] for c in changes] == ["kept.txt"]
+    assert not (git_repo / "kept.txt").exists()
