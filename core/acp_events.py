@@ -14,6 +14,9 @@ around ``session/load``, ``on_permission_request`` for ``session/request_permiss
 * Tool calls are upserted by id (``core.acp_tools``); only a visible change is emitted again.
 * Cost from OpenCode's cumulative ``usage_update`` becomes an increment against ``cost_total``: seed it
   with the session's recorded cost when resuming a session in a new process.
+* gemini-cli starts every thought chunk with its bold title, empty here (``****\n``): the shell seeds
+  ``thought_prefix`` with ``thought_prefix_for(agentInfo.name)`` and the prefix is cut from each reasoning
+  chunk once, so the thought reads as the model wrote it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from core.events import (
 _CHUNK_KINDS = {"agent_message_chunk": "text", "agent_thought_chunk": "reasoning"}
 _OPTION_KINDS = ("allow_once", "allow_always", "reject_once", "reject_always")
 _CANCEL_WORDS = ("abort", "cancel", "interrupt")
+GEMINI_THOUGHT_PREFIX = "****\n"
+
+
+def thought_prefix_for(agent_name: str | None) -> str:
+    """What the agent puts before each thought chunk, by its ``initialize`` ``agentInfo.name`` (or command)."""
+    return GEMINI_THOUGHT_PREFIX if agent_name is not None and agent_name.lower().startswith("gemini") else ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class AcpState:
     title: str | None = None
     plan: tuple[str, ...] = ()
     config: Mapping[str, str] = field(default_factory=dict)
+    thought_prefix: str = ""  # cut from the start of every reasoning chunk (gemini: ``****\n``)
 
 
 def begin_turn(state: AcpState, turn_id: str) -> AcpState:
@@ -134,6 +144,8 @@ def _on_chunk(state: AcpState, kind: str, update: raw.Raw, turn_id: str) -> tupl
     usage = usage_from_meta(update, state.session_id, turn_id)
     content = raw.obj(update, "content")
     text = raw.text(content, "text") if raw.text(content, "type") in (None, "text") else None
+    if text and kind == "reasoning" and state.thought_prefix:
+        text = text.removeprefix(state.thought_prefix)
     if text:
         message_id = raw.text(update, "messageId")
         part = state.part

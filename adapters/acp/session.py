@@ -62,7 +62,8 @@ class AcpSession:
         self._close_process_when_done = close_process_when_done
         self._turn: ActiveTurn | None = None
         self._guard = turn_guard.TurnGuard()
-        self._state = state or acp_events.AcpState(session_id=session_id)
+        prefix = acp_events.thought_prefix_for(process.agent_name)
+        self._state = state or acp_events.AcpState(session_id=session_id, thought_prefix=prefix)
         self._closed = False
         process.client.attach(session_id, self)
 

@@ -18,6 +18,7 @@ from core.acp_events import (
     finish_prompt,
     fold_acp_update,
     request_cancel,
+    thought_prefix_for,
 )
 from core.events import (
     AgentEvent,
@@ -32,6 +33,7 @@ from core.events import (
 Update = dict[str, Any]
 A, B = "sess-A", "sess-B"
 KINDS = {"text": "agent_message_chunk", "reasoning": "agent_thought_chunk"}
+GEMINI = "****\n"
 WIRE_STATUS = {"pending": "pending", "running": "in_progress", "completed": "completed", "failed": "failed"}
 
 chunk = st.builds(
@@ -110,6 +112,27 @@ def test_chunks_keep_text_and_order_and_start_a_part_on_kind_message_or_tool_cha
         same_key = key == (stream[j]["sessionUpdate"], stream[j].get("messageId"))
         tool_between = any(stream[k]["sessionUpdate"].startswith("tool_call") for k in range(i + 1, j))
         assert (d1.part_id == d2.part_id) == (same_key and not tool_between)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["m1", "m2"]), st.text(alphabet="ab *\n", max_size=8)), max_size=12))
+def test_gemini_thought_titles_are_cut_once_per_chunk_and_nothing_else_changes(
+    thoughts: list[tuple[str, str]],
+) -> None:
+    """Each chunk is ``****\n`` + the thought: exactly the thoughts are emitted, once each, in order."""
+    stream = [
+        {"sessionUpdate": KINDS["reasoning"], "messageId": m, "content": {"type": "text", "text": GEMINI + t}}
+        for m, t in thoughts
+    ]
+    state = begin_turn(AcpState(session_id=A, thought_prefix=thought_prefix_for("gemini-cli")), "t1")
+    out: list[AgentEvent] = []
+    for update in stream:
+        state, more = fold_acp_update(state, update)
+        out.extend(more)
+    assert [e.text for e in out if isinstance(e, ReasoningDelta)] == [t for _, t in thoughts if t]
+    # any other agent keeps the chunk verbatim, title included
+    plain = fold_turn([(A, u) for u in stream], A)
+    assert [e.text for e in plain if isinstance(e, ReasoningDelta)] == [GEMINI + t for _, t in thoughts]
 
 
 @settings(max_examples=100, deadline=None)

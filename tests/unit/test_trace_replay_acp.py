@@ -60,8 +60,7 @@ def test_every_prompt_ends_exactly_once_and_the_cancelled_one_is_cancelled(agent
 def test_think_write_turn_reasoning_tool_permission_and_answer(agent_replay: tuple[str, AcpReplay]) -> None:
     agent, replay = agent_replay
     events = replay.of_turn("t1")
-    thoughts = [t.removeprefix("****\n") for t in _texts(events, ReasoningDelta)]  # gemini titles its thoughts
-    assert thoughts == [THOUGHT, THOUGHT]
+    assert _texts(events, ReasoningDelta) == [THOUGHT, THOUGHT]  # gemini's "****\n" title prefix is cut
     answer = _texts(events, TextDelta)
     assert len(answer) == 1
     assert answer[0].startswith("Tool done: ")
@@ -78,6 +77,25 @@ def test_think_write_turn_reasoning_tool_permission_and_answer(agent_replay: tup
         assert requests[0].tool_call_id == tools[0].tool_call_id
         assert {o.kind for o in requests[0].options} >= {"allow_once", "reject_once"}
         assert events.index(tools[0]) < events.index(requests[0])  # qwen/gemini: started from the request
+
+
+def test_gemini_thoughts_lose_their_empty_bold_title_exactly_once() -> None:
+    replay = replay_acp("gemini")
+    assert replay.agent_name == "gemini-cli"
+    assert replay.state is not None
+    assert replay.state.thought_prefix == "****\n"
+    thoughts = [e for e in replay.events if isinstance(e, ReasoningDelta)]
+    assert thoughts, "the recorded gemini turns think"
+    assert all(e.text == THOUGHT for e in thoughts), thoughts  # one whole thought per chunk, no "****"
+    assert len({e.part_id for e in thoughts}) == len(thoughts)  # each thought is its own part
+
+
+def test_other_agents_keep_their_thoughts_verbatim() -> None:
+    for agent in ("qwen", "claude", "opencode"):
+        replay = replay_acp(agent)
+        assert replay.state is not None
+        assert replay.state.thought_prefix == "", agent
+        assert "".join(_texts(replay.of_turn("t1"), ReasoningDelta)) == THOUGHT * 2, agent
 
 
 def test_claude_sends_tool_call_twice_and_it_is_one_upserted_call() -> None:
