@@ -3,6 +3,10 @@
 The store's ``claim_next_task`` never hands out a chat that has a running turn, and the dispatcher also skips the
 chats it is running itself, so a busy chat is skipped, never waited on. ``run`` owns every turn task in one
 TaskGroup; ``shutdown`` stops taking work, gives in-flight turns a grace period, then cancels them.
+
+A turn this node claimed is briefly unknown to the runner: before its job starts, and while the runner stores its
+terminal status. A cancel in those windows is not "running on another node": before the start it is honoured
+(the turn ends cancelled without running), while finishing it waits for the outcome.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from enum import StrEnum
 from app.turn_runner import TurnRunner
 from app.turn_stream import TurnJournal
 from core.events import TurnCancelled
-from core.model import Task
+from core.model import Task, TaskStatus, Usage
 from core.ports import Clock, EventBus, Store
 
 log = logging.getLogger(__name__)
+
+FINISHING_WAIT_S = 10.0  # a turn the runner has let go of only has its terminal status left to store
+CANCELLED_BEFORE_START = "cancelled before it started"
 
 
 class CancelOutcome(StrEnum):
@@ -48,6 +55,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._inflight: dict[str, tuple[str | None, asyncio.Task[None]]] = {}
+        self._started: set[str] = set()  # in-flight turns handed to the runner
+        self._cancel_before_start: set[str] = set()
         self.accepting = True
 
     def wake(self) -> None:
@@ -87,6 +96,10 @@ class Dispatcher:
 
     async def _run_one(self, task: Task) -> None:
         try:
+            if task.id in self._cancel_before_start:
+                await self._finish_unstarted(task)
+                return
+            self._started.add(task.id)
             await self._runner.run(task)
         except asyncio.CancelledError:
             raise
@@ -95,16 +108,31 @@ class Dispatcher:
             log.exception("turn %s could not be finished", task.id)
         finally:
             self._inflight.pop(task.id, None)
+            self._started.discard(task.id)
+            self._cancel_before_start.discard(task.id)
             self._wake.set()
+
+    async def _finish_unstarted(self, task: Task) -> None:
+        journal = TurnJournal(self._store, self._bus, task.id, task.chat_id)
+        await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason=CANCELLED_BEFORE_START)])
+        await self._store.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, Usage(), self._clock.now())
 
     async def cancel(self, task: Task) -> CancelOutcome:
         dequeued = await self._store.cancel_queued_task(task.id, self._clock.now())
         if dequeued is not None:
             journal = TurnJournal(self._store, self._bus, task.id, task.chat_id)
-            await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason="cancelled before it started")])
+            await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason=CANCELLED_BEFORE_START)])
             return CancelOutcome.DEQUEUED
         if await self._runner.cancel(task.id):
             return CancelOutcome.INTERRUPTING
+        inflight = self._inflight.get(task.id)
+        if inflight is None:
+            return CancelOutcome.NOT_RUNNING_HERE
+        if task.id not in self._started:  # claimed here, its job not started yet
+            self._cancel_before_start.add(task.id)
+            return CancelOutcome.INTERRUPTING
+        # the runner let go of it and is storing its terminal status: report that outcome, not a conflict
+        await asyncio.wait({inflight[1]}, timeout=FINISHING_WAIT_S)
         return CancelOutcome.NOT_RUNNING_HERE
 
     async def shutdown(self, grace_s: float) -> None:

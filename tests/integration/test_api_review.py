@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.plugins.service import Hearth
+from adapters.store_postgres import Conn, PostgresStore
+from app.settings import Settings
+from tests.plugins.postgres import fresh_database
+from tests.plugins.service import Hearth, serve_hearth
 
 pytestmark = pytest.mark.agents
 
@@ -60,3 +64,35 @@ async def test_apply_or_discard_of_an_empty_path_list_is_refused_not_reported_as
     changes = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
     assert [c["path"] for c in changes] == ["kept.txt"]
     assert not (git_repo / "kept.txt").exists()
+
+
+@pytest.mark.postgres
+async def test_cancel_while_the_turn_is_being_finished_reports_its_outcome(
+    hearth_settings: Settings, git_repo: Path
+) -> None:
+    """The runner lets go of a turn, then stores its terminal status: a cancel in between used to be a 409
+    "runs on another node" (PostgreSQL: the cancel's reads do not wait for the finishing transaction)."""
+    async with (
+        fresh_database() as dsn,
+        serve_hearth(hearth_settings.model_copy(update={"database_url": dsn})) as hearth,
+    ):
+        store = hearth.service.store
+        assert isinstance(store, PostgresStore)
+        finishing, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_the_finish(conn: Conn, name: str) -> None:
+            if name == "finish_task":
+                finishing.set()
+                await asyncio.wait_for(release.wait(), 30)
+
+        store._fault_point = hold_the_finish  # type: ignore[method-assign]  # the store's own test hook
+        chat = (await hearth.create_chat(git_repo))["id"]
+        turn = await hearth.submit(chat, "native", "hello there")
+        await asyncio.wait_for(finishing.wait(), 60)
+        cancel = asyncio.create_task(hearth.client.post(f"/api/chats/{chat}/turns/{turn['id']}/cancel"))
+        await asyncio.sleep(0.5)  # the cancel reaches the turn while its finish is held
+        release.set()
+        response = await cancel
+        assert response.status_code == 202, response.text
+        assert response.json()["cancel"] == "already_finished"
+        assert response.json()["status"] == "succeeded"
