@@ -163,3 +163,34 @@ async def test_crash_then_respawn(live: Live) -> None:
     assert isinstance(recalled.terminal, TurnCompleted), recalled.events
     if live.case.memory_survives_crash:
         assert f"contract-{live.case.id}-alpha" in recalled.text
+
+
+async def test_restart_stops_a_hung_agent_and_the_next_turn_resumes(live: Live) -> None:
+    """What the turn watchdog's last step does: the agent is frozen mid-turn, ``restart`` stops it for good."""
+    victims = {p.pid for p in live.backend.processes()}
+    restarted: list[bool] = []
+
+    async def freeze_then_restart(event: AgentEvent) -> None:
+        if isinstance(event, TextDelta) and not restarted:
+            restarted.append(True)
+            for pid in victims:
+                os.kill(pid, signal.SIGSTOP)  # hung: it neither streams nor answers a cancel any more
+            await live.backend.restart("contract: the turn went silent and ignored a cancel")
+
+    hung = await live.turn("c9", "SLOW=0.3 this turn hangs", on_event=freeze_then_restart)
+    assert restarted, hung.events
+    if not live.case.has_process:  # nothing to respawn: the in-flight work is cancelled
+        assert isinstance(hung.terminal, TurnCancelled), hung.events
+    else:
+        assert isinstance(hung.terminal, TurnFailed), hung.events
+        assert hung.terminal.error, "a restarted agent's turn must say what happened"
+        assert not victims & {p.pid for p in live.backend.processes()}
+        assert not live.handle.is_alive()
+        reopened = await live.backend.open_session(live.session_spec(resume_id=live.handle.backend_session_id))
+        assert isinstance(reopened, Success), reopened
+        live.handle = reopened.unwrap()
+        assert victims.isdisjoint({p.pid for p in live.backend.processes()}), "a new process serves the session"
+    recalled = await live.turn("c10", "RECALL after the restart")
+    assert isinstance(recalled.terminal, TurnCompleted), recalled.events
+    if live.case.memory_survives_crash:
+        assert f"contract-{live.case.id}-alpha" in recalled.text
