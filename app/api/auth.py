@@ -10,7 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
-OPEN_PATHS = ("/api/health",)
+OPEN_PATHS = ("/api/health",)  # liveness for load balancers; its details still need the token
 
 
 def is_loopback(host: str) -> bool:
@@ -34,14 +34,19 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-def bearer_guard(token: str) -> Any:
-    expected = f"Bearer {token}".encode()
+def has_token(connection: ASGIConnection[Any, Any, Any, Any], token: str | None) -> bool:
+    """True when no token is configured or the request carries it."""
+    if not token:
+        return True
+    given = connection.headers.get("authorization", "").encode()
+    return secrets.compare_digest(given, f"Bearer {token}".encode())
 
+
+def bearer_guard(token: str) -> Any:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         if connection.url.path in OPEN_PATHS:
             return
-        given = connection.headers.get("authorization", "").encode()
-        if not secrets.compare_digest(given, expected):
+        if not has_token(connection, token):
             raise NotAuthorizedException("missing or wrong bearer token: send 'Authorization: Bearer <token>'")
 
     return guard

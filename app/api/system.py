@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from returns.pipeline import is_successful
 
 from adapters.agent_install import resolve_command
+from app.api.auth import has_token
 from app.bootstrap import Service
 from app.metrics import render, sample_process
 from core.model import BackendKind
@@ -52,13 +53,19 @@ class SystemController(Controller):
         return await asyncio.to_thread(agents_json, service)
 
     @get("/api/health")
-    async def health(self, service: NamedDependency[Service]) -> Response[dict[str, Any]]:
+    async def health(
+        self, request: Request[Any, Any, Any], service: NamedDependency[Service]
+    ) -> Response[dict[str, Any]]:
         try:
             async with asyncio.timeout(service.settings.health_timeout_s):
                 await service.store.ping()
             store: dict[str, Any] = {"ok": True}
         except Exception as exc:
             store = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        status_code = 200 if store["ok"] else 503
+        if not has_token(request, service.settings.api_token):
+            # open for liveness probes, but chat ids, paths and errors are only for token holders
+            return Response({"status": "ok" if store["ok"] else "degraded"}, status_code=status_code)
         body = {
             "status": "ok" if store["ok"] else "degraded",
             "node_id": service.settings.node_id,
@@ -81,7 +88,7 @@ class SystemController(Controller):
                 "stopped_processes": service.recovery.stopped_processes,
             },
         }
-        return Response(body, status_code=200 if store["ok"] else 503)
+        return Response(body, status_code=status_code)
 
     @get("/metrics", media_type=MediaType.TEXT)
     async def metrics(self, service: NamedDependency[Service]) -> str:

@@ -96,3 +96,13 @@ async def test_cancel_while_the_turn_is_being_finished_reports_its_outcome(
         assert response.status_code == 202, response.text
         assert response.json()["cancel"] == "already_finished"
         assert response.json()["status"] == "succeeded"
+
+
+async def test_open_health_shows_no_details_without_the_token(hearth_settings: Settings, git_repo: Path) -> None:
+    async with serve_hearth(hearth_settings.model_copy(update={"api_token": "s3cret"})) as hearth:
+        chat = (await hearth.create_chat(git_repo))["id"]
+        assert (await hearth.run_turn(chat, "native", "hello"))["status"] == "succeeded"
+        anonymous = await hearth.client.get("/api/health", headers={"Authorization": ""})
+        assert anonymous.status_code == 200
+        assert anonymous.json() == {"status": "ok"}  # a liveness probe, not the chat ids and paths inside
+        assert chat in (await hearth.client.get("/api/health")).text  # the token holder sees the pool
