@@ -4,7 +4,9 @@ Subscribe first, then replay, so nothing published in between is missed. The bus
 delivery reads the journal after the last sent ``seq``, so a dropped or reordered notification cannot create a
 gap, and a quiet period still polls the journal now and then. ``id:`` is the store's ``seq``; a client that
 reconnects with ``Last-Event-ID`` gets exactly what it has not seen. A turn stream ends after the turn's
-terminal event; keep-alive comments flow while nothing happens.
+terminal event; keep-alive comments flow while nothing happens. Some writers store the terminal status before
+journaling the terminal event (the cancel of a queued turn, startup recovery), so a finished turn whose journal
+has no terminal event yet is given ``TERMINAL_GRACE_S`` for it before the stream ends without one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core.ports import EventBus, Store
 TERMINAL_TYPES = frozenset({"turn_completed", "turn_failed", "turn_cancelled"})
 KEEPALIVE_S = 15.0
 POLL_S = 2.0
+TERMINAL_GRACE_S = 2.0
 
 
 def parse_last_event_id(value: str | None) -> int:
@@ -58,6 +61,7 @@ async def event_stream(
         try:
             loop = asyncio.get_running_loop()
             next_keepalive = loop.time() + keepalive_s
+            over_since: float | None = None  # when the turn was first seen finished without its terminal event
             while True:
                 for row in await fetch(last):
                     if row.seq <= last:
@@ -67,8 +71,15 @@ async def event_stream(
                     if task_id is not None and row.event.get("type") in TERMINAL_TYPES:
                         return
                 if task_id is not None and await _turn_over_without_terminal(store, task_id, last):
-                    return
+                    if over_since is not None and loop.time() - over_since >= TERMINAL_GRACE_S:
+                        return
+                    if over_since is None and await _has_terminal_event(store, task_id):
+                        return  # the client saw it already (it reconnected after the end)
+                    if over_since is None:
+                        over_since = loop.time()
                 timeout = max(0.0, min(POLL_S, next_keepalive - loop.time()))
+                if over_since is not None:
+                    timeout = min(timeout, max(0.0, over_since + TERMINAL_GRACE_S - loop.time()))
                 if pending is None:
                     await asyncio.sleep(timeout)
                 else:
@@ -88,6 +99,10 @@ async def event_stream(
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+
+
+async def _has_terminal_event(store: Store, task_id: str) -> bool:
+    return any(row.event.get("type") in TERMINAL_TYPES for row in await store.list_events(task_id))
 
 
 async def _turn_over_without_terminal(store: Store, task_id: str, last: int) -> bool:
