@@ -37,6 +37,19 @@ from core.model import (
 
 __all__ = ["Conn", "PostgresStore", "quote_ident", "redact"]
 _utc = rows.time_or_none
+
+
+def _without_nul(value: Any) -> Any:
+    """jsonb refuses U+0000 (raw tool output may hold one): it becomes U+FFFD instead of failing the turn."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 ACQUIRE_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
 
@@ -237,7 +250,7 @@ class PostgresStore:
 
     # the turn journal
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
-        bodies = [dump_event(event) for event in events]
+        bodies = [_without_nul(dump_event(event)) for event in events]
         stored: list[StoredEvent] = []
         if not bodies:
             return stored

@@ -320,6 +320,17 @@ async def test_events_append_in_order_and_list_after_seq(store: Store) -> None:
     assert await store.list_events("nope") == []
 
 
+async def test_events_with_nul_characters_are_stored(store: Store) -> None:
+    """Agents stream raw tool output (a binary file read): a NUL must not break the journal (PostgreSQL's text
+    and jsonb refuse it, so it may come back as U+FFFD)."""
+    await store.create_chat(chat())
+    await store.enqueue_task(task("t1"))
+    stored = await store.append_events("t1", "c1", [delta("a\x00b")])
+    (listed,) = await store.list_events("t1")
+    assert listed == stored[0]
+    assert listed.event["text"] in {"a\x00b", "a\ufffdb"}
+
+
 async def test_pending_changes_latest_wins_per_path_and_removal(store: Store) -> None:
     await store.create_chat(chat())
     await store.enqueue_task(task("t1"))
