@@ -17,6 +17,7 @@ import asyncpg
 
 from adapters.store import rows
 from adapters.store.postgres_conn import Conn, advisory_key, open_pool, quote_ident, redact
+from adapters.store.postgres_leases import PostgresLeases, take_leases
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event
 from core.model import (
@@ -54,7 +55,22 @@ ACQUIRE_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
 
 
-class PostgresStore:
+class _LeaseTaken(Exception):
+    """Rolls a claim back: the chat's lease went to another node between the claim's read and its write."""
+
+
+async def _claim(
+    conn: Conn, node_id: str, at: datetime, skip_chats: Sequence[str], lease_until: datetime | None
+) -> asyncpg.Record | None:
+    row = await conn.fetchrow(SQL.claim_next, list(skip_chats), _utc(at), node_id)
+    if row is None or row["chat_id"] is None or lease_until is None:
+        return row
+    if not await take_leases(conn, node_id, [row["chat_id"]], at, lease_until):
+        raise _LeaseTaken
+    return row
+
+
+class PostgresStore(PostgresLeases):
     """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on PostgreSQL."""
 
     def __init__(self, pool: asyncpg.Pool, where: str) -> None:
@@ -205,12 +221,17 @@ class PostgresStore:
         """The newest ``limit`` tasks of the chat, oldest first."""
         return [rows.task_from(row) for row in await self._pool.fetch(SQL.list_tasks, chat_id, limit)]
 
-    async def claim_next_task(self, node_id: str, at: datetime, skip_chats: Sequence[str] = ()) -> Task | None:
+    async def claim_next_task(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Task | None:
         for _attempt in range(3):
             try:
-                row = await self._pool.fetchrow(SQL.claim_next, list(skip_chats), _utc(at), node_id)
-            except asyncpg.UniqueViolationError:
-                continue  # a racing claimer started the same chat first (tasks_one_running_per_chat): look again
+                async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+                    row = await _claim(conn, node_id, at, skip_chats, lease_until)
+            except (asyncpg.UniqueViolationError, _LeaseTaken):
+                # a racing claimer started the same chat first (tasks_one_running_per_chat), or another node
+                # leased the chat after this claim's snapshot: rolled back, look again
+                continue
             return None if row is None else rows.task_from(row)
         return None
 

@@ -17,6 +17,7 @@ from typing import Self
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
+from adapters.store.sqlite_leases import SqliteLeases, take_lease
 from adapters.store.sqlite_sql import SQL
 from core.events import AgentEvent, dump_event
 from core.model import (
@@ -38,7 +39,7 @@ from core.model import (
 _t = rows.time_text
 
 
-class SqliteStore:
+class SqliteStore(SqliteLeases):
     """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:
@@ -144,7 +145,9 @@ class SqliteStore:
         """The newest ``limit`` tasks of the chat, oldest first."""
         return [rows.task_from(row) for row in await self._db.all(SQL.list_tasks, (chat_id, limit))]
 
-    async def claim_next_task(self, node_id: str, at: datetime, skip_chats: Sequence[str] = ()) -> Task | None:
+    async def claim_next_task(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Task | None:
         params = {"skip": json.dumps(list(skip_chats)), "node_id": node_id, "at": _t(at)}
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
@@ -152,6 +155,9 @@ class SqliteStore:
             if head is None:
                 return None
             row: sqlite3.Row = conn.execute(SQL.start_task, {**params, "id": head["id"]}).fetchone()
+            if lease_until is not None and row["chat_id"] is not None:
+                # next_runnable passed over chats leased to others: inside this transaction the lease is free
+                take_lease(conn, row["chat_id"], node_id, at, lease_until)
             return row
 
         row = await self._db.write(work)

@@ -81,11 +81,36 @@ class Store(Protocol):
         """Oldest first."""
         ...
 
-    async def claim_next_task(self, node_id: str, at: datetime, skip_chats: Sequence[str] = ()) -> Task | None:
+    async def claim_next_task(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Task | None:
         """Atomically move the oldest queued task of a chat with nothing running to ``running``.
 
-        Chat-less tasks are always runnable. Never returns a task twice, across connections and nodes.
+        Chat-less tasks are always runnable. Never returns a task twice, across connections and nodes. A chat
+        leased to another node (its lease not expired at ``at``) is not claimed; with ``lease_until`` the claimed
+        task's chat is leased to ``node_id`` until then, in the same transaction.
         """
+        ...
+
+    # chat leases: a chat's live agents belong to one node at a time
+    async def renew_chat_leases(
+        self, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime
+    ) -> list[str]:
+        """Lease ``chat_ids`` to ``node_id`` until ``until`` where nobody else holds an unexpired lease at ``at``.
+
+        Returns the chats it could not lease (another node holds them, or they were deleted), sorted. This node's
+        leases on other chats are left to expire.
+        """
+        ...
+
+    async def release_chat_leases(self, node_id: str) -> None:
+        """Graceful shutdown: every lease of ``node_id`` ends now, so other nodes take its chats at once."""
+        ...
+
+    async def take_over_abandoned_chats(self, node_id: str, reason: str, at: datetime, until: datetime) -> list[Task]:
+        """Chats whose lease expired at ``at`` while its node still had a turn running there: that turn fails
+        with ``reason`` (``{node}`` replaced by the lost node's id) and the lease passes to ``node_id`` until
+        ``until``, so the old node learns at its next renewal that the chat is gone. Returns the failed tasks."""
         ...
 
     async def finish_task(

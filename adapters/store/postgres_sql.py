@@ -45,7 +45,10 @@ class SQL:
                     NOT (t.chat_id = ANY($1::text[]))
                     AND NOT EXISTS (
                         SELECT 1 FROM tasks AS o WHERE o.chat_id = t.chat_id
-                          AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))))
+                          AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))
+                    AND NOT EXISTS (
+                        SELECT 1 FROM chat_leases AS l WHERE l.chat_id = t.chat_id
+                          AND l.node_id <> $3 AND l.expires_at > $2)))
             ORDER BY t.queue_seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED

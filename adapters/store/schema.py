@@ -217,10 +217,20 @@ CREATE TABLE processes (
 );
 """
 
+# v2: a chat's live agents belong to one node at a time; the lease row says which, and until when.
+_V2 = """
+CREATE TABLE chat_leases (
+    chat_id TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+    node_id TEXT NOT NULL,
+    expires_at {time} NOT NULL
+);
+CREATE INDEX chat_leases_by_node ON chat_leases (node_id, expires_at);
+"""
+
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
-    "sqlite": {1: _V1_SQLITE},
-    "postgres": {1: _V1_POSTGRES},
+    "sqlite": {1: _V1_SQLITE, 2: _V2.format(time="TEXT")},
+    "postgres": {1: _V1_POSTGRES, 2: _V2.format(time="TIMESTAMPTZ")},
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])
 assert set(MIGRATIONS["sqlite"]) == set(MIGRATIONS["postgres"]), "both dialects must know the same versions"

@@ -44,7 +44,10 @@ class SQL:
                 t.chat_id NOT IN (SELECT value FROM json_each(:skip))
                 AND NOT EXISTS (
                     SELECT 1 FROM tasks AS o WHERE o.chat_id = t.chat_id
-                      AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))))
+                      AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))
+                AND NOT EXISTS (
+                    SELECT 1 FROM chat_leases AS l WHERE l.chat_id = t.chat_id
+                      AND l.node_id <> :node_id AND l.expires_at > :at)))
         ORDER BY t.queue_seq LIMIT 1"""
     start_task = """
         UPDATE tasks SET status = 'running', started_at = :at, node_id = :node_id

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from adapters.store import LATEST_VERSION, SchemaTooNewError, StoreUnavailableError
+from adapters.store.schema import MIGRATIONS, VERSION_TABLE, Dialect, split_statements
 from adapters.store_postgres import Conn, PostgresStore
 from adapters.store_sqlite import SqliteStore
 from core.events import TextDelta
@@ -209,6 +210,28 @@ async def test_migrations_are_idempotent_and_keep_data(locations: tuple[str, str
     assert await schema_versions(kind, where) == list(range(1, LATEST_VERSION + 1))
 
 
+async def test_a_version_1_database_is_upgraded_in_place(locations: tuple[str, str]) -> None:
+    """A database the first release wrote (no chat_leases) gains the lease table and keeps its rows."""
+    kind, where = locations
+    dialect: Dialect = "sqlite" if kind == "sqlite" else "postgres"
+    version_1 = [VERSION_TABLE[dialect], *split_statements(MIGRATIONS[dialect][1])]
+    version_1.append("INSERT INTO schema_version (version, applied_at) VALUES (1, CURRENT_TIMESTAMP)")
+    version_1.append(
+        "INSERT INTO chats (id, repo_path, status, created_at) "
+        "VALUES ('old', '/r', 'open', '2026-01-02T03:04:05.678901+00:00')"
+    )
+    for statement in version_1:
+        await run_sql(kind, where, statement, fetch=False)
+
+    store = await open_store(kind, where)
+    try:
+        assert [c.id for c in await store.list_chats()] == ["old"]
+        assert await store.renew_chat_leases("n1", ["old"], T0, T0) == []
+    finally:
+        await store.close()
+    assert await schema_versions(kind, where) == list(range(1, LATEST_VERSION + 1))
+
+
 async def test_a_newer_schema_is_refused_with_a_clear_error(locations: tuple[str, str]) -> None:
     kind, where = locations
     await (await open_store(kind, where)).close()
@@ -229,12 +252,16 @@ async def schema_versions(kind: str, where: str) -> list[int]:
     return await run_sql(kind, where, "SELECT version FROM schema_version ORDER BY version")
 
 
-async def run_sql(kind: str, where: str, sql: str) -> list[int]:
+async def run_sql(kind: str, where: str, sql: str, *, fetch: bool = True) -> list[int]:
     if kind == "sqlite":
         with closing(sqlite3.connect(where)) as lite, lite:
-            return [int(row[0]) for row in lite.execute(sql).fetchall()]
+            found = lite.execute(sql).fetchall()
+            return [int(row[0]) for row in found] if fetch else []
     conn = await asyncpg.connect(where)
     try:
+        if not fetch:
+            await conn.execute(sql)
+            return []
         return [int(row[0]) for row in await conn.fetch(sql)]
     finally:
         await conn.close()

@@ -13,7 +13,17 @@ from adapters.store.schema import (
     split_statements,
 )
 
-TABLES = {"chats", "worktrees", "agent_sessions", "tasks", "turn_events", "pending_changes", "idempotency", "processes"}
+TABLES = {
+    "chats",
+    "worktrees",
+    "agent_sessions",
+    "tasks",
+    "turn_events",
+    "pending_changes",
+    "idempotency",
+    "processes",
+    "chat_leases",
+}
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgres"])

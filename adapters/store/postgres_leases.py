@@ -1,0 +1,65 @@
+"""Chat leases on PostgreSQL: which node's live agents a chat belongs to, and until when.
+
+A lease is taken with a conditional upsert: the row is locked and the condition re-checked against its newest
+version, so two nodes never both believe they hold one chat. Chats are leased in id order, so two nodes renewing
+overlapping sets cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from adapters.store import rows
+from adapters.store.postgres_conn import Conn
+from core.model import Task
+
+_utc = rows.time_or_none
+
+# Lease the chats of $2 that exist to $1 unless another node holds an unexpired lease at $3; returns those leased.
+TAKE_LEASES = """
+    INSERT INTO chat_leases (chat_id, node_id, expires_at)
+    SELECT id, $1, $4 FROM chats WHERE id = ANY($2::text[]) ORDER BY id
+    ON CONFLICT (chat_id) DO UPDATE SET node_id = excluded.node_id, expires_at = excluded.expires_at
+    WHERE chat_leases.node_id = excluded.node_id OR chat_leases.expires_at <= $3
+    RETURNING chat_id"""
+# Expired leases of other nodes that still have a turn running in the chat: fail it, move the lease to $1.
+TAKE_OVER_ABANDONED = """
+    WITH stale AS (
+        SELECT chat_id, node_id FROM chat_leases WHERE node_id <> $1 AND expires_at <= $3
+        ORDER BY chat_id FOR UPDATE SKIP LOCKED
+    ), failed AS (
+        UPDATE tasks AS t SET status = 'failed', error = replace($2, '{node}', t.node_id), finished_at = $3
+        FROM stale WHERE t.chat_id = stale.chat_id AND t.node_id = stale.node_id AND t.status = 'running'
+        RETURNING t.*
+    ), moved AS (
+        UPDATE chat_leases AS l SET node_id = $1, expires_at = $4 FROM failed WHERE l.chat_id = failed.chat_id
+    )
+    SELECT * FROM failed"""
+
+
+async def take_leases(conn: Conn, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime) -> set[str]:
+    leased = await conn.fetch(TAKE_LEASES, node_id, sorted(set(chat_ids)), _utc(at), _utc(until))
+    return {row["chat_id"] for row in leased}
+
+
+class PostgresLeases:
+    """The lease half of ``core.ports.Store`` for ``PostgresStore``."""
+
+    _pool: asyncpg.Pool
+
+    async def renew_chat_leases(
+        self, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime
+    ) -> list[str]:
+        async with self._pool.acquire() as conn:
+            leased = await take_leases(conn, node_id, chat_ids, at, until)
+        return sorted(set(chat_ids) - leased)
+
+    async def release_chat_leases(self, node_id: str) -> None:
+        await self._pool.execute("DELETE FROM chat_leases WHERE node_id = $1", node_id)
+
+    async def take_over_abandoned_chats(self, node_id: str, reason: str, at: datetime, until: datetime) -> list[Task]:
+        found = await self._pool.fetch(TAKE_OVER_ABANDONED, node_id, reason, _utc(at), _utc(until))
+        return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))

@@ -1,0 +1,67 @@
+"""Chat leases on SQLite: the same rules as PostgreSQL, though one file rarely serves more than one node.
+
+Every statement runs inside the caller's ``BEGIN IMMEDIATE`` transaction, so the read-then-write steps below are
+never interleaved with another writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from adapters.store import rows
+from adapters.store.sqlite_conn import SqliteConnection
+from core.model import Task
+
+_t = rows.time_text
+
+# Lease a chat that exists to :node_id unless another node holds an unexpired lease on it (then no row returns).
+TAKE_LEASE = """
+    INSERT INTO chat_leases (chat_id, node_id, expires_at)
+    SELECT id, :node_id, :until FROM chats WHERE id = :chat_id
+    ON CONFLICT (chat_id) DO UPDATE SET node_id = excluded.node_id, expires_at = excluded.expires_at
+    WHERE chat_leases.node_id = excluded.node_id OR chat_leases.expires_at <= :at
+    RETURNING chat_id"""
+STALE_LEASES = "SELECT chat_id, node_id FROM chat_leases WHERE node_id <> :node_id AND expires_at <= :at"
+FAIL_ABANDONED = """
+    UPDATE tasks SET status = 'failed', error = replace(:reason, '{node}', node_id), finished_at = :at
+    WHERE status = 'running' AND chat_id = :chat_id AND node_id = :old_node RETURNING *"""
+MOVE_LEASE = "UPDATE chat_leases SET node_id = :node_id, expires_at = :until WHERE chat_id = :chat_id"
+
+
+def take_lease(conn: sqlite3.Connection, chat_id: str, node_id: str, at: datetime, until: datetime) -> bool:
+    params = {"chat_id": chat_id, "node_id": node_id, "at": _t(at), "until": _t(until)}
+    return conn.execute(TAKE_LEASE, params).fetchone() is not None
+
+
+class SqliteLeases:
+    """The lease half of ``core.ports.Store`` for ``SqliteStore``."""
+
+    _db: SqliteConnection
+
+    async def renew_chat_leases(
+        self, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime
+    ) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            return [chat for chat in sorted(set(chat_ids)) if not take_lease(conn, chat, node_id, at, until)]
+
+        return await self._db.write(work)
+
+    async def release_chat_leases(self, node_id: str) -> None:
+        await self._db.write(lambda conn: conn.execute("DELETE FROM chat_leases WHERE node_id = ?", (node_id,)))
+
+    async def take_over_abandoned_chats(self, node_id: str, reason: str, at: datetime, until: datetime) -> list[Task]:
+        params = {"node_id": node_id, "reason": reason, "at": _t(at), "until": _t(until)}
+
+        def work(conn: sqlite3.Connection) -> list[Task]:
+            failed: list[Task] = []
+            for stale in conn.execute(STALE_LEASES, params).fetchall():
+                chat = {**params, "chat_id": stale["chat_id"], "old_node": stale["node_id"]}
+                found = [rows.task_from(row) for row in conn.execute(FAIL_ABANDONED, chat).fetchall()]
+                if found:
+                    conn.execute(MOVE_LEASE, chat)
+                    failed += found
+            return sorted(failed, key=lambda task: (task.created_at, task.id))
+
+        return await self._db.write(work)
