@@ -17,7 +17,7 @@ import asyncpg
 
 from adapters.store import rows
 from adapters.store.postgres_conn import Conn, advisory_key, open_pool, quote_ident, redact
-from adapters.store.postgres_leases import PostgresLeases, take_leases
+from adapters.store.postgres_nodes import PostgresNodes, take_leases
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event
 from core.model import (
@@ -70,7 +70,7 @@ async def _claim(
     return row
 
 
-class PostgresStore(PostgresLeases):
+class PostgresStore(PostgresNodes):
     """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on PostgreSQL."""
 
     def __init__(self, pool: asyncpg.Pool, where: str) -> None:

@@ -17,7 +17,7 @@ from typing import Self
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
-from adapters.store.sqlite_leases import SqliteLeases, take_lease
+from adapters.store.sqlite_nodes import SqliteNodes, take_lease
 from adapters.store.sqlite_sql import SQL
 from core.events import AgentEvent, dump_event
 from core.model import (
@@ -39,7 +39,7 @@ from core.model import (
 _t = rows.time_text
 
 
-class SqliteStore(SqliteLeases):
+class SqliteStore(SqliteNodes):
     """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:

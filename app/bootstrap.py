@@ -21,6 +21,7 @@ from returns.result import Failure, Result
 from app.clock import SystemClock
 from app.dispatcher import Dispatcher
 from app.jobs import JobIntervals, Jobs
+from app.leases import ChatLeases
 from app.metrics import Metrics
 from app.pool import AgentPool
 from app.reaping import Reaper
@@ -111,7 +112,7 @@ async def open_bus(settings: Settings, store: Store) -> EventBus:
 
 def open_worktrees(settings: Settings) -> Worktrees:
     cls = _load("adapters.git_worktrees", "GitWorktrees")
-    return cast(Worktrees, cls(list(settings.repo_roots), settings.data_dir / "worktrees"))
+    return cast(Worktrees, cls(list(settings.repo_roots), settings.chat_worktrees_dir))
 
 
 @dataclass
@@ -181,6 +182,17 @@ def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktre
         clock=clock,
         node_id=settings.node_id,
         max_parallel=settings.max_parallel_turns,
+        lease_ttl_s=settings.lease_ttl_s,
+    )
+    leases = ChatLeases(
+        store=store,
+        bus=bus,
+        pool=pool,
+        dispatcher=dispatcher,
+        runner=runner,
+        clock=clock,
+        node_id=settings.node_id,
+        ttl_s=settings.lease_ttl_s,
     )
     reaper = Reaper(store, worktrees, clock, settings.reaper_grace_s)
     intervals = JobIntervals(
@@ -190,6 +202,7 @@ def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktre
         snapshot_expiry_s=max(settings.reaper_interval_s, 3600.0),
         snapshot_retention=timedelta(days=settings.snapshot_retention_days),
         health_timeout_s=settings.health_timeout_s,
+        lease_renewal_s=settings.lease_ttl_s / 3,
     )
     jobs = Jobs(
         store,
@@ -197,6 +210,7 @@ def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktre
         pool,
         {**backends, **{f"{n}/one-shot": b for n, b in oneshot.items()}},
         reaper,
+        leases,
         clock,
         intervals,
     )
@@ -246,6 +260,7 @@ async def run_service(settings: Settings, clock: Clock | None = None) -> AsyncIt
             finally:
                 await service.jobs.shutdown()
                 await service.dispatcher.shutdown(settings.shutdown_grace_s)
+                await _close_quietly("the chat leases", service.jobs.leases.release)
     finally:
         if service is not None:
             await _close_quietly("the agent pool", service.pool.aclose)

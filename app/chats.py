@@ -25,6 +25,8 @@ from core.model import (
     Task,
     TaskOrigin,
     TaskStatus,
+    TurnRequest,
+    TurnRequestKind,
     Worktree,
     WorktreeStatus,
 )
@@ -154,11 +156,34 @@ async def cancel_turn(service: Service, chat_id: str, turn_id: str) -> Result[tu
         return Success((task, "already_finished"))
     outcome = await service.dispatcher.cancel(task)
     if outcome is CancelOutcome.NOT_RUNNING_HERE:
-        refreshed = await service.store.get_task(turn_id)
-        if refreshed is not None and refreshed.status.is_terminal:
-            return Success((refreshed, "already_finished"))
-        return Failure(Conflict(detail=f"turn {turn_id} runs on another node; cancel it there", field="turn.node_id"))
+        # it runs on another node: that node's dispatcher picks the request up at its next poll
+        request = TurnRequest(task_id=turn_id, kind=TurnRequestKind.CANCEL)
+        if await service.store.relay_turn_request(request, service.clock.now()) is not None:
+            return Success(((await service.store.get_task(turn_id)) or task, CancelOutcome.INTERRUPTING.value))
+        return Success(((await service.store.get_task(turn_id)) or task, "already_finished"))
     return Success(((await service.store.get_task(turn_id)) or task, outcome.value))
+
+
+async def answer_permission(
+    service: Service, chat_id: str, turn_id: str, request_id: str, option_id: str | None
+) -> Result[str | None, DomainError]:
+    """None when answered here; the node's id when the turn runs on another node (the answer is relayed there)."""
+    found = await get_turn(service, chat_id, turn_id)
+    if not is_successful(found):
+        return Failure(found.failure())
+    task = found.unwrap()
+    if task.status.is_terminal:
+        return Failure(Conflict(detail=f"turn {turn_id} is already {task.status.value}", field="turn.status"))
+    if await service.runner.answer_permission(turn_id, request_id, option_id):
+        return Success(None)
+    if task.node_id is not None and task.node_id != service.settings.node_id:
+        kind = TurnRequestKind.PERMISSION
+        answer = TurnRequest(task_id=turn_id, kind=kind, request_id=request_id, option_id=option_id)
+        node = await service.store.relay_turn_request(answer, service.clock.now())
+        if node is not None:
+            return Success(node)
+    detail = f"no permission request {request_id} is waiting in turn {turn_id} (answered or timed out)"
+    return Failure(NotFound(detail=detail, field="request_id"))
 
 
 async def chips(service: Service, chat_id: str) -> dict[str, Chip]:

@@ -1,24 +1,27 @@
 """Claims queued turns and runs them: one chat strictly in order, different chats in parallel up to a bound.
 
-The store's ``claim_next_task`` never hands out a chat that has a running turn, and the dispatcher also skips the
-chats it is running itself, so a busy chat is skipped, never waited on. ``run`` owns every turn task in one
+The store's ``claim_next_task`` never hands out a chat that has a running turn or that another node holds the lease
+of, and the dispatcher also skips the chats it is running itself, so a busy chat is skipped, never waited on. A
+claim leases the chat to this node (``app.leases`` keeps it). ``run`` owns every turn task in one
 TaskGroup; ``shutdown`` stops taking work, gives in-flight turns a grace period, then cancels them.
 
 A turn this node claimed is briefly unknown to the runner: before its job starts, and while the runner stores its
 terminal status. A cancel in those windows is not "running on another node": before the start it is honoured
-(the turn ends cancelled without running), while finishing it waits for the outcome.
+(the turn ends cancelled without running), while finishing it waits for the outcome. A cancel or permission answer
+that reached another node's API is relayed through the store; each poll delivers those for the turns running here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from enum import StrEnum
 
 from app.turn_runner import TurnRunner
 from app.turn_stream import TurnJournal
 from core.events import TurnCancelled
-from core.model import Task, TaskStatus, Usage
+from core.model import Task, TaskStatus, TurnRequestKind, Usage
 from core.ports import Clock, EventBus, Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class Dispatcher:
         clock: Clock,
         node_id: str,
         max_parallel: int,
+        lease_ttl_s: float,
         poll_interval_s: float = 1.0,
     ) -> None:
         self._store = store
@@ -51,6 +55,7 @@ class Dispatcher:
         self._clock = clock
         self._node_id = node_id
         self.max_parallel = max_parallel
+        self._lease_ttl = timedelta(seconds=lease_ttl_s)
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -66,6 +71,9 @@ class Dispatcher:
     def inflight_chats(self) -> list[str]:
         return [chat for chat, _ in self._inflight.values() if chat is not None]
 
+    def inflight_turns(self, chat_id: str) -> list[str]:
+        return [turn for turn, (chat, _) in self._inflight.items() if chat == chat_id]
+
     def inflight_count(self) -> int:
         return len(self._inflight)
 
@@ -74,6 +82,7 @@ class Dispatcher:
             while not self._stopping.is_set():
                 self._wake.clear()
                 await self._fill(group)
+                await self._deliver_relayed_requests()
                 try:
                     async with asyncio.timeout(self._poll_interval_s):
                         await self._wake.wait()
@@ -83,8 +92,9 @@ class Dispatcher:
     async def _fill(self, group: asyncio.TaskGroup) -> None:
         while len(self._inflight) < self.max_parallel and not self._stopping.is_set():
             try:
+                now = self._clock.now()
                 task = await self._store.claim_next_task(
-                    self._node_id, self._clock.now(), skip_chats=self.inflight_chats()
+                    self._node_id, now, skip_chats=self.inflight_chats(), lease_until=now + self._lease_ttl
                 )
             except Exception:
                 log.exception("claiming a queued turn failed; retrying at the next poll")
@@ -93,6 +103,27 @@ class Dispatcher:
                 return
             job = group.create_task(self._run_one(task), name=f"turn-{task.id}")
             self._inflight[task.id] = (task.chat_id, job)
+
+    async def _deliver_relayed_requests(self) -> None:
+        """Cancels and permission answers that reached another node's API for the turns running here."""
+        if not self._inflight:
+            return
+        try:
+            requests = await self._store.take_turn_requests(self._node_id)
+        except Exception:
+            log.exception("reading relayed turn requests failed; retrying at the next poll")
+            return
+        for request in requests:
+            if request.kind is TurnRequestKind.CANCEL:
+                if not await self._runner.cancel(request.task_id) and request.task_id not in self._started:
+                    self._cancel_before_start.add(request.task_id)  # claimed here, its job not started yet
+            elif not await self._runner.answer_permission(request.task_id, request.request_id or "", request.option_id):
+                log.warning(
+                    "a relayed answer to permission request %s of turn %s found no question waiting (answered or "
+                    "timed out)",
+                    request.request_id,
+                    request.task_id,
+                )
 
     async def _run_one(self, task: Task) -> None:
         try:

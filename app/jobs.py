@@ -1,4 +1,5 @@
-"""Periodic jobs on APScheduler 3.11 (AsyncIOScheduler): idle eviction, health monitor, reaper, snapshot expiry.
+"""Periodic jobs on APScheduler 3.11 (AsyncIOScheduler): idle eviction, health monitor, reaper, snapshot expiry,
+chat lease renewal.
 
 Each job records its last run, outcome and error so ``/api/health`` can show it. Jobs are cancellation-safe:
 ``AsyncIOExecutor.shutdown`` cancels in-flight coroutine jobs, and a cancelled pass simply runs again next start.
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from app.leases import ChatLeases
 from app.pool import AgentPool
 from app.reaping import Reaper
 from core.ports import AgentBackend, Clock, Store, Worktrees
@@ -51,6 +53,7 @@ class JobIntervals:
     snapshot_expiry_s: float
     snapshot_retention: timedelta
     health_timeout_s: float
+    lease_renewal_s: float
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Jobs:
     pool: AgentPool
     backends: Mapping[str, AgentBackend]
     reaper: Reaper
+    leases: ChatLeases
     clock: Clock
     intervals: JobIntervals
     states: dict[str, JobState] = field(default_factory=dict)
@@ -76,6 +80,7 @@ class Jobs:
             "health_monitor": (self.intervals.health_s, self.check_health),
             "reaper": (self.intervals.reaper_s, self.reap),
             "snapshot_expiry": (self.intervals.snapshot_expiry_s, self.expire_snapshots),
+            "chat_leases": (self.intervals.lease_renewal_s, self.leases.renew),
         }
         for name, (interval, job) in jobs.items():
             self.states[name] = JobState(interval_s=interval)

@@ -170,13 +170,20 @@ class AgentPool:
             await self.discard(live, crashed=True)
         return [live.key for live in dead]
 
-    async def close_chat(self, chat_id: str) -> None:
-        """Close hook: every handle of the chat goes; the sessions are marked closed and never resumed."""
+    def live_sessions(self) -> list[LiveSession]:
+        return list(self._live.values())
+
+    async def let_go(self, chat_id: str) -> None:
+        """Every handle of the chat goes; the session rows stay as they are (resumable, or another node's now)."""
         for key in [k for k in self._live if k[0] == chat_id]:
             async with self._lock(key):
                 live = self._live.pop(key, None)
                 if live is not None:
                     await _close_quietly(live.handle)
+
+    async def close_chat(self, chat_id: str) -> None:
+        """Close hook: every handle of the chat goes; the sessions are marked closed and never resumed."""
+        await self.let_go(chat_id)
         for row in await self._store.list_agent_sessions(chat_id):
             await self._store.set_agent_session_status(chat_id, row.agent, AgentSessionStatus.CLOSED, self._clock.now())
 

@@ -13,11 +13,12 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from app.turn_stream import TurnJournal
 from core.events import TurnFailed
-from core.model import AgentSessionStatus, ProcessRecord
+from core.model import AgentSessionStatus, ProcessRecord, Task
 from core.ports import Clock, EventBus, Store
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,7 @@ async def recover(store: Store, bus: EventBus, clock: Clock, node_id: str) -> Re
     now = clock.now()
     for task in await store.fail_running_tasks(INTERRUPTED, now, node_id=node_id):
         report.failed_turns.append(task.id)
-        journal = TurnJournal(store, bus, task.id, task.chat_id)
-        await journal.write([TurnFailed(session_id="", turn_id=task.id, error=INTERRUPTED)])
-        if task.chat_id is not None:
-            session = await store.get_agent_session(task.chat_id, task.agent)
-            if session is not None and session.status is AgentSessionStatus.BUSY:
-                await store.set_agent_session_status(task.chat_id, task.agent, AgentSessionStatus.EVICTED, now)
+        await journal_lost_turn(store, bus, task, now)
     for record in await store.list_processes(node_id):
         if await stop_recorded_process(record):
             report.stopped_processes.append(record.pid)
@@ -58,6 +54,17 @@ async def recover(store: Store, bus: EventBus, clock: Clock, node_id: str) -> Re
             len(report.stopped_processes),
         )
     return report
+
+
+async def journal_lost_turn(store: Store, bus: EventBus, task: Task, at: datetime) -> None:
+    """A turn the store already failed behind its runner's back: journal its end so open streams close, and let
+    its agent session reattach on the chat's next turn."""
+    journal = TurnJournal(store, bus, task.id, task.chat_id)
+    await journal.write([TurnFailed(session_id="", turn_id=task.id, error=task.error or INTERRUPTED)])
+    if task.chat_id is not None:
+        session = await store.get_agent_session(task.chat_id, task.agent)
+        if session is not None and session.status is AgentSessionStatus.BUSY:
+            await store.set_agent_session_status(task.chat_id, task.agent, AgentSessionStatus.EVICTED, at)
 
 
 def _alive(pid: int, proc: Path = Path("/proc")) -> bool:

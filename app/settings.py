@@ -28,8 +28,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     cache_dir: Path = Field(default_factory=_default_cache_dir)  # npm agents live in cache_dir/agents
     database_url: str | None = None  # postgresql://... ; default: SQLite file in data_dir
+    # default data_dir/worktrees; nodes sharing one PostgreSQL point it at storage they all see at the same path
+    worktrees_dir: Path | None = None
     config_file: Path | None = None  # TOML with [[agents]] tables for operator-configured agents
-    node_id: str = "node-1"
+    node_id: str = "node-1"  # nodes sharing one PostgreSQL need distinct ids
+    lease_ttl_s: float = 30.0  # a node that has not renewed a chat's lease this long loses the chat
     repo_roots: list[Path] = Field(default_factory=lambda: [Path.home()])
 
     idle_ttl: float = 30 * 60  # seconds an idle (chat, agent) handle stays live
@@ -53,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "hearth.sqlite3"
+
+    @property
+    def chat_worktrees_dir(self) -> Path:
+        return self.worktrees_dir or self.data_dir / "worktrees"
 
     @property
     def agents_dir(self) -> Path:

@@ -168,6 +168,20 @@ class ProcessRecord(Frozen):
     command: str
 
 
+class TurnRequestKind(StrEnum):
+    CANCEL = "cancel"
+    PERMISSION = "permission"
+
+
+class TurnRequest(Frozen):
+    """What a client asked of a turn through another node's API, relayed to the node running it."""
+
+    task_id: str
+    kind: TurnRequestKind
+    request_id: str | None = None  # permission: which question
+    option_id: str | None = None  # permission: the chosen option; None rejects
+
+
 class Preflight(Frozen):
     """What deleting a worktree would lose. ``errors`` lists what could not be inspected: unknown is not clean."""
 

@@ -32,6 +32,7 @@ from core.model import (
     Task,
     TaskStatus,
     TranscriptEntry,
+    TurnRequest,
     Usage,
     Worktree,
     WorktreeStatus,
@@ -125,6 +126,15 @@ class Store(Protocol):
 
     async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
         """Startup recovery: every task left ``running`` (by this node, or by anyone when node_id is None)."""
+        ...
+
+    async def relay_turn_request(self, request: TurnRequest, at: datetime) -> str | None:
+        """Queue ``request`` for the node running its turn: that node's id, or None when the turn is not running."""
+        ...
+
+    async def take_turn_requests(self, node_id: str) -> list[TurnRequest]:
+        """Remove and return, oldest first, the requests for turns running on ``node_id``; requests for turns that
+        are over are dropped."""
         ...
 
     async def count_tasks_by_status(self) -> dict[TaskStatus, int]:

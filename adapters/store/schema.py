@@ -217,7 +217,8 @@ CREATE TABLE processes (
 );
 """
 
-# v2: a chat's live agents belong to one node at a time; the lease row says which, and until when.
+# v2: a chat's live agents belong to one node at a time; the lease row says which, and until when. A cancel or a
+# permission answer that reaches another node's API waits in turn_requests for the node running the turn.
 _V2 = """
 CREATE TABLE chat_leases (
     chat_id TEXT PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
@@ -225,12 +226,19 @@ CREATE TABLE chat_leases (
     expires_at {time} NOT NULL
 );
 CREATE INDEX chat_leases_by_node ON chat_leases (node_id, expires_at);
+CREATE TABLE turn_requests (
+    id {serial} PRIMARY KEY,
+    task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    request TEXT NOT NULL,
+    created_at {time} NOT NULL
+);
+CREATE INDEX turn_requests_by_task ON turn_requests (task_id, id);
 """
 
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
-    "sqlite": {1: _V1_SQLITE, 2: _V2.format(time="TEXT")},
-    "postgres": {1: _V1_POSTGRES, 2: _V2.format(time="TIMESTAMPTZ")},
+    "sqlite": {1: _V1_SQLITE, 2: _V2.format(time="TEXT", serial="INTEGER")},
+    "postgres": {1: _V1_POSTGRES, 2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY")},
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])
 assert set(MIGRATIONS["sqlite"]) == set(MIGRATIONS["postgres"]), "both dialects must know the same versions"

@@ -13,10 +13,9 @@ from app import chats as ops
 from app.api.chats import LastEventId, unwrap
 from app.api.dto import PermissionAnswer, TurnSubmit, turn_json
 from app.api.idempotency import Idempotency
-from app.api.problems import Problem, problem_response
+from app.api.problems import problem_response
 from app.api.sse import event_stream, parse_last_event_id
 from app.bootstrap import Service
-from core.errors import Conflict, NotFound
 
 
 class TurnController(Controller):
@@ -81,13 +80,11 @@ class TurnController(Controller):
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
         async def action() -> tuple[int, dict[str, Any]]:
-            task = unwrap(await ops.get_turn(service, chat_id, turn_id))
-            if task.status.is_terminal:
-                raise Problem(Conflict(detail=f"turn {turn_id} is already {task.status.value}", field="turn.status"))
-            if not await service.runner.answer_permission(turn_id, request_id, data.option_id):
-                detail = f"no permission request {request_id} is waiting in turn {turn_id} (answered or timed out)"
-                raise Problem(NotFound(detail=detail, field="request_id"))
-            return 200, {"turn_id": turn_id, "request_id": request_id, "option_id": data.option_id}
+            relayed_to = unwrap(await ops.answer_permission(service, chat_id, turn_id, request_id, data.option_id))
+            answer = {"turn_id": turn_id, "request_id": request_id, "option_id": data.option_id}
+            if relayed_to is not None:  # 202: the node running the turn delivers it at its next poll
+                return 202, {**answer, "relayed_to": relayed_to}
+            return 200, answer
 
         return await idempotency.run(service.store, request, action)
 

@@ -23,6 +23,7 @@ TABLES = {
     "idempotency",
     "processes",
     "chat_leases",
+    "turn_requests",
 }
 
 

@@ -1,4 +1,5 @@
-"""Chat leases on SQLite: the same rules as PostgreSQL, though one file rarely serves more than one node.
+"""What several nodes coordinate through, on SQLite (chat leases, relayed turn requests): the same rules as
+PostgreSQL, though one file rarely serves more than one node.
 
 Every statement runs inside the caller's ``BEGIN IMMEDIATE`` transaction, so the read-then-write steps below are
 never interleaved with another writer.
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
-from core.model import Task
+from core.model import Task, TurnRequest
 
 _t = rows.time_text
 
@@ -28,6 +29,14 @@ FAIL_ABANDONED = """
     UPDATE tasks SET status = 'failed', error = replace(:reason, '{node}', node_id), finished_at = :at
     WHERE status = 'running' AND chat_id = :chat_id AND node_id = :old_node RETURNING *"""
 MOVE_LEASE = "UPDATE chat_leases SET node_id = :node_id, expires_at = :until WHERE chat_id = :chat_id"
+RELAY = """
+    INSERT INTO turn_requests (task_id, request, created_at)
+    SELECT id, :request, :at FROM tasks WHERE id = :task_id AND status = 'running' RETURNING
+        (SELECT node_id FROM tasks WHERE id = :task_id) AS node_id"""
+TAKE_REQUESTS = """
+    DELETE FROM turn_requests WHERE task_id IN (SELECT id FROM tasks WHERE status = 'running' AND node_id = ?)
+    RETURNING id, request"""
+DROP_FINISHED = "DELETE FROM turn_requests WHERE task_id IN (SELECT id FROM tasks WHERE status <> 'running')"
 
 
 def take_lease(conn: sqlite3.Connection, chat_id: str, node_id: str, at: datetime, until: datetime) -> bool:
@@ -35,8 +44,8 @@ def take_lease(conn: sqlite3.Connection, chat_id: str, node_id: str, at: datetim
     return conn.execute(TAKE_LEASE, params).fetchone() is not None
 
 
-class SqliteLeases:
-    """The lease half of ``core.ports.Store`` for ``SqliteStore``."""
+class SqliteNodes:
+    """What several nodes coordinate through, of ``core.ports.Store`` for ``SqliteStore``."""
 
     _db: SqliteConnection
 
@@ -65,3 +74,16 @@ class SqliteLeases:
             return sorted(failed, key=lambda task: (task.created_at, task.id))
 
         return await self._db.write(work)
+
+    async def relay_turn_request(self, request: TurnRequest, at: datetime) -> str | None:
+        params = {"task_id": request.task_id, "request": request.model_dump_json(), "at": _t(at)}
+        row = await self._db.write(lambda conn: conn.execute(RELAY, params).fetchone())
+        return None if row is None else str(row["node_id"])
+
+    async def take_turn_requests(self, node_id: str) -> list[TurnRequest]:
+        def work(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            conn.execute(DROP_FINISHED)
+            return conn.execute(TAKE_REQUESTS, (node_id,)).fetchall()
+
+        taken = sorted(await self._db.write(work), key=lambda row: int(row["id"]))
+        return [TurnRequest.model_validate_json(row["request"]) for row in taken]

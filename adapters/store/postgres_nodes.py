@@ -1,4 +1,5 @@
-"""Chat leases on PostgreSQL: which node's live agents a chat belongs to, and until when.
+"""What several nodes coordinate through, on PostgreSQL: chat leases (which node's live agents a chat belongs to,
+and until when) and turn requests relayed to the node running the turn.
 
 A lease is taken with a conditional upsert: the row is locked and the condition re-checked against its newest
 version, so two nodes never both believe they hold one chat. Chats are leased in id order, so two nodes renewing
@@ -14,7 +15,7 @@ import asyncpg
 
 from adapters.store import rows
 from adapters.store.postgres_conn import Conn
-from core.model import Task
+from core.model import Task, TurnRequest
 
 _utc = rows.time_or_none
 
@@ -38,6 +39,16 @@ TAKE_OVER_ABANDONED = """
         UPDATE chat_leases AS l SET node_id = $1, expires_at = $4 FROM failed WHERE l.chat_id = failed.chat_id
     )
     SELECT * FROM failed"""
+RELAY = """
+    INSERT INTO turn_requests (task_id, request, created_at)
+    SELECT id, $2, $3 FROM tasks WHERE id = $1 AND status = 'running'
+    RETURNING (SELECT node_id FROM tasks WHERE id = $1) AS node_id"""
+TAKE_REQUESTS = """
+    WITH finished AS (
+        DELETE FROM turn_requests WHERE task_id IN (SELECT id FROM tasks WHERE status <> 'running')
+    )
+    DELETE FROM turn_requests WHERE task_id IN (SELECT id FROM tasks WHERE status = 'running' AND node_id = $1)
+    RETURNING id, request"""
 
 
 async def take_leases(conn: Conn, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime) -> set[str]:
@@ -45,8 +56,8 @@ async def take_leases(conn: Conn, node_id: str, chat_ids: Sequence[str], at: dat
     return {row["chat_id"] for row in leased}
 
 
-class PostgresLeases:
-    """The lease half of ``core.ports.Store`` for ``PostgresStore``."""
+class PostgresNodes:
+    """What several nodes coordinate through, of ``core.ports.Store`` for ``PostgresStore``."""
 
     _pool: asyncpg.Pool
 
@@ -63,3 +74,11 @@ class PostgresLeases:
     async def take_over_abandoned_chats(self, node_id: str, reason: str, at: datetime, until: datetime) -> list[Task]:
         found = await self._pool.fetch(TAKE_OVER_ABANDONED, node_id, reason, _utc(at), _utc(until))
         return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
+
+    async def relay_turn_request(self, request: TurnRequest, at: datetime) -> str | None:
+        node = await self._pool.fetchval(RELAY, request.task_id, request.model_dump_json(), _utc(at))
+        return None if node is None else str(node)
+
+    async def take_turn_requests(self, node_id: str) -> list[TurnRequest]:
+        taken = sorted(await self._pool.fetch(TAKE_REQUESTS, node_id), key=lambda row: int(row["id"]))
+        return [TurnRequest.model_validate_json(row["request"]) for row in taken]
