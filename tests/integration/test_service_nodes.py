@@ -13,6 +13,7 @@ import pytest
 
 from adapters.store_postgres import PostgresStore
 from adapters.store_sqlite import SqliteStore
+from app.leases import ABANDONED
 from app.settings import Settings
 from core.model import Task
 from core.ports import Store
@@ -179,3 +180,27 @@ async def test_a_permission_answer_sent_to_another_node_reaches_the_waiting_agen
             assert (worktree / "relayed.txt").exists()
             resolved = [e for e in await b.events(turn["events_url"]) if e["type"] == "permission_resolved"]
             assert resolved[0]["outcome"] == "allow_once"
+
+
+async def test_a_node_that_finds_its_chat_taken_over_stops_its_turn_and_agents_there(
+    shared: Settings, git_repo: Path
+) -> None:
+    """node-a was cut off long enough for node-b to take its chat over; when it gets through again it lets go."""
+    async with serve_hearth(shared) as a:
+        chat = (await a.create_chat(git_repo))["id"]
+        assert (await a.run_turn(chat, "native", "warm up"))["status"] == "succeeded"
+        turn = await a.submit(chat, "native", "SLOW=2 a long answer")
+        await a.wait_event(turn["events_url"], "text_delta")
+
+        later = datetime.now(UTC) + timedelta(hours=1)  # as node-b sees it after node-a went silent
+        store = a.service.store
+        (taken,) = await store.take_over_abandoned_chats("node-b", ABANDONED, later, later + timedelta(hours=1))
+        assert taken.id == turn["id"]
+
+        done = await a.wait_turn(chat, turn["id"])
+        assert done["status"] == "failed"
+        assert done["error"].startswith("node node-a stopped renewing")
+        async with asyncio.timeout(30):  # node-a's next renewal stops the turn and lets go of the chat's agents
+            while a.service.pool.find(chat, "native") is not None or a.service.dispatcher.inflight_turns(chat):
+                await asyncio.sleep(0.1)
+        assert await store.renew_chat_leases("node-a", [chat], datetime.now(UTC), later) == [chat]
