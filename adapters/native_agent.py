@@ -172,7 +172,7 @@ class NativeSession:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         backend = self._backend
         body = {
-            "model": self._spec.model or backend.runtime.provider.openai_model,
+            "model": turn.model or backend.runtime.provider.openai_model,
             "messages": messages,
             "tools": openai_tools(),
             "stream": True,

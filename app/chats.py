@@ -15,6 +15,7 @@ from app.dispatcher import CancelOutcome
 from app.ids import new_id
 from app.reaping import risk_of, soft_delete
 from app.transcript import load_transcript
+from core.agents import check_turn_model
 from core.changes import WorktreeRisk, attribution_stamp, reconcile_pending
 from core.errors import Conflict, DomainError, InvalidInput, NotFound
 from core.model import (
@@ -123,6 +124,9 @@ async def submit_turn(
         return Failure(InvalidInput(detail=f"unknown agent {agent!r}; configured agents: {known}", field="agent"))
     if not prompt.strip():
         return Failure(InvalidInput(detail="the prompt is empty", field="prompt"))
+    usable = check_turn_model(service.specs[agent], service.settings.provider, model)
+    if not is_successful(usable):
+        return Failure(usable.failure())
     found = await get_open_chat(service, chat_id)
     if not is_successful(found):
         return Failure(found.failure())

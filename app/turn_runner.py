@@ -151,7 +151,6 @@ class TurnRunner:
             agent=task.agent,
             cwd=worktree.path,
             resume_id=stored.backend_session_id if stored is not None and resumable else None,
-            model=task.model,
         )
         opened = await self._open(ctx, spec)
         if opened is not None:
@@ -173,7 +172,8 @@ class TurnRunner:
             # 3. what the other agents did since this agent's last turn
             transcript = await load_transcript(self._store, chat.id, task)
             preamble = self._preamble(task.agent, ctx, handle, transcript)
-            turn = TurnInput(turn_id=task.id, prompt=compose_prompt(preamble, task.prompt), transcript=transcript)
+            prompt = compose_prompt(preamble, task.prompt)
+            turn = TurnInput(turn_id=task.id, prompt=prompt, transcript=transcript, model=task.model)
             # 4-5. stream, persist, publish
             if ctx.cancel_requested.is_set():
                 result = StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))

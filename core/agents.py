@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from returns.result import Failure, Result, Success
 
+from core.errors import DomainError, InvalidInput
 from core.model import BackendKind, Frozen
 
 Provider = Literal["openai", "anthropic", "gemini", "none"]
@@ -45,6 +47,7 @@ class ProviderConfig(Frozen):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str = ""
     openai_model: str = "gpt-4o-mini"
+    openai_models: tuple[str, ...] = ()  # more models the same endpoint serves, selectable per turn
     openai_price: ModelPrice | None = None  # unknown prices report cost 0 rather than a guess
     anthropic_base_url: str = "https://api.anthropic.com"  # without /v1: Claude Code adds it
     anthropic_api_key: str = ""
@@ -52,6 +55,10 @@ class ProviderConfig(Frozen):
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     gemini_api_key: str = ""
     gemini_model: str = "gemini-2.5-flash"
+
+    def openai_model_choices(self) -> tuple[str, ...]:
+        """The default model first, then the others, each once."""
+        return tuple(dict.fromkeys((self.openai_model, *self.openai_models)))
 
 
 OPENCODE_PACKAGE = "opencode-ai@1.18.33"
@@ -135,3 +142,31 @@ def provider_env(spec: AgentSpec, provider: ProviderConfig) -> dict[str, str]:
 def merge_catalogue(builtin: tuple[AgentSpec, ...], configured: tuple[AgentSpec, ...]) -> dict[str, AgentSpec]:
     """Operator-configured agents add to the built-ins and override one of the same name."""
     return {spec.name: spec for spec in (*builtin, *configured)}
+
+
+def check_turn_model(spec: AgentSpec, provider: ProviderConfig, model: str | None) -> Result[None, DomainError]:
+    """Whether ``spec`` can run one turn on ``model``; refused before it is queued, never silently ignored.
+
+    The native agent sends any model name to its endpoint; an OpenCode server knows only the models in its
+    generated config; an ACP agent reads its model from the environment it was started with, once per process.
+    """
+    if model is None or spec.backend is BackendKind.NATIVE:
+        return Success(None)
+    if spec.backend is BackendKind.OPENCODE_SERVER:
+        choices = provider.openai_model_choices()
+        if model in choices:
+            return Success(None)
+        detail = (
+            f"agent {spec.name!r} knows the models {', '.join(choices)}; add {model!r} to "
+            "HEARTH_PROVIDER__OPENAI_MODELS to choose it per turn"
+        )
+        return Failure(InvalidInput(detail=detail, field="model"))
+    detail = (
+        f"agent {spec.name!r} ({spec.backend.value}) takes its model from hearth's provider settings when it starts, "
+        "not per turn: omit model, or use an OpenCode or native agent for a per-turn model"
+    )
+    return Failure(InvalidInput(detail=detail, field="model"))
+
+
+def model_per_turn(spec: AgentSpec) -> bool:
+    return spec.backend in (BackendKind.NATIVE, BackendKind.OPENCODE_SERVER)

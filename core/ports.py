@@ -212,13 +212,13 @@ class SessionSpec(Frozen):
     agent: str
     cwd: str  # the chat worktree (absolute)
     resume_id: str | None = None  # the stored backend session id, if any
-    model: str | None = None
 
 
 class TurnInput(Frozen):
     turn_id: str
     prompt: str  # already prefixed with the handoff preamble when one is due
     transcript: tuple[TranscriptEntry, ...] = ()  # the whole chat so far (the native agent's history)
+    model: str | None = None  # this turn's model (checked by core.agents.check_turn_model); None: the default
 
 
 class ProcessInfo(Frozen):

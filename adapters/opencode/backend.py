@@ -255,7 +255,7 @@ class OpenCodeServerBackend:
         return Success(self._register(spec, str(created["id"]), resumed=False, reset_reason=reset_reason))
 
     def _register(self, spec: SessionSpec, session_id: str, resumed: bool, reset_reason: str | None) -> OpenCodeSession:
-        handle = OpenCodeSession(self, session_id, spec.cwd, spec.model, resumed, reset_reason)
+        handle = OpenCodeSession(self, session_id, spec.cwd, resumed, reset_reason)
         self._handles.add(handle)
         return handle
 

@@ -79,7 +79,7 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "hearth provider",
                 "options": {"baseURL": provider.openai_base_url, "apiKey": provider.openai_api_key or "none"},
-                "models": {model: _model_entry(model, provider)},
+                "models": {name: _model_entry(name, provider) for name in provider.openai_model_choices()},
             }
         },
         "permission": {"edit": permission, "bash": permission, "webfetch": "deny"},

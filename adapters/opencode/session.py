@@ -41,14 +41,12 @@ class OpenCodeSession:
         backend: OpenCodeServerBackend,
         session_id: str,
         cwd: str,
-        model: str | None,
         resumed: bool,
         reset_reason: str | None,
     ) -> None:
         self._backend = backend
         self._session_id = session_id
         self.cwd = cwd
-        self._model: Json | None = {"providerID": PROVIDER_ID, "modelID": model} if model else None
         self._resumed = resumed
         self._reset_reason = reset_reason
         self._state = OpenCodeState()  # lives across turns: it knows old messages and carries the turn guard
@@ -128,7 +126,7 @@ class OpenCodeSession:
                         if self._cancel_requested:
                             yield TurnCancelled(**ids)
                             return
-                        failure = await self._prompt(client, turn.prompt)
+                        failure = await self._prompt(client, turn.prompt, turn.model)
                         if failure is not None:
                             yield TurnFailed(**ids, error=failure)
                             return
@@ -172,9 +170,11 @@ class OpenCodeSession:
         self._state, events = resync_from_messages(self._state, messages, self._session_id, session_busy=busy)
         return events
 
-    async def _prompt(self, client: OpenCodeClient, text: str) -> str | None:
+    async def _prompt(self, client: OpenCodeClient, text: str, model: str | None) -> str | None:
+        # always named: without one, OpenCode keeps the model of the session's previous prompt, not the default
+        chosen: Json = {"providerID": PROVIDER_ID, "modelID": model or self._backend.runtime.provider.openai_model}
         try:
-            await client.prompt_async(self._session_id, self.cwd, text, self._model)
+            await client.prompt_async(self._session_id, self.cwd, text, chosen)
         except httpx.HTTPStatusError as exc:
             return f"OpenCode refused the prompt: HTTP {exc.response.status_code} {exc.response.text[:300]}"
         if self._cancel_requested:  # cancel() raced the prompt: abort what was just queued

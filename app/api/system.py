@@ -13,6 +13,7 @@ from adapters.agent_install import resolve_command
 from app.api.auth import has_token
 from app.bootstrap import Service
 from app.metrics import render, sample_process
+from core.agents import model_per_turn
 from core.model import BackendKind
 
 
@@ -38,6 +39,7 @@ def agents_json(service: Service) -> list[dict[str, Any]]:
                     "one_shot": spec.backend is BackendKind.WARM_ACP,
                     "cancel": True,
                     "resume": spec.backend is not BackendKind.ONE_SHOT,
+                    "model_per_turn": model_per_turn(spec),
                 },
                 "live_sessions": service.pool.live_counts().get(name, 0),
             }

@@ -114,3 +114,36 @@ async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
         metrics = (await hearth.client.get("/metrics")).text
         assert 'hearth_crashes_total{agent="opencode"} 1' in metrics
         assert 'hearth_restarts_total{agent="opencode"} 1' in metrics
+
+
+async def test_a_model_chosen_per_turn_reaches_the_llm_or_is_refused_before_queueing(
+    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+) -> None:
+    provider = hearth_settings.provider.model_copy(update={"openai_models": ("fake-small",)})
+    settings = hearth_settings.model_copy(update={"cache_dir": opencode_agents_dir.parent, "provider": provider})
+    async with serve_hearth(settings) as hearth:
+        chat = (await hearth.create_chat(git_repo))["id"]
+        turns = f"/api/chats/{chat}/turns"
+        for agent, model, prompt in [
+            ("opencode", "fake-small", "first on the small model"),
+            ("opencode", None, "then on the default one"),  # the same warm session, another model
+            ("opencode", "fake-small", "small again"),
+            ("native", "any-model-name", "native sends whatever it is given"),
+        ]:
+            body = {"agent": agent, "prompt": prompt, **({"model": model} if model else {})}
+            submitted = await hearth.client.post(turns, json=body)
+            assert submitted.status_code == 202, submitted.text
+            done = await hearth.wait_turn(chat, submitted.json()["id"])
+            assert (done["status"], done["model"]) == ("succeeded", model), done
+            assert {entry["model"] for entry in _requests_with(llm, prompt)} == {model or "fake-model"}
+
+        before = (await hearth.client.get(turns)).json()
+        for agent, model, names in [("opencode", "gpt-9", "fake-model, fake-small"), ("qwen", "fake-small", None)]:
+            refused = await hearth.client.post(turns, json={"agent": agent, "prompt": "hi", "model": model})
+            assert refused.status_code == 422, refused.text
+            problem = refused.json()
+            assert problem["field"] == "model"
+            assert (names or "not per turn") in problem["detail"]
+        assert (await hearth.client.get(turns)).json() == before  # nothing was queued
+        agents = {a["name"]: a["capabilities"] for a in (await hearth.client.get("/api/agents")).json()}
+        assert (agents["opencode"]["model_per_turn"], agents["qwen"]["model_per_turn"]) == (True, False)
