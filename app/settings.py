@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from pathlib import Path
 
@@ -31,7 +32,8 @@ class Settings(BaseSettings):
     # default data_dir/worktrees; nodes sharing one PostgreSQL point it at storage they all see at the same path
     worktrees_dir: Path | None = None
     config_file: Path | None = None  # TOML with [[agents]] tables for operator-configured agents
-    node_id: str = "node-1"  # nodes sharing one PostgreSQL need distinct ids
+    # this machine's hostname: nodes sharing one PostgreSQL need distinct ids (set it for two nodes on one machine)
+    node_id: str = Field(default_factory=socket.gethostname, min_length=1)
     lease_ttl_s: float = 30.0  # a node that has not renewed a chat's lease this long loses the chat
     repo_roots: list[Path] = Field(default_factory=lambda: [Path.home()])
 
