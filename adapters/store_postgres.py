@@ -8,16 +8,15 @@ connection works inside that schema (created if missing), so several hearths can
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
 
 from adapters.store import rows
-from adapters.store.postgres_conn import Conn, advisory_key, open_pool, quote_ident, redact
-from adapters.store.postgres_nodes import PostgresNodes, take_leases
+from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, advisory_key, open_pool, quote_ident, redact
+from adapters.store.postgres_nodes import LeaseTaken, PostgresNodes, claim
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event
 from core.model import (
@@ -27,7 +26,6 @@ from core.model import (
     ChatStatus,
     PendingChange,
     PendingChangeStatus,
-    ProcessRecord,
     StoredEvent,
     Task,
     TaskStatus,
@@ -51,23 +49,7 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-ACQUIRE_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
-
-
-class _LeaseTaken(Exception):
-    """Rolls a claim back: the chat's lease went to another node between the claim's read and its write."""
-
-
-async def _claim(
-    conn: Conn, node_id: str, at: datetime, skip_chats: Sequence[str], lease_until: datetime | None
-) -> asyncpg.Record | None:
-    row = await conn.fetchrow(SQL.claim_next, list(skip_chats), _utc(at), node_id)
-    if row is None or row["chat_id"] is None or lease_until is None:
-        return row
-    if not await take_leases(conn, node_id, [row["chat_id"]], at, lease_until):
-        raise _LeaseTaken
-    return row
 
 
 class PostgresStore(PostgresNodes):
@@ -227,8 +209,8 @@ class PostgresStore(PostgresNodes):
         for _attempt in range(3):
             try:
                 async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
-                    row = await _claim(conn, node_id, at, skip_chats, lease_until)
-            except (asyncpg.UniqueViolationError, _LeaseTaken):
+                    row = await claim(conn, node_id, at, skip_chats, lease_until)
+            except (asyncpg.UniqueViolationError, LeaseTaken):
                 # a racing claimer started the same chat first (tasks_one_running_per_chat), or another node
                 # leased the chat after this claim's snapshot: rolled back, look again
                 continue
@@ -333,22 +315,3 @@ class PostgresStore(PostgresNodes):
             await conn.execute(SQL.insert_idempotent, scope, key, response)
             stored = await conn.fetchval("SELECT response FROM idempotency WHERE scope = $1 AND key = $2", scope, key)
         return dict(stored)
-
-    # processes
-    async def record_process(self, record: ProcessRecord) -> None:
-        r = record
-        await self._pool.execute(SQL.upsert_process, r.node_id, r.key, r.pid, r.port, _utc(r.started_at), r.command)
-
-    async def list_processes(self, node_id: str) -> list[ProcessRecord]:
-        sql = "SELECT * FROM processes WHERE node_id = $1 ORDER BY started_at, key"
-        return [rows.process_from(row) for row in await self._pool.fetch(sql, node_id)]
-
-    async def forget_process(self, key: str, pid: int) -> None:
-        await self._pool.execute("DELETE FROM processes WHERE key = $1 AND pid = $2", key, pid)
-
-    @asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """True for exactly one holder cluster-wide; the lock lives as long as this block's transaction."""
-        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
-            held = bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", advisory_key(name)))
-            yield held

@@ -14,6 +14,7 @@ from adapters.store.schema import VERSION_TABLE, StoreUnavailableError, pending_
 
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 COMMAND_TIMEOUT_S = 30.0
+ACQUIRE_TIMEOUT_S = 30.0  # waiting for a free pooled connection
 CONNECT_TIMEOUT_S = 10.0
 
 

@@ -1,5 +1,6 @@
 """What several nodes coordinate through, on PostgreSQL: chat leases (which node's live agents a chat belongs to,
-and until when) and turn requests relayed to the node running the turn.
+and until when), turn requests relayed to the node running the turn, each node's agent processes, and
+single-leader sections.
 
 A lease is taken with a conditional upsert: the row is locked and the condition re-checked against its newest
 version, so two nodes never both believe they hold one chat. Chats are leased in id order, so two nodes renewing
@@ -8,14 +9,16 @@ overlapping sets cannot deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import asyncpg
 
 from adapters.store import rows
-from adapters.store.postgres_conn import Conn
-from core.model import Task, TurnRequest
+from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, advisory_key
+from adapters.store.postgres_sql import SQL
+from core.model import ProcessRecord, Task, TurnRequest
 
 _utc = rows.time_or_none
 
@@ -56,6 +59,22 @@ async def take_leases(conn: Conn, node_id: str, chat_ids: Sequence[str], at: dat
     return {row["chat_id"] for row in leased}
 
 
+class LeaseTaken(Exception):
+    """Rolls a claim back: the chat's lease went to another node between the claim's read and its write."""
+
+
+async def claim(
+    conn: Conn, node_id: str, at: datetime, skip_chats: Sequence[str], lease_until: datetime | None
+) -> asyncpg.Record | None:
+    """The claim statement, then (with ``lease_until``) the chat's lease, in the caller's transaction."""
+    row = await conn.fetchrow(SQL.claim_next, list(skip_chats), _utc(at), node_id)
+    if row is None or row["chat_id"] is None or lease_until is None:
+        return row
+    if not await take_leases(conn, node_id, [row["chat_id"]], at, lease_until):
+        raise LeaseTaken
+    return row
+
+
 class PostgresNodes:
     """What several nodes coordinate through, of ``core.ports.Store`` for ``PostgresStore``."""
 
@@ -82,3 +101,22 @@ class PostgresNodes:
     async def take_turn_requests(self, node_id: str) -> list[TurnRequest]:
         taken = sorted(await self._pool.fetch(TAKE_REQUESTS, node_id), key=lambda row: int(row["id"]))
         return [TurnRequest.model_validate_json(row["request"]) for row in taken]
+
+    # processes
+    async def record_process(self, record: ProcessRecord) -> None:
+        r = record
+        await self._pool.execute(SQL.upsert_process, r.node_id, r.key, r.pid, r.port, _utc(r.started_at), r.command)
+
+    async def list_processes(self, node_id: str) -> list[ProcessRecord]:
+        sql = "SELECT * FROM processes WHERE node_id = $1 ORDER BY started_at, key"
+        return [rows.process_from(row) for row in await self._pool.fetch(sql, node_id)]
+
+    async def forget_process(self, key: str, pid: int) -> None:
+        await self._pool.execute("DELETE FROM processes WHERE key = $1 AND pid = $2", key, pid)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """True for exactly one holder cluster-wide; the lock lives as long as this block's transaction."""
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            held = bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", advisory_key(name)))
+            yield held
