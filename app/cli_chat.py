@@ -1,8 +1,9 @@
 """``hearth chat REPO --agent NAME``: an interactive terminal client over the HTTP API.
 
-Streams text, reasoning (dimmed) and tool calls live. Commands: ``/agent NAME`` switches agent, ``/diff`` shows
-the pending changes, ``/apply`` applies them, ``/cancel`` (or Ctrl-C while a turn streams) interrupts the turn,
-``/quit`` leaves. The rendering helpers are shared with ``hearth demo``.
+Streams text, reasoning (dimmed) and tool calls live. Commands: ``/agent NAME`` switches agent, ``/model NAME``
+picks the model of the next turns (``/model`` alone: the agent's default), ``/diff`` shows the pending changes,
+``/apply`` applies them, ``/cancel`` (or Ctrl-C while a turn streams) interrupts the turn, ``/quit`` leaves. The
+rendering helpers are shared with ``hearth demo``.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _problem(response: httpx.Response) -> str:
         return f"{response.status_code}: {response.text}"
 
 
-async def chat_session(base_url: str, token: str | None, repo: str, agent: str) -> int:
+async def chat_session(base_url: str, token: str | None, repo: str, agent: str, model: str | None = None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     timeout = httpx.Timeout(connect=5.0, read=60.0, write=10.0, pool=5.0)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout) as client:
@@ -119,7 +120,7 @@ async def chat_session(base_url: str, token: str | None, repo: str, agent: str) 
             print(f"hearth: cannot open a chat on {repo}: {_problem(created)}", file=sys.stderr)
             return 1
         chat_id = created.json()["id"]
-        print(f"chat {chat_id} on {repo} with {agent}. /agent NAME, /diff, /apply, /cancel, /quit")
+        print(f"chat {chat_id} on {repo} with {agent}. /agent NAME, /model NAME, /diff, /apply, /cancel, /quit")
         renderer = Renderer()
         current: dict[str, str] = {}
         while True:
@@ -137,6 +138,10 @@ async def chat_session(base_url: str, token: str | None, repo: str, agent: str) 
                 chips = (await client.get(f"/api/chats/{chat_id}/agent-sessions")).json().get("chips", {})
                 print(f"now talking to {agent} ({chips.get(agent, 'unknown agent')})")
                 continue
+            if line.startswith("/model"):
+                model = line.removeprefix("/model").strip() or None
+                print(f"next turns use {model or 'the agent default model'}")
+                continue
             if line == "/diff":
                 changes = (await client.get(f"/api/chats/{chat_id}/changes")).json()["changes"]
                 for change in changes:
@@ -152,7 +157,8 @@ async def chat_session(base_url: str, token: str | None, repo: str, agent: str) 
                     response = await client.post(f"/api/chats/{chat_id}/turns/{current['turn']}/cancel")
                     print(response.json().get("cancel", _problem(response)))
                 continue
-            submitted = await client.post(f"/api/chats/{chat_id}/turns", json={"agent": agent, "prompt": line})
+            body = {"agent": agent, "prompt": line, **({"model": model} if model else {})}
+            submitted = await client.post(f"/api/chats/{chat_id}/turns", json=body)
             if submitted.status_code != 202:
                 print(_problem(submitted))
                 continue
@@ -189,13 +195,14 @@ async def _stream_with_interrupt(
 def _run(args: argparse.Namespace) -> int:
     base_url = args.url or os.environ.get("HEARTH_URL") or "http://127.0.0.1:8420"
     token = args.token or os.environ.get("HEARTH_API_TOKEN")
-    return asyncio.run(chat_session(base_url, token, str(Path(args.repo).resolve()), args.agent))
+    return asyncio.run(chat_session(base_url, token, str(Path(args.repo).resolve()), args.agent, args.model))
 
 
 def register(subparsers: Any) -> None:
     chat = subparsers.add_parser("chat", help="interactive chat with an agent on a repository (needs `hearth serve`)")
     chat.add_argument("repo", help="path of the git repository")
     chat.add_argument("--agent", default="opencode", help="agent to talk to (switch later with /agent NAME)")
+    chat.add_argument("--model", help="model of every turn (OpenCode and native agents; change with /model NAME)")
     chat.add_argument("--url", help="hearth's URL (default $HEARTH_URL or http://127.0.0.1:8420)")
     chat.add_argument("--token", help="API token (default $HEARTH_API_TOKEN)")
     chat.set_defaults(func=_run)
