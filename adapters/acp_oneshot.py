@@ -72,6 +72,9 @@ class OneShotAcpBackend:
             if s.process.is_alive()
         ]
 
+    def wants_drain(self) -> bool:
+        return False  # closing a session frees what it held
+
     async def restart(self, reason: str) -> None:
         """Stop every running one-shot process of this agent (SIGTERM, bounded wait, SIGKILL): its turn fails.
 

@@ -292,6 +292,9 @@ class NativeBackend:
     def processes(self) -> list[ProcessInfo]:
         return []
 
+    def wants_drain(self) -> bool:
+        return False  # closing a session frees what it held
+
     async def restart(self, reason: str) -> None:
         """No process to respawn: cancel every session's in-flight work; the sessions stay usable."""
         for session in list(self._sessions):

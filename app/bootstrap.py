@@ -71,6 +71,9 @@ class UnavailableBackend:
     def processes(self) -> list[ProcessInfo]:
         return []
 
+    def wants_drain(self) -> bool:
+        return False  # closing a session frees what it held
+
     async def restart(self, reason: str) -> None:
         return None  # it never started a process
 
@@ -147,6 +150,7 @@ def _runtime(settings: Settings) -> BackendRuntime:
         health_interval_s=settings.health_interval_s,
         health_timeout_s=settings.health_timeout_s,
         llm_retry_limit=settings.llm_retry_limit,
+        acp_recycle_mib=settings.acp_recycle_mib,
     )
 
 

@@ -142,26 +142,31 @@ class AgentPool:
         ]
 
     async def evict_idle(self) -> list[Key]:
-        """Evict what core.lifecycle picks (idle TTL, then LRU over the cap; busy never). Rows stay: reattach later."""
+        """Evict what core.lifecycle picks (idle TTL, then LRU over the cap, then the idle handles of an agent whose
+        process wants draining; busy never). Rows stay: reattach later."""
         handles = [
             LiveHandle(chat_id=s.chat_id, agent=s.agent, last_used=s.last_used, busy=s.busy)
             for s in self._live.values()
         ]
         policy = EvictionPolicy(idle_ttl_s=self.idle_ttl_s, max_live=self.max_live)
-        evicted: list[Key] = []
-        for key in [e.key for e in choose_evictions(handles, self._clock.now(), policy)]:
-            async with self._lock(key):
-                live = self._live.get(key)
-                if live is None or live.busy:  # raced with a checkout: it is in use again
-                    continue
-                del self._live[key]
-                await _close_quietly(live.handle)
-            self._metrics.evictions[live.agent] += 1
-            await self._store.set_agent_session_status(
-                live.chat_id, live.agent, AgentSessionStatus.EVICTED, self._clock.now()
-            )
-            evicted.append(key)
-        return evicted
+        chosen = [e.key for e in choose_evictions(handles, self._clock.now(), policy)]
+        # an agent whose process keeps the memory of sessions let go of is emptied, so its backend can stop it
+        for agent in [name for name, backend in self._backends.items() if backend.wants_drain()]:
+            chosen += [s.key for s in self._live.values() if s.agent == agent and not s.busy and s.key not in chosen]
+        return [key for key in chosen if await self._evict(key)]
+
+    async def _evict(self, key: Key) -> bool:
+        async with self._lock(key):
+            live = self._live.get(key)
+            if live is None or live.busy:  # raced with a checkout: it is in use again
+                return False
+            del self._live[key]
+            await _close_quietly(live.handle)
+        self._metrics.evictions[live.agent] += 1
+        await self._store.set_agent_session_status(
+            live.chat_id, live.agent, AgentSessionStatus.EVICTED, self._clock.now()
+        )
+        return True
 
     async def discard_dead_idle(self) -> list[Key]:
         """Health monitor: idle handles whose agent died are dropped and marked crashed; the next turn respawns."""

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     idle_ttl: float = 30 * 60  # seconds an idle (chat, agent) handle stays live
     max_live: int = 10  # LRU cap on live handles
+    acp_recycle_mib: int = Field(default=512, ge=0)  # memory a warm ACP process may hold for evicted sessions
     max_parallel_turns: int = 4
     max_prompt_chars: int = 200_000
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled

@@ -7,7 +7,8 @@ Starts its own scripted LLM; needs the agents in hearth's cache (``hearth agents
 * warm turn: the next turn on the same warm session (median);
 * memory: RSS of the agent's process tree with 1 warm session, then with N sessions in the same process
   (one process per agent), against N processes holding one session each (one process per session);
-* blast radius: kill -9 of the shared process and count the sessions whose handles died.
+* blast radius: kill -9 of the shared process and count the sessions whose handles died;
+* eviction: the memory the agent still holds after every session was evicted, without and with recycling.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from adapters.fake_llm import FakeLLM
 from adapters.store_sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import is_terminal
+from core.lifecycle import RecyclePolicy
 from core.model import BackendKind
 from core.ports import BackendRuntime, SessionHandle, SessionSpec, TurnInput
 
@@ -137,6 +139,31 @@ async def memory_and_blast(
             await single.aclose()
 
 
+async def eviction_memory(
+    spec: AgentSpec, runtime: BackendRuntime, store: SqliteStore, root: Path, sessions: int
+) -> None:
+    """What evicting every session gives back: without recycling the agent keeps them all; with the default
+    budget (core.lifecycle.RecyclePolicy) a process whose evicted sessions hold more is stopped once empty."""
+    held: dict[str, float] = {}
+    for label, policy in (("without", RecyclePolicy(max_detached_bytes=1 << 62)), ("with", RecyclePolicy())):
+        backend = WarmAcpBackend(spec, runtime, store, _Clock(), recycle_policy=policy)
+        try:
+            handles = []
+            for index in range(sessions):
+                handles.append(await _open(backend, root / f"evict-{label}-{index}", f"evict-{label}-{index}"))
+                await _turn(handles[-1], f"evict-{label}-{index}", "hello")
+            for handle in handles:
+                await handle.close()  # what the pool's eviction does
+            held[label] = sum(tree_rss_bytes(p.pid) for p in backend.processes()) / MIB
+        finally:
+            await backend.aclose()
+    print(
+        f"{spec.name:8} after evicting all {sessions} sessions: {held['without']:6.0f} MiB still held without "
+        f"recycling, {held['with']:6.0f} MiB with (budget {RecyclePolicy().max_detached_bytes // MIB} MiB)",
+        flush=True,
+    )
+
+
 async def main(agents: list[str], rounds: int, sessions: int) -> None:
     catalogue = {spec.name: spec for spec in BUILTIN_AGENTS}
     with FakeLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-acp-") as tmp:
@@ -152,6 +179,7 @@ async def main(agents: list[str], rounds: int, sessions: int) -> None:
                 )
                 await warm_vs_cold(catalogue[name], runtime, store, root / name, rounds)
                 await memory_and_blast(catalogue[name], runtime, store, root / name, sessions)
+                await eviction_memory(catalogue[name], runtime, store, root / name, sessions)
         finally:
             await store.close()
 

@@ -270,6 +270,12 @@ class AgentBackend(Protocol):
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]: ...
     async def health(self) -> dict[str, object]: ...
     def processes(self) -> list[ProcessInfo]: ...
+    def wants_drain(self) -> bool:
+        """Its process keeps so many sessions hearth let go of that it should be emptied (core.lifecycle
+        ``recycle_step``): the pool then evicts this agent's idle handles, each resuming on its next turn, and the
+        backend stops the emptied process to give its memory back. False where closing a session frees it."""
+        ...
+
     async def restart(self, reason: str) -> None:
         """Stop the agent's process(es) (SIGTERM, bounded wait, SIGKILL) so the next open_session respawns and
         resumes; counts as a crash for the crash budget (core.lifecycle ``TurnStalled``). The turn watchdog calls
@@ -300,6 +306,7 @@ class BackendRuntime(Frozen):
     health_interval_s: float = 15.0
     health_timeout_s: float = 5.0
     llm_retry_limit: int = 3
+    acp_recycle_mib: int = 512  # memory a warm ACP process may hold for sessions hearth let go of (then recycled)
 
 
 class EventBus(Protocol):

@@ -24,7 +24,11 @@ from core.acp_events import AcpState
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.lifecycle import (
+    MIB,
     ProcessExited,
+    ProcessLoad,
+    RecyclePolicy,
+    RecycleStep,
     RestartFailed,
     RestartSucceeded,
     Supervision,
@@ -32,6 +36,7 @@ from core.lifecycle import (
     SupervisorState,
     TurnStalled,
     availability,
+    recycle_step,
     supervise,
 )
 from core.model import BackendKind
@@ -51,6 +56,7 @@ class WarmAcpBackend:
         registry: ProcessRegistry,
         clock: Clock,
         policy: SupervisionPolicy | None = None,
+        recycle_policy: RecyclePolicy | None = None,
     ) -> None:
         self.spec = spec
         self._runtime = runtime
@@ -62,12 +68,23 @@ class WarmAcpBackend:
         self._sessions: dict[str, AcpSession] = {}
         self._spawn_lock = asyncio.Lock()
         self._spawns = itertools.count(1)
+        self._opening = 0  # open_session calls in progress: they may be about to use the process
+        self._recycle = recycle_policy or RecyclePolicy(max_detached_bytes=runtime.acp_recycle_mib * MIB)
+        self._baseline_bytes = 0  # the process tree's RSS right after initialize
+        self.recycled = 0  # processes stopped to give back the memory of sessions hearth let go of
 
     @property
     def supervision(self) -> Supervision:
         return self._supervision
 
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
+        self._opening += 1
+        try:
+            return await self._open_session(spec)
+        finally:
+            self._opening -= 1
+
+    async def _open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
         if not await asyncio.to_thread(Path(spec.cwd).is_dir):
             return Failure(InvalidInput(detail=f"worktree {spec.cwd} does not exist; recreate it first", field="cwd"))
         async with self._spawn_lock:
@@ -123,9 +140,42 @@ class WarmAcpBackend:
             resumed=resumed,
             context_reset_reason=reset_reason,
             state=state,
+            on_closed=self._session_closed,
         )
         self._sessions[session_id] = session
         return session
+
+    def _load(self) -> ProcessLoad:
+        process = self._process
+        held = [s for s in self._sessions.values() if s.process is process]
+        open_ = [s for s in held if not s.closed]
+        detached = len(held) - len(open_)
+        measured = process is not None and detached > 0 and process.is_alive()  # /proc is read only when it matters
+        return ProcessLoad(
+            open=len(open_) + self._opening,
+            busy=sum(1 for s in open_ if s.busy),
+            detached=detached,
+            rss_bytes=tree_rss_bytes(process.pid) if measured and process is not None else 0,
+            baseline_bytes=self._baseline_bytes,
+        )
+
+    def wants_drain(self) -> bool:
+        return recycle_step(self._load(), self._recycle) is RecycleStep.DRAIN
+
+    async def _session_closed(self, session: AcpSession) -> None:
+        """The agent keeps a closed session's memory until its process ends: stop the process once nothing in it
+        is open (each session resumes with session/load in the next one). Not a crash."""
+        async with self._spawn_lock:
+            process = self._process
+            if process is None or session.process is not process or not process.is_alive():
+                return
+            if recycle_step(self._load(), self._recycle) is not RecycleStep.STOP:
+                return
+            for session_id in [sid for sid, s in self._sessions.items() if s.process is process]:
+                del self._sessions[session_id]
+            self._process = None
+            self.recycled += 1
+        await process.aclose()
 
     async def _resume(self, process: AcpProcess, session_id: str, cwd: str) -> Result[None, str]:
         """``session/load`` (history replayed to a session with no turn, so nothing is re-emitted), else resume."""
@@ -177,6 +227,7 @@ class WarmAcpBackend:
         elif self._supervision.healthy_since is None:
             self._supervision = self._supervision.model_copy(update={"healthy_since": now})
         self._process = spawned.unwrap()
+        self._baseline_bytes = tree_rss_bytes(self._process.pid)
         return spawned
 
     async def _note_exit(self, process: AcpProcess) -> None:
@@ -225,6 +276,7 @@ class WarmAcpBackend:
             "pid": process.pid if process is not None else None,
             "sessions": len(self._sessions),
             "busy_sessions": sum(1 for s in self._sessions.values() if s.busy),
+            "recycled": self.recycled,
             "rss_bytes": tree_rss_bytes(process.pid) if process is not None and alive else 0,
         }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -51,6 +51,7 @@ class AcpSession:
         context_reset_reason: str | None = None,
         close_process_when_done: bool = False,
         state: acp_events.AcpState | None = None,
+        on_closed: Callable[[AcpSession], Awaitable[None]] | None = None,
     ) -> None:
         self.process = process
         self._session_id = session_id
@@ -60,6 +61,7 @@ class AcpSession:
         self._resumed = resumed
         self._context_reset_reason = context_reset_reason
         self._close_process_when_done = close_process_when_done
+        self._on_closed = on_closed
         self._turn: ActiveTurn | None = None
         self._guard = turn_guard.TurnGuard()
         prefix = acp_events.thought_prefix_for(process.agent_name)
@@ -90,6 +92,10 @@ class AcpSession:
 
     def is_alive(self) -> bool:
         return not self._closed and self.process.is_alive()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def busy(self) -> bool:
@@ -219,6 +225,8 @@ class AcpSession:
         self.process.client.detach(self._session_id, self)
         if self._close_process_when_done:
             await self.process.aclose()
+        if self._on_closed is not None:
+            await self._on_closed(self)
 
     # -- SessionSink (called by the ACP client) -------------------------------------------------------
     def begin_replay(self) -> None:

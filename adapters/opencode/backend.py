@@ -297,6 +297,9 @@ class OpenCodeServerBackend:
             return []
         return [ProcessInfo(key=self._record_key, pid=server.pid, agent=self.spec.name)]
 
+    def wants_drain(self) -> bool:
+        return False  # closing a session frees what it held
+
     async def aclose(self) -> None:
         """Stop the server (SIGTERM, wait, SIGKILL) and forget its record."""
         async with self._spawn_lock:

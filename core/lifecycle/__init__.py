@@ -1,4 +1,4 @@
-"""Lifecycle decisions: eviction, supervision, the turn watchdog and directory disposal. All pure."""
+"""Lifecycle decisions: eviction, supervision, the turn watchdog, directory disposal, process recycling. All pure."""
 
 from core.lifecycle.directory import DirectoryUse, dispose_blockers, may_dispose_directory
 from core.lifecycle.eviction import (
@@ -9,6 +9,7 @@ from core.lifecycle.eviction import (
     LiveHandle,
     choose_evictions,
 )
+from core.lifecycle.recycling import MIB, ProcessLoad, RecyclePolicy, RecycleStep, recycle_step
 from core.lifecycle.supervision import (
     Decision,
     FailInflight,
@@ -38,6 +39,7 @@ from core.lifecycle.watchdog import ESCALATION, WatchdogPolicy, WatchdogStep, si
 
 __all__ = [
     "ESCALATION",
+    "MIB",
     "Decision",
     "DirectoryUse",
     "Eviction",
@@ -52,6 +54,9 @@ __all__ = [
     "MarkSessionsCrashed",
     "OperatorReset",
     "ProcessExited",
+    "ProcessLoad",
+    "RecyclePolicy",
+    "RecycleStep",
     "RestartFailed",
     "RestartSucceeded",
     "ScheduleRestart",
@@ -70,6 +75,7 @@ __all__ = [
     "describe_exit",
     "dispose_blockers",
     "may_dispose_directory",
+    "recycle_step",
     "restart_due",
     "silence_reason",
     "step_due_at",
