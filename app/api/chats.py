@@ -22,7 +22,7 @@ from app.api.dto import (
     session_json,
 )
 from app.api.idempotency import Idempotency
-from app.api.problems import Problem
+from app.api.problems import Problem, documented_problems
 from app.api.sse import event_stream, parse_last_event_id
 from app.bootstrap import Service
 from app.reaping import risk_of
@@ -42,7 +42,7 @@ class ChatController(Controller):
     path = "/api/chats"
     tags = ["chats"]
 
-    @post("/")
+    @post("/", responses=documented_problems(422))
     async def create_chat(
         self,
         request: Request[Any, Any, Any],
@@ -60,13 +60,13 @@ class ChatController(Controller):
     async def list_chats(self, service: NamedDependency[Service]) -> list[dict[str, Any]]:
         return [chat_json(c) for c in await service.store.list_chats()]
 
-    @get("/{chat_id:str}")
+    @get("/{chat_id:str}", responses=documented_problems(404))
     async def get_chat(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> dict[str, Any]:
         chat = unwrap(await ops.get_chat(service, chat_id))
         worktree = await service.store.get_worktree(chat_id)
         return {**chat_json(chat), "worktree": worktree.model_dump(mode="json") if worktree else None}
 
-    @post("/{chat_id:str}/close")
+    @post("/{chat_id:str}/close", status_code=200, responses=documented_problems(404, 409))
     async def close_chat(
         self,
         request: Request[Any, Any, Any],
@@ -82,7 +82,7 @@ class ChatController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @delete("/{chat_id:str}", status_code=200)
+    @delete("/{chat_id:str}", status_code=200, responses=documented_problems(404, 409))
     async def delete_chat(
         self,
         request: Request[Any, Any, Any],
@@ -97,14 +97,14 @@ class ChatController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @get("/{chat_id:str}/worktree-risk")
+    @get("/{chat_id:str}/worktree-risk", responses=documented_problems(404))
     async def worktree_risk(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> dict[str, Any]:
         unwrap(await ops.get_chat(service, chat_id))
         worktree = await service.store.get_worktree(chat_id)
         risk = await risk_of(service.store, service.worktrees, worktree, chat_id)
         return {"chat_id": chat_id, **risk.model_dump(mode="json")}
 
-    @get("/{chat_id:str}/agent-sessions")
+    @get("/{chat_id:str}/agent-sessions", responses=documented_problems(404))
     async def agent_sessions(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> dict[str, Any]:
         unwrap(await ops.get_chat(service, chat_id))
         sessions = await service.store.list_agent_sessions(chat_id)
@@ -115,14 +115,14 @@ class ChatController(Controller):
             "chips": {agent: chip.value for agent, chip in chips.items()},
         }
 
-    @get("/{chat_id:str}/changes")
+    @get("/{chat_id:str}/changes", responses=documented_problems(404))
     async def list_changes(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> dict[str, Any]:
         unwrap(await ops.get_chat(service, chat_id))
         changes = await service.store.list_pending_changes(chat_id)
         agents = list(dict.fromkeys(a for c in changes for a in c.contributors))
         return {"chat_id": chat_id, "changes": [change_json(c) for c in changes], "contributors": agents}
 
-    @post("/{chat_id:str}/changes/apply")
+    @post("/{chat_id:str}/changes/apply", status_code=200, responses=documented_problems(404, 409, 422))
     async def apply_changes(
         self,
         request: Request[Any, Any, Any],
@@ -138,7 +138,7 @@ class ChatController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @post("/{chat_id:str}/changes/discard")
+    @post("/{chat_id:str}/changes/discard", status_code=200, responses=documented_problems(404, 409, 422))
     async def discard_changes(
         self,
         request: Request[Any, Any, Any],
@@ -154,7 +154,7 @@ class ChatController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @put("/{chat_id:str}/files")
+    @put("/{chat_id:str}/files", responses=documented_problems(404, 409, 422))
     async def edit_file(
         self,
         request: Request[Any, Any, Any],
@@ -169,7 +169,7 @@ class ChatController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @get("/{chat_id:str}/events")
+    @get("/{chat_id:str}/events", responses=documented_problems(404))
     async def chat_events(
         self, chat_id: FromPath[str], service: NamedDependency[Service], last_event_id: LastEventId = None
     ) -> ServerSentEvent:

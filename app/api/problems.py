@@ -7,10 +7,12 @@ A ``DomainError`` already carries its HTTP status, a ``kind`` that becomes the p
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from core.errors import DomainError
 
@@ -18,6 +20,37 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hearth.dev/problems/"
+
+
+@dataclass
+class ProblemDetails:
+    """The problem+json body every error has (RFC 9457), for the OpenAPI schema."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+_MEANING = {
+    404: "the chat, turn or request does not exist",
+    409: "the chat or turn is in a state that refuses this (the detail says which, and what to do)",
+    422: "a field is invalid for this chat or agent (named in field)",
+}
+
+
+def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses a route can give (400 is documented by Litestar itself)."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=_MEANING[status],
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
 
 
 class Problem(Exception):

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from returns.pipeline import is_successful
 
 from adapters.agent_install import resolve_command
@@ -54,7 +55,10 @@ class SystemController(Controller):
     async def agents(self, service: NamedDependency[Service]) -> list[dict[str, Any]]:
         return await asyncio.to_thread(agents_json, service)
 
-    @get("/api/health")
+    @get(
+        "/api/health",
+        responses={503: ResponseSpec(dict[str, Any], description="the store cannot be reached: hearth cannot work")},
+    )
     async def health(
         self, request: Request[Any, Any, Any], service: NamedDependency[Service]
     ) -> Response[dict[str, Any]]:

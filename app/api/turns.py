@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 
@@ -13,7 +14,7 @@ from app import chats as ops
 from app.api.chats import LastEventId, unwrap
 from app.api.dto import PermissionAnswer, TurnSubmit, turn_json
 from app.api.idempotency import Idempotency
-from app.api.problems import problem_response
+from app.api.problems import documented_problems, problem_response
 from app.api.sse import event_stream, parse_last_event_id
 from app.bootstrap import Service
 
@@ -22,7 +23,7 @@ class TurnController(Controller):
     path = "/api/chats/{chat_id:str}/turns"
     tags = ["turns"]
 
-    @post("/")
+    @post("/", status_code=202, responses=documented_problems(404, 409, 422))
     async def submit(
         self,
         request: Request[Any, Any, Any],
@@ -42,18 +43,18 @@ class TurnController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @get("/")
+    @get("/", responses=documented_problems(404))
     async def list_turns(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> list[dict[str, Any]]:
         unwrap(await ops.get_chat(service, chat_id))
         return [turn_json(t) for t in await service.store.list_tasks(chat_id)]
 
-    @get("/{turn_id:str}")
+    @get("/{turn_id:str}", responses=documented_problems(404))
     async def get_turn(
         self, chat_id: FromPath[str], turn_id: FromPath[str], service: NamedDependency[Service]
     ) -> dict[str, Any]:
         return turn_json(unwrap(await ops.get_turn(service, chat_id, turn_id)))
 
-    @post("/{turn_id:str}/cancel", status_code=202)
+    @post("/{turn_id:str}/cancel", status_code=202, responses=documented_problems(404))
     async def cancel(
         self,
         request: Request[Any, Any, Any],
@@ -68,7 +69,14 @@ class TurnController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @post("/{turn_id:str}/permissions/{request_id:str}")
+    @post(
+        "/{turn_id:str}/permissions/{request_id:str}",
+        status_code=200,
+        responses={
+            202: ResponseSpec(data_container=dict[str, Any], description="relayed to the node running the turn"),
+            **documented_problems(404, 409),
+        },
+    )
     async def answer_permission(
         self,
         request: Request[Any, Any, Any],
@@ -88,7 +96,7 @@ class TurnController(Controller):
 
         return await idempotency.run(service.store, request, action)
 
-    @get("/{turn_id:str}/events")
+    @get("/{turn_id:str}/events", responses=documented_problems(404))
     async def events(
         self,
         chat_id: FromPath[str],

@@ -70,3 +70,36 @@ async def test_openapi_schema_is_served(hearth: Hearth) -> None:
     paths = response.json()["paths"]
     assert "/api/chats/{chat_id}/turns" in paths
     assert "/api/chats/{chat_id}/turns/{turn_id}/events" in paths
+
+
+async def test_the_openapi_schema_documents_every_status_the_api_answers(hearth: Hearth, git_repo: Path) -> None:
+    paths = (await hearth.client.get("/schema/openapi.json")).json()["paths"]
+    chat_url = "/api/chats/{chat_id}"
+    seen: list[tuple[str, str, int]] = []
+
+    async def call(method: str, template: str, url: str, **kwargs: object) -> dict[str, object]:
+        response = await hearth.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        seen.append((method.lower(), template, response.status_code))
+        body: dict[str, object] = response.json()
+        return body
+
+    chat = str((await call("POST", "/api/chats", "/api/chats", json={"repo_path": str(git_repo)}))["id"])
+    base = f"/api/chats/{chat}"
+    turn = await call("POST", f"{chat_url}/turns", f"{base}/turns", json={"agent": "native", "prompt": "WRITE a.txt a"})
+    await hearth.wait_turn(chat, str(turn["id"]))
+    turn_url = f"{chat_url}/turns/{{turn_id}}"
+    await call("POST", f"{turn_url}/cancel", f"{base}/turns/{turn['id']}/cancel")
+    await call("POST", f"{turn_url}/permissions/{{request_id}}", f"{base}/turns/{turn['id']}/permissions/nope", json={})
+    await call("POST", f"{chat_url}/turns", f"{base}/turns", json={"agent": "qwen", "prompt": "x", "model": "m"})
+    await call("GET", turn_url, f"{base}/turns/turn-missing")
+    await call("PUT", f"{chat_url}/files", f"{base}/files", json={"path": "b.txt", "content": "b\n"})
+    await call("POST", f"{chat_url}/changes/discard", f"{base}/changes/discard", json={"paths": ["b.txt"]})
+    await call("POST", f"{chat_url}/changes/apply", f"{base}/changes/apply", json={})
+    await call("DELETE", chat_url, "/api/chats/chat-missing")
+    await call("POST", f"{chat_url}/close", f"{base}/close", json={})
+    await call("POST", f"{chat_url}/turns", f"{base}/turns", json={"agent": "native", "prompt": "too late"})
+
+    statuses = {status for _, _, status in seen}
+    assert {200, 201, 202, 404, 409, 422} <= statuses, seen  # the walk met every kind of answer
+    undocumented = [(m, t, s) for m, t, s in seen if str(s) not in paths[t][m]["responses"]]
+    assert undocumented == []
