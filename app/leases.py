@@ -5,6 +5,7 @@ live agent handle for it: so the chat's next turns come back to the node whose a
 lease simply runs out and any node may take the chat. A node that stops renewing (it died, or lost the database)
 loses its chats: the first node to notice fails the turn it left running, naming it, and takes the chat over; the
 old node, if it comes back, learns at its next renewal that the chat is gone and lets go of its agents there.
+A chat closed or deleted through another node's API is let go of the same way.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class ChatLeases:
         now = self._clock.now()
         lost = await self._store.renew_chat_leases(self.node_id, held, now, self.until(now))
         for chat_id in lost:
-            log.warning("chat %s is leased to another node now: stopping its turns and agents here", chat_id)
+            log.warning("chat %s was closed, deleted or taken by another node: stopping its agents here", chat_id)
             for turn_id in self._dispatcher.inflight_turns(chat_id):
                 await self._runner.cancel(turn_id)
             await self._pool.let_go(chat_id)

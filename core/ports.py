@@ -99,8 +99,8 @@ class Store(Protocol):
     ) -> list[str]:
         """Lease ``chat_ids`` to ``node_id`` until ``until`` where nobody else holds an unexpired lease at ``at``.
 
-        Returns the chats it could not lease (another node holds them, or they were deleted), sorted. This node's
-        leases on other chats are left to expire.
+        Returns the chats it could not lease (another node holds them, or they were closed or deleted), sorted, so
+        this node lets go of its agents there. Its leases on other chats are left to expire.
         """
         ...
 

@@ -22,10 +22,11 @@ from core.model import ProcessRecord, Task, TurnRequest
 
 _utc = rows.time_or_none
 
-# Lease the chats of $2 that exist to $1 unless another node holds an unexpired lease at $3; returns those leased.
+# Lease the chats of $2 that exist (and with $5, are open) to $1 unless another node holds an unexpired lease at
+# $3; returns those leased.
 TAKE_LEASES = """
     INSERT INTO chat_leases (chat_id, node_id, expires_at)
-    SELECT id, $1, $4 FROM chats WHERE id = ANY($2::text[]) ORDER BY id
+    SELECT id, $1, $4 FROM chats WHERE id = ANY($2::text[]) AND (NOT $5 OR status = 'open') ORDER BY id
     ON CONFLICT (chat_id) DO UPDATE SET node_id = excluded.node_id, expires_at = excluded.expires_at
     WHERE chat_leases.node_id = excluded.node_id OR chat_leases.expires_at <= $3
     RETURNING chat_id"""
@@ -54,8 +55,10 @@ TAKE_REQUESTS = """
     RETURNING id, request"""
 
 
-async def take_leases(conn: Conn, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime) -> set[str]:
-    leased = await conn.fetch(TAKE_LEASES, node_id, sorted(set(chat_ids)), _utc(at), _utc(until))
+async def take_leases(
+    conn: Conn, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime, *, open_only: bool = False
+) -> set[str]:
+    leased = await conn.fetch(TAKE_LEASES, node_id, sorted(set(chat_ids)), _utc(at), _utc(until), open_only)
     return {row["chat_id"] for row in leased}
 
 
@@ -84,7 +87,7 @@ class PostgresNodes:
         self, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime
     ) -> list[str]:
         async with self._pool.acquire() as conn:
-            leased = await take_leases(conn, node_id, chat_ids, at, until)
+            leased = await take_leases(conn, node_id, chat_ids, at, until, open_only=True)
         return sorted(set(chat_ids) - leased)
 
     async def release_chat_leases(self, node_id: str) -> None:

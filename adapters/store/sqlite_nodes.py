@@ -17,10 +17,11 @@ from core.model import Task, TurnRequest
 
 _t = rows.time_text
 
-# Lease a chat that exists to :node_id unless another node holds an unexpired lease on it (then no row returns).
+# Lease a chat that exists (and with :open_only, is open) to :node_id unless another node holds an unexpired
+# lease on it (then no row returns).
 TAKE_LEASE = """
     INSERT INTO chat_leases (chat_id, node_id, expires_at)
-    SELECT id, :node_id, :until FROM chats WHERE id = :chat_id
+    SELECT id, :node_id, :until FROM chats WHERE id = :chat_id AND (NOT :open_only OR status = 'open')
     ON CONFLICT (chat_id) DO UPDATE SET node_id = excluded.node_id, expires_at = excluded.expires_at
     WHERE chat_leases.node_id = excluded.node_id OR chat_leases.expires_at <= :at
     RETURNING chat_id"""
@@ -39,8 +40,10 @@ TAKE_REQUESTS = """
 DROP_FINISHED = "DELETE FROM turn_requests WHERE task_id IN (SELECT id FROM tasks WHERE status <> 'running')"
 
 
-def take_lease(conn: sqlite3.Connection, chat_id: str, node_id: str, at: datetime, until: datetime) -> bool:
-    params = {"chat_id": chat_id, "node_id": node_id, "at": _t(at), "until": _t(until)}
+def take_lease(
+    conn: sqlite3.Connection, chat_id: str, node_id: str, at: datetime, until: datetime, *, open_only: bool = False
+) -> bool:
+    params = {"chat_id": chat_id, "node_id": node_id, "at": _t(at), "until": _t(until), "open_only": open_only}
     return conn.execute(TAKE_LEASE, params).fetchone() is not None
 
 
@@ -53,7 +56,8 @@ class SqliteNodes:
         self, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime
     ) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
-            return [chat for chat in sorted(set(chat_ids)) if not take_lease(conn, chat, node_id, at, until)]
+            wanted = sorted(set(chat_ids))
+            return [chat for chat in wanted if not take_lease(conn, chat, node_id, at, until, open_only=True)]
 
         return await self._db.write(work)
 

@@ -204,3 +204,24 @@ async def test_a_node_that_finds_its_chat_taken_over_stops_its_turn_and_agents_t
             while a.service.pool.find(chat, "native") is not None or a.service.dispatcher.inflight_turns(chat):
                 await asyncio.sleep(0.1)
         assert await store.renew_chat_leases("node-a", [chat], datetime.now(UTC), later) == [chat]
+
+
+@pytest.mark.postgres
+async def test_closing_a_chat_through_another_node_frees_its_agents_where_they_run(
+    hearth_settings: Settings, tmp_path: Path, git_repo: Path
+) -> None:
+    async with fresh_database() as dsn:
+        settings_a = hearth_settings.model_copy(
+            update={"node_id": "node-a", "lease_ttl_s": LEASE_TTL_S, "database_url": dsn}
+        )
+        async with serve_hearth(settings_a) as a, serve_hearth(node_b(settings_a, tmp_path)) as b:
+            chat = (await a.create_chat(git_repo))["id"]
+            assert (await a.run_turn(chat, "native", "hello"))["node_id"] == "node-a"
+            assert a.service.pool.find(chat, "native") is not None
+            closed = await b.client.post(f"/api/chats/{chat}/close", json={"force": True})
+            assert closed.status_code == 200, closed.text
+            async with asyncio.timeout(30):  # node-a's next renewal finds the chat closed and lets go
+                while a.service.pool.find(chat, "native") is not None:
+                    await asyncio.sleep(0.1)
+            (session,) = (await a.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
+            assert session["status"] == "closed"  # letting go keeps what the close recorded

@@ -158,3 +158,16 @@ async def test_turn_requests_reach_the_node_running_the_turn_once_in_order(store
     assert await store.take_turn_requests("n1") == []  # taken once
     await store.finish_task("b1", TaskStatus.CANCELLED, "cancelled", Usage(), at(3))
     assert await store.take_turn_requests("n2") == []  # b1 is over: its request is dropped, not delivered
+
+
+async def test_a_closed_chat_is_no_longer_renewed_but_its_queued_turn_can_still_be_claimed(store: Store) -> None:
+    """Renewal reports a closed chat lost (its node lets go of the agents there); a turn queued before the close
+    is still claimed, so the runner can end it saying the chat is closed."""
+    await chats(store, "a")
+    await store.enqueue_task(task("a1", "a"))
+    assert await store.renew_chat_leases("n1", ["a"], at(0), at(30)) == []
+    await store.close_chat("a", at(1))
+    assert await store.renew_chat_leases("n1", ["a"], at(2), at(32)) == ["a"]
+    claimed = await store.claim_next_task("n1", at(3), lease_until=at(33))
+    assert claimed is not None
+    assert claimed.id == "a1"
