@@ -22,7 +22,7 @@ from tests.plugins.backends import AGENTS_DIR, require_agent
 from tests.plugins.postgres import fresh_database
 from tests.plugins.service import serve_hearth
 
-LEASE_TTL_S = 1.5
+LEASE_TTL_S = 3.0  # renewed every second: room for a loaded machine, short enough to watch expire
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
