@@ -115,7 +115,8 @@ class Dispatcher:
             return
         for request in requests:
             if request.kind is TurnRequestKind.CANCEL:
-                if not await self._runner.cancel(request.task_id) and request.task_id not in self._started:
+                unstarted = request.task_id in self._inflight and request.task_id not in self._started
+                if not await self._runner.cancel(request.task_id) and unstarted:
                     self._cancel_before_start.add(request.task_id)  # claimed here, its job not started yet
             elif not await self._runner.answer_permission(request.task_id, request.request_id or "", request.option_id):
                 log.warning(
