@@ -68,7 +68,8 @@ def confined_worktree_dir(worktrees_dir: Path, worktree: Worktree) -> Path:
     if not path.is_absolute() or ".." in path.parts or not is_inside(path.resolve(), root) or path.resolve() == root:
         refuse(
             f"worktree path {worktree.path} is not inside hearth's worktrees directory {worktrees_dir}; "
-            "refusing to touch it (fix the worktree row)",
+            "refusing to touch it: nodes sharing one database need the same HEARTH_WORKTREES_DIR, on storage "
+            "they all see at the same path (otherwise fix the worktree row)",
             field="path",
         )
     return path

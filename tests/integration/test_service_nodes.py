@@ -20,7 +20,7 @@ from core.ports import Store
 from tests.integration.test_service_acp import ASK_CONFIG, QWEN
 from tests.plugins.backends import AGENTS_DIR, require_agent
 from tests.plugins.postgres import fresh_database
-from tests.plugins.service import serve_hearth
+from tests.plugins.service import Hearth, serve_hearth
 
 LEASE_TTL_S = 3.0  # renewed every second: room for a loaded machine, short enough to watch expire
 
@@ -225,3 +225,25 @@ async def test_closing_a_chat_through_another_node_frees_its_agents_where_they_r
                     await asyncio.sleep(0.1)
             (session,) = (await a.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
             assert session["status"] == "closed"  # letting go keeps what the close recorded
+
+
+@pytest.mark.postgres
+async def test_a_node_that_cannot_see_the_chat_worktree_says_how_to_share_it(
+    hearth_settings: Settings, tmp_path: Path, git_repo: Path
+) -> None:
+    async with fresh_database() as dsn:
+        settings_a = hearth_settings.model_copy(update={"node_id": "node-a", "database_url": dsn})
+        async with serve_hearth(settings_a) as a:
+            chat = (await a.create_chat(git_repo))["id"]
+            assert (await a.run_turn(chat, "native", "hello"))["status"] == "succeeded"
+        # node-b has a data dir of its own and, misconfigured, no shared worktrees directory
+        alone = settings_a.model_copy(update={"node_id": "node-b", "data_dir": tmp_path / "node-b"})
+        async with serve_hearth(alone) as b:
+            failed = await b.run_turn(chat, "native", "hello again")
+            assert (failed["status"], failed["node_id"]) == ("failed", "node-b")
+            assert "HEARTH_WORKTREES_DIR" in failed["error"]
+            assert (await a_worktree(b, chat)).is_dir()  # refused, never touched
+
+
+async def a_worktree(hearth: Hearth, chat: str) -> Path:
+    return Path((await hearth.client.get(f"/api/chats/{chat}")).json()["worktree"]["path"])
