@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from core.model import StoredEvent
@@ -69,9 +69,20 @@ class InMemoryEventBus:
         self._buffer = buffer
         self._subscribers: dict[str, set[Subscription]] = {}
         self._closed = False
+        self._work_callbacks: list[Callable[[], None]] = []
 
     async def publish(self, event: StoredEvent) -> None:
         self.deliver(event)
+
+    async def announce_work(self) -> None:
+        self.work_announced()
+
+    def on_work(self, wake: Callable[[], None]) -> None:
+        self._work_callbacks.append(wake)
+
+    def work_announced(self) -> None:
+        for wake in self._work_callbacks:
+            wake()
 
     def deliver(self, event: StoredEvent) -> None:
         """Hands the event to every subscriber of its chat without waiting (events of no chat go nowhere)."""

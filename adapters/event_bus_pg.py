@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
@@ -36,6 +36,7 @@ PROBE_TIMEOUT_S = 5.0
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 _NOTIFICATION_BACKLOG = 10_000
 _WAKE = ""  # queued to wake the listener loop; never a real payload (those are "<chat>:<seq>")
+WORK = "!work"  # a turn was queued or a request relayed somewhere: wake this node's dispatcher
 
 
 class PostgresEventBus:
@@ -89,7 +90,15 @@ class PostgresEventBus:
     async def publish(self, event: StoredEvent) -> None:
         if event.chat_id is None:
             return  # nobody can subscribe to a chat-less task's events
-        payload = f"{event.chat_id}:{event.seq}"
+        await self._notify(f"{event.chat_id}:{event.seq}")
+
+    async def announce_work(self) -> None:
+        await self._notify(WORK)
+
+    def on_work(self, wake: Callable[[], None]) -> None:
+        self._local.on_work(wake)
+
+    async def _notify(self, payload: str) -> None:
         async with self._notify_lock:
             for attempt in (1, 2):
                 conn = await self._notifier()
@@ -173,7 +182,10 @@ class PostgresEventBus:
                 continue
             if lost.is_set():
                 raise ConnectionError("the LISTEN connection was terminated")
-            await self._deliver([p for p in (payload, *self._drain()) if p != _WAKE])
+            payloads = [p for p in (payload, *self._drain()) if p != _WAKE]
+            if WORK in payloads:
+                self._local.work_announced()
+            await self._deliver([p for p in payloads if p != WORK])
 
     def _wake(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):

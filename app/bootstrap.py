@@ -187,7 +187,9 @@ def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktre
         node_id=settings.node_id,
         max_parallel=settings.max_parallel_turns,
         lease_ttl_s=settings.lease_ttl_s,
+        poll_interval_s=settings.dispatch_poll_s,
     )
+    bus.on_work(dispatcher.wake)  # a turn queued or a request relayed through any node
     leases = ChatLeases(
         store=store,
         bus=bus,

@@ -5,6 +5,8 @@ Every guard runs before anything is written, so a refused request changes nothin
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 
 from returns.pipeline import is_successful
@@ -32,6 +34,10 @@ from core.model import (
     WorktreeStatus,
 )
 from core.routing import Chip, composer_chips
+
+log = logging.getLogger(__name__)
+
+ANNOUNCE_TIMEOUT_S = 5.0
 
 
 class RiskConflict(Conflict):
@@ -141,7 +147,21 @@ async def submit_turn(
     )
     queued = await service.store.enqueue_task(task)
     service.dispatcher.wake()
+    await announce_work(service)  # the chat may be leased to another node
     return Success(queued)
+
+
+async def announce_work(service: Service) -> None:
+    """Wake every node's dispatcher now; a lost wake-up only costs the next poll."""
+    try:
+        async with asyncio.timeout(ANNOUNCE_TIMEOUT_S):
+            await service.bus.announce_work()
+    except Exception as error:
+        log.warning(
+            "could not wake the other nodes (%s: %s); they find the work at their next poll",
+            type(error).__name__,
+            error,
+        )
 
 
 async def get_turn(service: Service, chat_id: str, turn_id: str) -> Result[Task, DomainError]:
@@ -163,6 +183,7 @@ async def cancel_turn(service: Service, chat_id: str, turn_id: str) -> Result[tu
         # it runs on another node: that node's dispatcher picks the request up at its next poll
         request = TurnRequest(task_id=turn_id, kind=TurnRequestKind.CANCEL)
         if await service.store.relay_turn_request(request, service.clock.now()) is not None:
+            await announce_work(service)
             return Success(((await service.store.get_task(turn_id)) or task, CancelOutcome.INTERRUPTING.value))
         return Success(((await service.store.get_task(turn_id)) or task, "already_finished"))
     return Success(((await service.store.get_task(turn_id)) or task, outcome.value))
@@ -185,6 +206,7 @@ async def answer_permission(
         answer = TurnRequest(task_id=turn_id, kind=kind, request_id=request_id, option_id=option_id)
         node = await service.store.relay_turn_request(answer, service.clock.now())
         if node is not None:
+            await announce_work(service)
             return Success(node)
     detail = f"no permission request {request_id} is waiting in turn {turn_id} (answered or timed out)"
     return Failure(NotFound(detail=detail, field="request_id"))

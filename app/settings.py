@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_live: int = 10  # LRU cap on live handles
     acp_recycle_mib: int = Field(default=512, ge=0)  # memory a warm ACP process may hold for evicted sessions
     max_parallel_turns: int = 4
+    dispatch_poll_s: float = Field(default=1.0, gt=0)  # how often queued turns are looked for when nothing woke us
     max_prompt_chars: int = 200_000
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
     permission_timeout_s: float = 300.0

@@ -7,7 +7,7 @@ database gone) and is handled by the app as such.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -314,3 +314,9 @@ class EventBus(Protocol):
 
     async def publish(self, event: StoredEvent) -> None: ...
     def subscribe(self, chat_id: str) -> AbstractAsyncContextManager[AsyncIterator[StoredEvent]]: ...
+    async def announce_work(self) -> None:
+        """A turn was queued or a request relayed: every node's ``on_work`` callbacks run (best effort: nodes also
+        poll)."""
+        ...
+
+    def on_work(self, wake: Callable[[], None]) -> None: ...

@@ -1,6 +1,6 @@
 """Several hearth nodes on one store: a chat's turns go to the node whose agents are warm; a node that stops
-renewing its lease loses its chats to the next node, which fails the turn it left running and carries on; a cancel
-or permission answer sent to any node's API reaches the node running the turn."""
+renewing its lease loses its chats to the next node, which fails the turn it left running and carries on; a turn,
+cancel or permission answer sent to any node's API wakes the node running the chat at once (no poll is waited)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ from tests.plugins.postgres import fresh_database
 from tests.plugins.service import Hearth, serve_hearth
 
 LEASE_TTL_S = 3.0  # renewed every second: room for a loaded machine, short enough to watch expire
+NO_POLL = 300.0  # dispatchers poll this rarely: every turn and relayed request here must arrive by a wake-up
+NODE_A: dict[str, object] = {"node_id": "node-a", "dispatch_poll_s": NO_POLL}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def shared(request: pytest.FixtureRequest, hearth_settings: Settings) -> AsyncIterator[Settings]:
     """Settings of node-a; node-b (``node_b``) differs in its node id and, on PostgreSQL, its data dir."""
-    base = hearth_settings.model_copy(update={"node_id": "node-a", "lease_ttl_s": LEASE_TTL_S})
+    base = hearth_settings.model_copy(update={**NODE_A, "lease_ttl_s": LEASE_TTL_S})
     if request.param == "sqlite":
         yield base
         return
@@ -93,9 +95,7 @@ async def test_turns_follow_the_warm_node_until_it_lets_go(
     hearth_settings: Settings, tmp_path: Path, git_repo: Path
 ) -> None:
     async with fresh_database() as dsn:
-        settings_a = hearth_settings.model_copy(
-            update={"node_id": "node-a", "lease_ttl_s": LEASE_TTL_S, "database_url": dsn}
-        )
+        settings_a = hearth_settings.model_copy(update={**NODE_A, "lease_ttl_s": LEASE_TTL_S, "database_url": dsn})
         async with serve_hearth(node_b(settings_a, tmp_path)) as b:
             async with serve_hearth(settings_a) as a:
                 chat = (await a.create_chat(git_repo))["id"]
@@ -134,7 +134,7 @@ async def test_a_cancel_sent_to_another_node_stops_the_turn_where_it_runs(
     hearth_settings: Settings, tmp_path: Path, git_repo: Path
 ) -> None:
     async with fresh_database() as dsn:
-        settings_a = hearth_settings.model_copy(update={"node_id": "node-a", "database_url": dsn})
+        settings_a = hearth_settings.model_copy(update={**NODE_A, "database_url": dsn})
         async with serve_hearth(settings_a) as a, serve_hearth(node_b(settings_a, tmp_path)) as b:
             chat = (await a.create_chat(git_repo))["id"]
             assert (await a.run_turn(chat, "native", "warm up"))["node_id"] == "node-a"
@@ -161,7 +161,12 @@ async def test_a_permission_answer_sent_to_another_node_reaches_the_waiting_agen
     config.write_text(ASK_CONFIG)
     async with fresh_database() as dsn:
         settings_a = hearth_settings.model_copy(
-            update={"node_id": "node-a", "database_url": dsn, "cache_dir": AGENTS_DIR.parent, "config_file": config}
+            update={
+                **NODE_A,
+                "database_url": dsn,
+                "cache_dir": AGENTS_DIR.parent,
+                "config_file": config,
+            }
         )
         async with serve_hearth(settings_a) as a, serve_hearth(node_b(settings_a, tmp_path)) as b:
             chat = (await a.create_chat(git_repo))["id"]
@@ -211,9 +216,7 @@ async def test_closing_a_chat_through_another_node_frees_its_agents_where_they_r
     hearth_settings: Settings, tmp_path: Path, git_repo: Path
 ) -> None:
     async with fresh_database() as dsn:
-        settings_a = hearth_settings.model_copy(
-            update={"node_id": "node-a", "lease_ttl_s": LEASE_TTL_S, "database_url": dsn}
-        )
+        settings_a = hearth_settings.model_copy(update={**NODE_A, "lease_ttl_s": LEASE_TTL_S, "database_url": dsn})
         async with serve_hearth(settings_a) as a, serve_hearth(node_b(settings_a, tmp_path)) as b:
             chat = (await a.create_chat(git_repo))["id"]
             assert (await a.run_turn(chat, "native", "hello"))["node_id"] == "node-a"
@@ -232,7 +235,7 @@ async def test_a_node_that_cannot_see_the_chat_worktree_says_how_to_share_it(
     hearth_settings: Settings, tmp_path: Path, git_repo: Path
 ) -> None:
     async with fresh_database() as dsn:
-        settings_a = hearth_settings.model_copy(update={"node_id": "node-a", "database_url": dsn})
+        settings_a = hearth_settings.model_copy(update={**NODE_A, "database_url": dsn})
         async with serve_hearth(settings_a) as a:
             chat = (await a.create_chat(git_repo))["id"]
             assert (await a.run_turn(chat, "native", "hello"))["status"] == "succeeded"
