@@ -178,15 +178,15 @@ async def cancel_turn(service: Service, chat_id: str, turn_id: str) -> Result[tu
     task = found.unwrap()
     if task.status.is_terminal:
         return Success((task, "already_finished"))
-    outcome = await service.dispatcher.cancel(task)
-    if outcome is CancelOutcome.NOT_RUNNING_HERE:
-        # it runs on another node: that node's dispatcher picks the request up at its next poll
+    answer = (await service.dispatcher.cancel(task)).value
+    if answer == CancelOutcome.NOT_RUNNING_HERE:
+        # it runs on another node, which the announcement wakes to take the request; or it is over already
         request = TurnRequest(task_id=turn_id, kind=TurnRequestKind.CANCEL)
+        answer = "already_finished"
         if await service.store.relay_turn_request(request, service.clock.now()) is not None:
             await announce_work(service)
-            return Success(((await service.store.get_task(turn_id)) or task, CancelOutcome.INTERRUPTING.value))
-        return Success(((await service.store.get_task(turn_id)) or task, "already_finished"))
-    return Success(((await service.store.get_task(turn_id)) or task, outcome.value))
+            answer = CancelOutcome.INTERRUPTING.value
+    return Success(((await service.store.get_task(turn_id)) or task, answer))
 
 
 async def answer_permission(
