@@ -19,15 +19,15 @@ from typing import Any, cast
 from returns.result import Failure, Result
 
 from app.clock import SystemClock
-from app.dispatcher import Dispatcher
-from app.jobs import JobIntervals, Jobs
-from app.leases import ChatLeases
 from app.metrics import Metrics
 from app.pool import AgentPool
-from app.reaping import Reaper
-from app.recovery import RecoveryReport, recover
 from app.settings import Settings
-from app.turn_runner import TurnRunner
+from app.turns.dispatcher import Dispatcher
+from app.turns.runner import TurnRunner
+from app.upkeep.jobs import JobIntervals, Jobs
+from app.upkeep.leases import ChatLeases
+from app.upkeep.reaping import Reaper
+from app.upkeep.recovery import RecoveryReport, recover
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError
 from core.lifecycle import WatchdogPolicy
@@ -48,10 +48,10 @@ log = logging.getLogger(__name__)
 
 # (module, class) per backend kind; imported lazily so one broken adapter cannot take the service down
 _BACKENDS: dict[BackendKind, tuple[str, str]] = {
-    BackendKind.OPENCODE_SERVER: ("adapters.opencode_server", "OpenCodeServerBackend"),
-    BackendKind.WARM_ACP: ("adapters.acp_warm", "WarmAcpBackend"),
-    BackendKind.ONE_SHOT: ("adapters.acp_oneshot", "OneShotAcpBackend"),
-    BackendKind.NATIVE: ("adapters.native_agent", "NativeBackend"),
+    BackendKind.OPENCODE_SERVER: ("adapters.opencode.backend", "OpenCodeServerBackend"),
+    BackendKind.WARM_ACP: ("adapters.acp.warm", "WarmAcpBackend"),
+    BackendKind.ONE_SHOT: ("adapters.acp.oneshot", "OneShotAcpBackend"),
+    BackendKind.NATIVE: ("adapters.native.agent", "NativeBackend"),
 }
 
 
@@ -100,21 +100,21 @@ def build_backend(
 
 async def open_store(settings: Settings) -> Store:
     if settings.database_url:
-        return cast(Store, await _load("adapters.store_postgres", "PostgresStore").open(settings.database_url))
+        return cast(Store, await _load("adapters.store.postgres", "PostgresStore").open(settings.database_url))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return cast(Store, await _load("adapters.store_sqlite", "SqliteStore").open(settings.sqlite_path))
+    return cast(Store, await _load("adapters.store.sqlite", "SqliteStore").open(settings.sqlite_path))
 
 
 async def open_bus(settings: Settings, store: Store) -> EventBus:
     if settings.database_url:
         return cast(
-            EventBus, await _load("adapters.event_bus_pg", "PostgresEventBus").open(settings.database_url, store)
+            EventBus, await _load("adapters.bus.postgres", "PostgresEventBus").open(settings.database_url, store)
         )
-    return cast(EventBus, _load("adapters.event_bus", "InMemoryEventBus")())
+    return cast(EventBus, _load("adapters.bus.memory", "InMemoryEventBus")())
 
 
 def open_worktrees(settings: Settings) -> Worktrees:
-    cls = _load("adapters.git_worktrees", "GitWorktrees")
+    cls = _load("adapters.git.worktrees", "GitWorktrees")
     return cast(Worktrees, cls(list(settings.repo_roots), settings.chat_worktrees_dir))
 
 

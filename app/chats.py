@@ -13,10 +13,10 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from app.bootstrap import Service
-from app.dispatcher import CancelOutcome
 from app.ids import new_id
-from app.reaping import risk_of, soft_delete
-from app.transcript import load_transcript
+from app.turns.dispatcher import CancelOutcome
+from app.turns.transcript import load_transcript
+from app.upkeep.reaping import risk_of, soft_delete
 from core.agents import check_turn_model
 from core.changes import WorktreeRisk, attribution_stamp, reconcile_pending
 from core.errors import Conflict, DomainError, InvalidInput, NotFound

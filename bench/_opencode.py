@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pygit2
 
-from adapters.fake_llm import FakeLLM
-from adapters.opencode import OpenCodeServerBackend
-from adapters.store_sqlite import SqliteStore
+from adapters.opencode.backend import OpenCodeServerBackend
+from adapters.store.sqlite import SqliteStore
 from app.clock import SystemClock
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import TurnCompleted, is_terminal
 from core.ports import BackendRuntime, SessionHandle, TurnInput
+from scripted_llm.llm import ScriptedLLM
 
 SPEC = next(spec for spec in BUILTIN_AGENTS if spec.name == "opencode")
 
 
-def provider_for(llm: FakeLLM) -> ProviderConfig:
+def provider_for(llm: ScriptedLLM) -> ProviderConfig:
     return ProviderConfig(openai_base_url=llm.openai_base_url, openai_api_key="fake", openai_model="fake-model")
 
 

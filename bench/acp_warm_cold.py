@@ -24,16 +24,16 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.acp.oneshot import OneShotAcpBackend
 from adapters.acp.process import tree_rss_bytes
-from adapters.acp_oneshot import OneShotAcpBackend
-from adapters.acp_warm import WarmAcpBackend
-from adapters.fake_llm import FakeLLM
-from adapters.store_sqlite import SqliteStore
+from adapters.acp.warm import WarmAcpBackend
+from adapters.store.sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import is_terminal
 from core.lifecycle import RecyclePolicy
 from core.model import BackendKind
 from core.ports import BackendRuntime, SessionHandle, SessionSpec, TurnInput
+from scripted_llm.llm import ScriptedLLM
 
 MIB = 1024 * 1024
 
@@ -56,7 +56,7 @@ async def _turn(handle: SessionHandle, turn_id: str, prompt: str) -> float:
     raise AssertionError("the turn ended without a terminal event")
 
 
-def _provider(llm: FakeLLM) -> ProviderConfig:
+def _provider(llm: ScriptedLLM) -> ProviderConfig:
     return ProviderConfig(
         openai_base_url=llm.openai_base_url,
         openai_api_key="bench",
@@ -166,7 +166,7 @@ async def eviction_memory(
 
 async def main(agents: list[str], rounds: int, sessions: int) -> None:
     catalogue = {spec.name: spec for spec in BUILTIN_AGENTS}
-    with FakeLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-acp-") as tmp:
+    with ScriptedLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-acp-") as tmp:
         root = Path(tmp)
         store = await SqliteStore.open(root / "hearth.sqlite3")
         try:

@@ -12,13 +12,13 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from adapters.fake_llm import FakeLLM
-from adapters.store_sqlite import SqliteStore
+from adapters.store.sqlite import SqliteStore
 from bench._opencode import backend_at, git_dir, provider_for, runtime_for, turn
 from core.ports import SessionSpec
+from scripted_llm.llm import ScriptedLLM
 
 
-async def rss_after_chats(root: Path, llm: FakeLLM, chats: int, dispose: bool) -> tuple[int, int]:
+async def rss_after_chats(root: Path, llm: ScriptedLLM, chats: int, dispose: bool) -> tuple[int, int]:
     """(RSS right after spawn + first chat, RSS after all chats) in bytes for one fresh server."""
     store = await SqliteStore.open(root / "hearth.sqlite3")
     try:
@@ -41,7 +41,7 @@ async def rss_after_chats(root: Path, llm: FakeLLM, chats: int, dispose: bool) -
 
 async def measure(chats: int) -> dict[bool, tuple[int, int]]:
     results: dict[bool, tuple[int, int]] = {}
-    with FakeLLM() as llm:
+    with ScriptedLLM() as llm:
         for dispose in (False, True):
             with tempfile.TemporaryDirectory(prefix="hearth-bench-rss-") as tmp:
                 results[dispose] = await rss_after_chats(Path(tmp), llm, chats, dispose)

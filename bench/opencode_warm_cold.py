@@ -11,16 +11,16 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from adapters.fake_llm import FakeLLM
-from adapters.store_sqlite import SqliteStore
+from adapters.store.sqlite import SqliteStore
 from bench._opencode import backend_at, git_dir, median, provider_for, runtime_for, timer, turn
 from core.ports import SessionSpec
+from scripted_llm.llm import ScriptedLLM
 
 
 async def measure(rounds: int, warm_turns: int) -> tuple[list[float], list[float]]:
     cold: list[float] = []
     warm: list[float] = []
-    with FakeLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
+    with ScriptedLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         root = Path(tmp)
         store = await SqliteStore.open(root / "hearth.sqlite3")
         runtime = runtime_for(root / "data", provider_for(llm))

@@ -1,6 +1,6 @@
 """One ACP session as a ``SessionHandle``: each turn is one ``session/prompt`` on the warm connection.
 
-Updates reach the session in wire order (see client.py) and are mapped by ``core.acp_events`` only while
+Updates reach the session in wire order (see client.py) and are mapped by ``core.acp.events`` only while
 a turn is running: a ``session/load`` replay, or a cancelled turn's stragglers, arrive with no turn and are
 never re-emitted. The prompt runs in a task owned by ``run_turn`` and always awaited before it returns.
 """
@@ -19,7 +19,8 @@ from acp import RequestError, text_block
 from adapters.acp.confinement import outside_paths, pick_option
 from adapters.acp.process import AcpProcess
 from adapters.acp.turn import ActiveTurn, PromptDone, describe_request_error
-from core import acp_events, turn_guard
+from core import turn_guard
+from core.acp import events as acp_events
 from core.agents import PermissionPolicy
 from core.events import (
     AgentEvent,

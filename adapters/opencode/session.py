@@ -21,8 +21,8 @@ from adapters.opencode.client import Json, OpenCodeClient
 from adapters.opencode.config import PROVIDER_ID
 from core.events import AgentEvent, Retry, TurnCancelled, TurnFailed, is_terminal
 from core.lifecycle import DirectoryUse, may_dispose_directory
-from core.opencode_events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
-from core.opencode_resync import resync_from_messages
+from core.opencode.events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
+from core.opencode.resync import resync_from_messages
 from core.ports import TurnInput
 
 if TYPE_CHECKING:

@@ -1,8 +1,2 @@
-"""Shared parts of the two Store adapters: the versioned schema and the row <-> record mapping.
-
-The stores themselves live in ``adapters.store_sqlite`` (embedded default) and ``adapters.store_postgres``.
-"""
-
-from adapters.store.schema import LATEST_VERSION, SchemaTooNewError, StoreUnavailableError
-
-__all__ = ["LATEST_VERSION", "SchemaTooNewError", "StoreUnavailableError"]
+"""The Store adapters: embedded SQLite (``sqlite``), PostgreSQL (``postgres``), their shared versioned schema
+(``schema``) and row <-> record mapping (``rows``)."""

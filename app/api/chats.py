@@ -25,7 +25,7 @@ from app.api.idempotency import Idempotency
 from app.api.problems import Problem, documented_problems
 from app.api.sse import event_stream, parse_last_event_id
 from app.bootstrap import Service
-from app.reaping import risk_of
+from app.upkeep.reaping import risk_of
 from core.errors import DomainError
 
 T = TypeVar("T")

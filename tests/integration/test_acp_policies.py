@@ -19,9 +19,9 @@ from acp import RequestError
 from returns.result import Failure, Success
 
 from adapters.acp.client import HearthAcpClient
-from adapters.acp_oneshot import OneShotAcpBackend
-from adapters.acp_warm import WarmAcpBackend
-from adapters.store_sqlite import SqliteStore
+from adapters.acp.oneshot import OneShotAcpBackend
+from adapters.acp.warm import WarmAcpBackend
+from adapters.store.sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.errors import AgentUnavailable
 from core.events import AgentEvent, PermissionRequest, PermissionResolved, TurnCancelled, TurnCompleted

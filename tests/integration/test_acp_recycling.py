@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from returns.result import Success
 
-from adapters.acp_warm import WarmAcpBackend
-from adapters.store_sqlite import SqliteStore
+from adapters.acp.warm import WarmAcpBackend
+from adapters.store.sqlite import SqliteStore
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import TurnCompleted

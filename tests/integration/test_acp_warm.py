@@ -15,13 +15,13 @@ import pytest
 import pytest_asyncio
 from returns.result import Success
 
-from adapters.acp_warm import WarmAcpBackend
-from adapters.fake_llm import FakeLLM
-from adapters.store_sqlite import SqliteStore
+from adapters.acp.warm import WarmAcpBackend
+from adapters.store.sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import AgentEvent, ReasoningDelta, TextDelta, ToolCall, TurnCancelled, TurnCompleted, TurnFailed
 from core.lifecycle import SupervisionPolicy
 from core.ports import SessionHandle, SessionSpec
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.backends import SystemClock, make_runtime, require_agent, run_turn
 
 pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]
@@ -37,7 +37,7 @@ class Warm:
     backend: WarmAcpBackend
     handle: SessionHandle
     worktree: Path
-    llm: FakeLLM
+    llm: ScriptedLLM
 
     def pid(self) -> int:
         (info,) = self.backend.processes()
@@ -49,7 +49,7 @@ async def warm(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     provider_config: ProviderConfig,
-    fake_llm: FakeLLM,
+    scripted_llm: ScriptedLLM,
     process_registry: SqliteStore,
 ) -> AsyncIterator[Warm]:
     name: str = request.param
@@ -62,7 +62,7 @@ async def warm(
     backend = WarmAcpBackend(spec, runtime, process_registry, SystemClock(), policy=FAST_RESTART)
     opened = await backend.open_session(SessionSpec(chat_id="chat-1", agent=name, cwd=str(worktree)))
     assert isinstance(opened, Success), opened
-    yield Warm(name, backend, opened.unwrap(), worktree, fake_llm)
+    yield Warm(name, backend, opened.unwrap(), worktree, scripted_llm)
     await backend.aclose()
 
 

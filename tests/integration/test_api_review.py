@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.store_postgres import Conn, PostgresStore
+from adapters.store.postgres import Conn, PostgresStore
 from app.settings import Settings
 from tests.plugins.postgres import fresh_database
 from tests.plugins.service import Hearth, serve_hearth

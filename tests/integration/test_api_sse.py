@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.event_bus import InMemoryEventBus
-from adapters.store_sqlite import SqliteStore
+from adapters.bus.memory import InMemoryEventBus
+from adapters.store.sqlite import SqliteStore
 from app.api.sse import event_stream
 from core.events import TextDelta, TurnCompleted
 from core.model import Chat, Task

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from returns.result import Success
 
-from adapters.store_sqlite import SqliteStore
+from adapters.store.sqlite import SqliteStore
 from core.agents import ProviderConfig
 from core.events import AgentEvent, TextDelta, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
 from core.model import TaskStatus, TranscriptEntry

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from adapters.event_bus import InMemoryEventBus, Subscription
-from adapters.event_bus_pg import APPLICATION_NAME, PostgresEventBus
-from adapters.store_postgres import PostgresStore
+from adapters.bus.memory import InMemoryEventBus, Subscription
+from adapters.bus.postgres import APPLICATION_NAME, PostgresEventBus
+from adapters.store.postgres import PostgresStore
 from core.events import TextDelta
 from core.model import Chat, StoredEvent, Task
 from core.ports import EventBus

@@ -10,7 +10,7 @@ import pygit2
 import pytest
 
 from adapters.git.naming import repo_dir_name
-from adapters.git_worktrees import GitWorktrees
+from adapters.git.worktrees import GitWorktrees
 from core.errors import Conflict, GitError, InvalidInput
 from core.model import Worktree, WorktreeStatus
 from tests.plugins.git_repos import AT, BINARY, commit_all, failure, make_repo, unwrap

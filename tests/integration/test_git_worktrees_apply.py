@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pygit2
 
-from adapters.git_worktrees import GitWorktrees
+from adapters.git.worktrees import GitWorktrees
 from core.errors import GitError, InvalidInput
 from core.model import Worktree
 from tests.plugins.git_repos import AT, BINARY, INITIAL_FILES, commit_all, failure, unwrap

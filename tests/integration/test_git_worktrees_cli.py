@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.store_sqlite import SqliteStore
+from adapters.store.sqlite import SqliteStore
 from app.bootstrap import open_worktrees
-from app.cli import main
+from app.cli.main import main
 from app.settings import Settings
 from core.model import Chat, Worktree, WorktreeStatus
 from tests.plugins.git_repos import AT, unwrap

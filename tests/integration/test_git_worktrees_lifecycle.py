@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pygit2
 
-from adapters.git_worktrees import GitWorktrees
+from adapters.git.worktrees import GitWorktrees
 from core.model import Worktree, WorktreeStatus
 from tests.plugins.git_repos import AT, INITIAL_FILES, commit_all, failure, unwrap
 

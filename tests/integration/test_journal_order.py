@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.store_postgres import Conn, PostgresStore
+from adapters.store.postgres import Conn, PostgresStore
 from core.events import TextDelta, TurnCancelled
 from core.model import Chat, Task
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from returns.result import Success
 
-from adapters.fake_llm import FakeLLM
-from adapters.fake_llm.script import REASONING_TEXT
-from adapters.native_agent import NativeBackend
+from adapters.native.agent import NativeBackend
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import (
     AgentEvent,
@@ -26,6 +24,8 @@ from core.events import (
 )
 from core.model import TaskStatus, TranscriptEntry
 from core.ports import BackendRuntime, SessionHandle, SessionSpec, TurnInput
+from scripted_llm.llm import ScriptedLLM
+from scripted_llm.script import REASONING_TEXT
 
 NATIVE = next(spec for spec in BUILTIN_AGENTS if spec.name == "native")
 
@@ -48,7 +48,7 @@ def worktree(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def backend(tmp_path: Path, provider_config: ProviderConfig, llm: FakeLLM) -> AsyncIterator[NativeBackend]:
+async def backend(tmp_path: Path, provider_config: ProviderConfig, llm: ScriptedLLM) -> AsyncIterator[NativeBackend]:
     native = NativeBackend(NATIVE, runtime(tmp_path, provider_config))
     yield native
     await native.aclose()
@@ -83,7 +83,9 @@ async def test_session_ids_and_resume_flag(backend: NativeBackend, worktree: Pat
     assert "does not exist" in missing.failure().detail
 
 
-async def test_two_turns_the_second_carries_the_transcript_of_every_agent(handle: SessionHandle, llm: FakeLLM) -> None:
+async def test_two_turns_the_second_carries_the_transcript_of_every_agent(
+    handle: SessionHandle, llm: ScriptedLLM
+) -> None:
     first = await run(handle, "hello one", "t1")
     assert text_of(first) == "Hello from fake LLM. You said: hello one"
     assert isinstance(first[-1], TurnCompleted)
@@ -116,7 +118,7 @@ async def test_two_turns_the_second_carries_the_transcript_of_every_agent(handle
 
 
 async def test_write_lands_in_the_worktree_through_a_tool_call(
-    handle: SessionHandle, worktree: Path, llm: FakeLLM
+    handle: SessionHandle, worktree: Path, llm: ScriptedLLM
 ) -> None:
     events = await run(handle, "please WRITE notes/hello.txt Hello from native")
 
@@ -144,7 +146,9 @@ async def test_reasoning_is_delivered_once_before_the_text(handle: SessionHandle
     assert next(e for e in events if isinstance(e, UsageReport)).reasoning_tokens > 0
 
 
-async def test_cancel_during_a_slow_stream_then_the_next_turn_completes(handle: SessionHandle, llm: FakeLLM) -> None:
+async def test_cancel_during_a_slow_stream_then_the_next_turn_completes(
+    handle: SessionHandle, llm: ScriptedLLM
+) -> None:
     events: list[AgentEvent] = []
     streaming = asyncio.Event()
 
@@ -190,7 +194,7 @@ async def test_http_400_fails_the_turn_with_status_and_message(handle: SessionHa
     assert "/v1/chat/completions" in events[-1].error
 
 
-async def test_http_500_is_retried_then_fails(handle: SessionHandle, llm: FakeLLM) -> None:
+async def test_http_500_is_retried_then_fails(handle: SessionHandle, llm: ScriptedLLM) -> None:
     events = await run(handle, "FAIL500 please")
 
     retries = [e for e in events if isinstance(e, Retry)]

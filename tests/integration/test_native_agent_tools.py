@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.native_tools import ToolError, Workspace, openai_tools
+from adapters.native.tools import ToolError, Workspace, openai_tools
 
 
 @pytest.fixture

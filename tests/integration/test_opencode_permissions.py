@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_llm import FakeLLM
 from core.agents import ProviderConfig
 from core.events import AgentEvent, PermissionRequest, PermissionResolved, ToolCall, TurnCompleted
 from core.ports import SessionHandle, SessionSpec
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.opencode import (
     OPENCODE_SPEC,
     make_git_repo,
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.agents
 
 
 async def test_a_write_waits_for_permission_and_proceeds_once_allowed(
-    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: ScriptedLLM
 ) -> None:
     runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
     spec = OPENCODE_SPEC.model_copy(update={"permission": "ask"})

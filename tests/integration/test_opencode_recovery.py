@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_llm import FakeLLM
-from adapters.opencode import OpenCodeServerBackend
+from adapters.opencode.backend import OpenCodeServerBackend
 from app.clock import SystemClock
 from core.agents import ProviderConfig
 from core.events import AgentEvent, ReasoningDelta, TextDelta, TurnCompleted, TurnFailed
 from core.model import ProcessRecord
 from core.ports import SessionSpec
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
 
 pytestmark = pytest.mark.agents
@@ -39,7 +39,7 @@ def server_pid(backend: OpenCodeServerBackend) -> int:
 
 
 async def test_kill_9_mid_turn_fails_the_turn_clearly_and_the_next_turn_respawns(
-    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: ScriptedLLM
 ) -> None:
     runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
     worktree = str(make_git_repo(tmp_path / "repo"))
@@ -69,7 +69,7 @@ async def test_kill_9_mid_turn_fails_the_turn_clearly_and_the_next_turn_respawns
 
 
 async def test_resume_after_a_backend_restart_reuses_the_session(
-    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: ScriptedLLM
 ) -> None:
     runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
     worktree = str(make_git_repo(tmp_path / "repo"))
@@ -121,7 +121,7 @@ async def test_leftover_server_of_a_previous_hearth_is_stopped_and_strangers_are
 
 
 async def test_a_dropped_event_stream_is_resubscribed_and_the_turn_resynced(
-    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: ScriptedLLM
 ) -> None:
     runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config)
     worktree = str(make_git_repo(tmp_path / "repo"))
@@ -141,7 +141,7 @@ async def test_a_dropped_event_stream_is_resubscribed_and_the_turn_resynced(
 
 
 async def test_a_hung_server_fails_the_turn_is_killed_and_the_next_turn_respawns(
-    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: FakeLLM
+    tmp_path: Path, opencode_agents_dir: Path, provider_config: ProviderConfig, llm: ScriptedLLM
 ) -> None:
     runtime = opencode_runtime(tmp_path / "data", opencode_agents_dir, provider_config, health_timeout_s=1.0)
     worktree = str(make_git_repo(tmp_path / "repo"))

@@ -14,8 +14,7 @@ import pygit2
 import pytest
 import pytest_asyncio
 
-from adapters.fake_llm import FakeLLM
-from adapters.opencode import OpenCodeServerBackend
+from adapters.opencode.backend import OpenCodeServerBackend
 from core.agents import ProviderConfig
 from core.events import (
     AgentEvent,
@@ -29,6 +28,7 @@ from core.events import (
     UsageReport,
 )
 from core.ports import SessionHandle, SessionSpec, TurnInput
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
 
 pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]
@@ -53,7 +53,7 @@ def text_of(events: list[AgentEvent]) -> str:
     return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
-async def test_two_turns_share_one_session(backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path) -> None:
+async def test_two_turns_share_one_session(backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path) -> None:
     handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "two-turns")
 
     first = await run_turn(handle, "t1", "remember the word pelican")
@@ -70,7 +70,7 @@ async def test_two_turns_share_one_session(backend: OpenCodeServerBackend, llm: 
 
 
 async def test_reasoning_and_text_arrive_exactly_once(
-    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
 ) -> None:
     handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "think")
 
@@ -88,7 +88,9 @@ async def test_reasoning_and_text_arrive_exactly_once(
     assert sum(u.cost_usd for u in usage) > 0
 
 
-async def test_write_tool_lands_in_the_worktree(backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path) -> None:
+async def test_write_tool_lands_in_the_worktree(
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
+) -> None:
     worktree = make_git_repo(tmp_path / "repo")
     handle = await open_chat(backend, worktree, "write")
 
@@ -106,7 +108,7 @@ async def test_write_tool_lands_in_the_worktree(backend: OpenCodeServerBackend, 
 
 
 async def test_cancel_during_a_slow_turn_then_the_next_turn_completes(
-    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
 ) -> None:
     handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "cancel")
 
@@ -162,7 +164,7 @@ async def test_unknown_session_gets_a_new_one_with_a_reason(backend: OpenCodeSer
 
 
 async def test_llm_5xx_retries_end_the_turn_at_the_limit(
-    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
 ) -> None:
     handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "fail500")
 
@@ -194,7 +196,7 @@ async def test_closing_the_last_session_of_a_directory_disposes_its_instance(
 
 
 async def test_a_consumer_walking_away_mid_turn_aborts_it(
-    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
 ) -> None:
     handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "walk-away")
     stream = handle.run_turn(TurnInput(turn_id="t1", prompt="SLOW=0.5 a long story"))
@@ -222,7 +224,7 @@ async def test_a_missing_worktree_directory_is_refused_before_opencode_sees_it(
 
 
 async def test_concurrent_turns_of_several_chats_are_kept_apart(
-    backend: OpenCodeServerBackend, llm: FakeLLM, tmp_path: Path
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
 ) -> None:
     shared, other = make_git_repo(tmp_path / "shared"), make_git_repo(tmp_path / "other")
     handles = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_llm import FakeLLM
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.backends import AGENTS_DIR, require_agent
 from tests.plugins.service import serve_hearth
 
@@ -18,7 +18,7 @@ QWEN = next(spec for spec in BUILTIN_AGENTS if spec.name == "qwen")
 
 
 async def test_qwen_turns_share_a_session_that_survives_a_restart(
-    hearth_settings: Settings, git_repo: Path, llm: FakeLLM
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM
 ) -> None:
     require_agent(QWEN)
     settings = hearth_settings.model_copy(update={"cache_dir": AGENTS_DIR.parent})

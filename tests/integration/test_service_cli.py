@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli_chat import Renderer, stream_turn
-from app.cli_demo import run_demo
+from app.cli.chat import Renderer, stream_turn
+from app.cli.demo import run_demo
 from tests.plugins.service import Hearth
 
 pytestmark = pytest.mark.agents
@@ -49,7 +49,17 @@ async def test_hearth_chat_in_a_terminal_drives_a_whole_conversation(hearth: Hea
             "/quit",
         ]
     )
-    command = [sys.executable, "-m", "app.cli", "chat", str(git_repo), "--agent", "native", "--url", hearth.base_url]
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli.main",
+        "chat",
+        str(git_repo),
+        "--agent",
+        "native",
+        "--url",
+        hearth.base_url,
+    ]
     process = await asyncio.create_subprocess_exec(
         *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.store_sqlite import SqliteStore
+from adapters.store.sqlite import SqliteStore
 from app.settings import Settings
 from core.model import AgentSessionStatus, ProcessRecord, Task, WorktreeStatus
 from tests.plugins.service import Hearth, serve_hearth

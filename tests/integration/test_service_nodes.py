@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.store_postgres import PostgresStore
-from adapters.store_sqlite import SqliteStore
-from app.leases import ABANDONED
+from adapters.store.postgres import PostgresStore
+from adapters.store.sqlite import SqliteStore
 from app.settings import Settings
+from app.upkeep.leases import ABANDONED
 from core.model import Task
 from core.ports import Store
 from tests.integration.test_service_acp import ASK_CONFIG, QWEN

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from adapters.fake_llm import FakeLLM
 from app.settings import Settings
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.service import Hearth, serve_hearth
 
 pytestmark = pytest.mark.agents
@@ -38,12 +38,12 @@ def _running(pid: int) -> bool:
     return stat[stat.rfind(")") + 2] not in "ZX"
 
 
-def _requests_with(llm: FakeLLM, text: str) -> list[dict[str, Any]]:
+def _requests_with(llm: ScriptedLLM, text: str) -> list[dict[str, Any]]:
     return [entry for entry in llm.log() if text in str(entry.get("last_user", ""))]
 
 
 async def test_switch_round_trip_and_restart_reattach(
-    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM, opencode_agents_dir: Path
 ) -> None:
     settings = hearth_settings.model_copy(update={"cache_dir": opencode_agents_dir.parent})
     async with serve_hearth(settings) as hearth:
@@ -89,7 +89,7 @@ async def test_switch_round_trip_and_restart_reattach(
 
 
 async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
-    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM, opencode_agents_dir: Path
 ) -> None:
     settings = hearth_settings.model_copy(update={"cache_dir": opencode_agents_dir.parent})
     async with serve_hearth(settings) as hearth:
@@ -117,7 +117,7 @@ async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
 
 
 async def test_a_model_chosen_per_turn_reaches_the_llm_or_is_refused_before_queueing(
-    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM, opencode_agents_dir: Path
 ) -> None:
     provider = hearth_settings.provider.model_copy(update={"openai_models": ("fake-small",)})
     settings = hearth_settings.model_copy(update={"cache_dir": opencode_agents_dir.parent, "provider": provider})

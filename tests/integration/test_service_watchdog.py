@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from adapters.fake_llm import FakeLLM
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS
+from scripted_llm.llm import ScriptedLLM
 from tests.plugins.backends import AGENTS_DIR, require_agent
 from tests.plugins.service import Hearth, serve_hearth
 
@@ -75,7 +75,7 @@ async def _assert_failed_for_silence(hearth: Hearth, ended: dict[str, Any]) -> N
 
 
 async def test_qwen_hung_mid_turn_is_restarted_and_the_next_turn_loads_its_session(
-    hearth_settings: Settings, git_repo: Path, llm: FakeLLM
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM
 ) -> None:
     require_agent(QWEN)
     settings = hearth_settings.model_copy(update={"cache_dir": AGENTS_DIR.parent, "turn_watchdog_s": WATCHDOG_S})
@@ -101,7 +101,7 @@ async def test_qwen_hung_mid_turn_is_restarted_and_the_next_turn_loads_its_sessi
 
 
 async def test_opencode_server_hung_mid_turn_is_restarted_and_the_next_turn_resumes(
-    hearth_settings: Settings, git_repo: Path, llm: FakeLLM, opencode_agents_dir: Path
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM, opencode_agents_dir: Path
 ) -> None:
     settings = hearth_settings.model_copy(
         update={"cache_dir": opencode_agents_dir.parent, "turn_watchdog_s": OPENCODE_WATCHDOG_S}

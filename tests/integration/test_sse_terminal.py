@@ -13,10 +13,10 @@ from pathlib import Path
 
 from litestar.response import ServerSentEventMessage
 
-from adapters.event_bus import InMemoryEventBus
-from adapters.store_sqlite import SqliteStore
+from adapters.bus.memory import InMemoryEventBus
+from adapters.store.sqlite import SqliteStore
 from app.api.sse import event_stream
-from app.turn_stream import TurnJournal
+from app.turns.stream import TurnJournal
 from core.events import TextDelta, TurnCancelled
 from core.model import Chat, Task
 

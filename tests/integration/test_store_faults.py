@@ -12,10 +12,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from adapters.store import LATEST_VERSION, SchemaTooNewError, StoreUnavailableError
-from adapters.store.schema import MIGRATIONS, VERSION_TABLE, Dialect, split_statements
-from adapters.store_postgres import Conn, PostgresStore
-from adapters.store_sqlite import SqliteStore
+from adapters.store.postgres import Conn, PostgresStore
+from adapters.store.schema import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    VERSION_TABLE,
+    Dialect,
+    SchemaTooNewError,
+    StoreUnavailableError,
+    split_statements,
+)
+from adapters.store.sqlite import SqliteStore
 from core.events import TextDelta
 from core.model import AgentSession, AgentSessionStatus, BackendKind, Chat, PendingChange, Task, TaskStatus, Usage
 from core.ports import Store

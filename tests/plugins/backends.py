@@ -25,10 +25,10 @@ import pytest
 import pytest_asyncio
 from returns.result import Failure
 
-from adapters.acp_oneshot import OneShotAcpBackend
-from adapters.acp_warm import WarmAcpBackend
+from adapters.acp.oneshot import OneShotAcpBackend
+from adapters.acp.warm import WarmAcpBackend
 from adapters.agent_install import install_command, resolve_command
-from adapters.store_sqlite import SqliteStore
+from adapters.store.sqlite import SqliteStore
 from app.settings import load_configured_agents
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import AgentEvent, TextDelta, is_terminal
@@ -103,9 +103,9 @@ def backend_factory(spec: AgentSpec) -> BackendFactory:
         case BackendKind.ONE_SHOT:
             return OneShotAcpBackend
         case BackendKind.OPENCODE_SERVER:
-            return _late("adapters.opencode_server", "OpenCodeServerBackend")
+            return _late("adapters.opencode.backend", "OpenCodeServerBackend")
         case BackendKind.NATIVE:
-            native = _late("adapters.native_agent", "NativeBackend")
+            native = _late("adapters.native.agent", "NativeBackend")
             return lambda spec, runtime, _registry, _clock: native(spec, runtime)
 
 

@@ -17,7 +17,7 @@ import pytest
 from pygit2.enums import FileStatus
 from returns.result import Failure, Result, Success
 
-from adapters.git_worktrees import GitWorktrees
+from adapters.git.worktrees import GitWorktrees
 from core.errors import DomainError
 
 T = TypeVar("T")

@@ -17,8 +17,8 @@ import pytest
 from returns.result import Failure
 
 from adapters.agent_install import resolve_command
-from adapters.opencode import OpenCodeServerBackend
-from adapters.store_sqlite import SqliteStore
+from adapters.opencode.backend import OpenCodeServerBackend
+from adapters.store.sqlite import SqliteStore
 from app.clock import SystemClock
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import AgentEvent, is_terminal

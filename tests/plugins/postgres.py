@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from adapters.store_postgres import PostgresStore, quote_ident, redact
-from adapters.store_sqlite import SqliteStore
+from adapters.store.postgres import PostgresStore, quote_ident, redact
+from adapters.store.sqlite import SqliteStore
 from core.ports import Store
 from tests.plugins.environment import PG_DSN, unavailable
 

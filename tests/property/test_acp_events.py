@@ -1,4 +1,4 @@
-"""Laws of the ACP update fold (``core.acp_events``) over synthetic ``session/update`` streams."""
+"""Laws of the ACP update fold (``core.acp.events``) over synthetic ``session/update`` streams."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.acp_events import (
+from core.acp.events import (
     AcpState,
     begin_replay,
     begin_turn,

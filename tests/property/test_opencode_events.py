@@ -1,4 +1,4 @@
-"""Laws of the OpenCode event fold (``core.opencode_events``), over synthetic streams shaped like 1.18.33's."""
+"""Laws of the OpenCode event fold (``core.opencode.events``), over synthetic streams shaped like 1.18.33's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import AgentEvent, ReasoningDelta, TextDelta, TurnCancelled, TurnCompleted, TurnFailed, is_terminal
-from core.opencode_events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
+from core.opencode.events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
 
 Event = dict[str, Any]
 A, B = "ses_A", "ses_B"

@@ -16,7 +16,7 @@ from adapters.agent_install import (
     installed_version,
     packages_for,
 )
-from app.cli import main
+from app.cli.main import main
 from core.agents import BUILTIN_AGENTS, AgentSpec
 from core.model import BackendKind
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from app.recovery import stop_recorded_process
+from app.upkeep.recovery import stop_recorded_process
 from core.model import ProcessRecord
 
 

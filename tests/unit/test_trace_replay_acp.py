@@ -1,4 +1,4 @@
-"""Replays of the recorded ACP traces (qwen, Claude Code, gemini, OpenCode acp) through ``core.acp_events``."""
+"""Replays of the recorded ACP traces (qwen, Claude Code, gemini, OpenCode acp) through ``core.acp.events``."""
 
 from __future__ import annotations
 

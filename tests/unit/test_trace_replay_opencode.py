@@ -1,4 +1,4 @@
-"""Replays of the recorded ``opencode serve`` 1.18.33 event stream through ``core.opencode_events``."""
+"""Replays of the recorded ``opencode serve`` 1.18.33 event stream through ``core.opencode.events``."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from core.events import (
     UsageReport,
     is_terminal,
 )
-from core.opencode_events import OpenCodeState, begin_turn, fold_opencode_event
-from core.opencode_resync import resync_from_messages
+from core.opencode.events import OpenCodeState, begin_turn, fold_opencode_event
+from core.opencode.resync import resync_from_messages
 from tests.fixtures.replay import (
     OC_OTHER_DIRECTORY_SESSION,
     OC_PERMISSION_SESSION,

@@ -1,0 +1,1 @@
+"""Event buses: in-process fan-out, and LISTEN/NOTIFY across nodes on PostgreSQL."""

@@ -1,0 +1,56 @@
+"""The ``hearth`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.api.auth import InsecureBinding
+    from app.api.server import create_app
+    from app.settings import Settings
+
+    settings = Settings()
+    if args.host:
+        settings = settings.model_copy(update={"host": args.host})
+    if args.port is not None:
+        settings = settings.model_copy(update={"port": args.port})
+    try:
+        app = create_app(settings)
+    except InsecureBinding as refused:
+        print(f"hearth: {refused}", file=sys.stderr)
+        return 2
+    print(f"hearth: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    grace = int(settings.shutdown_grace_s) + 5
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=grace)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hearth", description="Keeps coding agents warm.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+    from app.cli import agents, chat, demo, worktrees
+
+    chat.register(sub)
+    demo.register(sub)
+    agents.register(sub)
+    worktrees.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Queued turns claimed, run end to end, journaled and streamed."""

@@ -1,0 +1,1 @@
+"""ACP ``session/update`` notifications folded into AgentEvents (pure)."""

@@ -1,0 +1,1 @@
+"""OpenCode's ``opencode serve`` events folded into AgentEvents (pure)."""
