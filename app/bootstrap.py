@@ -32,17 +32,11 @@ from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError
 from core.lifecycle import WatchdogPolicy
 from core.model import BackendKind
-from core.ports import (
-    AgentBackend,
-    BackendRuntime,
-    Clock,
-    EventBus,
-    ProcessInfo,
-    SessionHandle,
-    SessionSpec,
-    Store,
-    Worktrees,
-)
+from core.ports.agents import AgentBackend, BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.store import Store
+from core.ports.worktrees import Worktrees
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +64,9 @@ class UnavailableBackend:
 
     def processes(self) -> list[ProcessInfo]:
         return []
+
+    def reset(self) -> bool:
+        return False  # it keeps no crash budget: nothing to reset
 
     def wants_drain(self) -> bool:
         return False  # closing a session frees what it held

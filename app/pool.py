@@ -20,7 +20,9 @@ from app.metrics import Metrics
 from core.errors import AgentUnavailable, DomainError
 from core.lifecycle.eviction import EvictionPolicy, LiveHandle, choose_evictions
 from core.model import AgentSessionStatus
-from core.ports import AgentBackend, Clock, SessionHandle, SessionSpec, Store
+from core.ports.agents import AgentBackend, SessionHandle, SessionSpec
+from core.ports.clock import Clock
+from core.ports.store import Store
 
 log = logging.getLogger(__name__)
 

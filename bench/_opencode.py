@@ -16,7 +16,7 @@ from app.clock import SystemClock
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import TurnCompleted, is_terminal
-from core.ports import BackendRuntime, SessionHandle, TurnInput
+from core.ports.agents import BackendRuntime, SessionHandle, TurnInput
 from scripted_llm.llm import ScriptedLLM
 
 SPEC = next(spec for spec in BUILTIN_AGENTS if spec.name == "opencode")

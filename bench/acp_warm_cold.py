@@ -32,7 +32,7 @@ from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import is_terminal
 from core.lifecycle import RecyclePolicy
 from core.model import BackendKind
-from core.ports import BackendRuntime, SessionHandle, SessionSpec, TurnInput
+from core.ports.agents import BackendRuntime, SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 
 MIB = 1024 * 1024

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from adapters.store.sqlite import SqliteStore
 from bench._opencode import backend_at, git_dir, median, provider_for, runtime_for, timer, turn
-from core.ports import SessionSpec
+from core.ports.agents import SessionSpec
 from scripted_llm.llm import ScriptedLLM
 
 

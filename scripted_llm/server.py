@@ -78,7 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self.close_connection = True
             with contextlib.suppress(*_DISCONNECTS):
-                self._json(500, {"error": {"message": f"scripted LLM internal error: {exc!r}", "type": "scripted_llm_bug"}})
+                self._json(
+                    500, {"error": {"message": f"scripted LLM internal error: {exc!r}", "type": "scripted_llm_bug"}}
+                )
 
     # --- routes -------------------------------------------------------------------------------------------
     def _get(self, path: str) -> None:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from core.agents import AgentSpec, ProviderConfig, provider_env
-from core.ports import BackendRuntime
+from core.ports.agents import BackendRuntime
 
 # Inherited from hearth's own environment when present: the agents are Node programs that need PATH to find
 # node, and a locale; nothing else leaks through.

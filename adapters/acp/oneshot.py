@@ -18,7 +18,9 @@ from adapters.acp.session import AcpSession
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.model import BackendKind
-from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
+from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
+from core.ports.clock import Clock
+from core.ports.store import ProcessRegistry
 
 SESSION_NEW_TIMEOUT_S = 120.0
 
@@ -71,6 +73,9 @@ class OneShotAcpBackend:
             for s in self._sessions
             if s.process.is_alive()
         ]
+
+    def reset(self) -> bool:
+        return False  # it keeps no crash budget: nothing to reset
 
     def wants_drain(self) -> bool:
         return False  # closing a session frees what it held

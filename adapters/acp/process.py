@@ -26,7 +26,9 @@ from adapters.agent_install import resolve_command
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError
 from core.model import ProcessRecord
-from core.ports import BackendRuntime, Clock, ProcessRegistry
+from core.ports.agents import BackendRuntime
+from core.ports.clock import Clock
+from core.ports.store import ProcessRegistry
 
 LINE_LIMIT = 64 << 20
 START_TIMEOUT_S = 60.0

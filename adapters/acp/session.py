@@ -30,7 +30,7 @@ from core.events import (
     TurnFailed,
     is_terminal,
 )
-from core.ports import TurnInput
+from core.ports.agents import TurnInput
 
 LIVENESS_POLL_S = 1.0  # how often a waiting turn checks that its process still lives
 CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends the turn anyway

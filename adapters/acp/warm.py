@@ -25,6 +25,7 @@ from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.lifecycle import (
     MIB,
+    OperatorReset,
     ProcessExited,
     ProcessLoad,
     RecyclePolicy,
@@ -40,7 +41,9 @@ from core.lifecycle import (
     supervise,
 )
 from core.model import BackendKind
-from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
+from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
+from core.ports.clock import Clock
+from core.ports.store import ProcessRegistry
 
 SESSION_CALL_TIMEOUT_S = 120.0  # session/new and session/load (claude spawns a child; loads replay history)
 _AWAITING_RESTART = (SupervisorState.CRASHED, SupervisorState.RESTARTING)
@@ -158,6 +161,14 @@ class WarmAcpBackend:
             rss_bytes=tree_rss_bytes(process.pid) if measured and process is not None else 0,
             baseline_bytes=self._baseline_bytes,
         )
+
+    def reset(self) -> bool:
+        """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a process."""
+        if self._supervision.state is not SupervisorState.DEAD:
+            return False
+        reset = OperatorReset(at=self._clock.monotonic())
+        self._supervision = supervise(self._supervision, reset, self._policy).supervision
+        return True
 
     def wants_drain(self) -> bool:
         return recycle_step(self._load(), self._recycle) is RecycleStep.DRAIN

@@ -24,7 +24,7 @@ import asyncpg
 from adapters.bus.memory import DEFAULT_BUFFER, InMemoryEventBus, Subscription
 from adapters.store.postgres import redact
 from core.model import StoredEvent
-from core.ports import Store
+from core.ports.store import Store
 
 log = logging.getLogger(__name__)
 

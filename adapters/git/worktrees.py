@@ -22,7 +22,7 @@ from adapters.git.refusal import Refused
 from adapters.git.repos import validate_repo
 from core.errors import DomainError, GitError
 from core.model import FileDiff, Preflight, Worktree
-from core.ports import Clock
+from core.ports.clock import Clock
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

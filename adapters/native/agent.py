@@ -36,7 +36,7 @@ from core.events import (
     UsageReport,
 )
 from core.model import BackendKind
-from core.ports import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec, TurnInput
+from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec, TurnInput
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
 SYSTEM_PROMPT = (
@@ -291,6 +291,9 @@ class NativeBackend:
 
     def processes(self) -> list[ProcessInfo]:
         return []
+
+    def reset(self) -> bool:
+        return False  # it keeps no crash budget: nothing to reset
 
     def wants_drain(self) -> bool:
         return False  # closing a session frees what it held

@@ -34,9 +34,11 @@ from adapters.opencode.supervision import (
 )
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
-from core.lifecycle import StopProcess
+from core.lifecycle import StopProcess, SupervisorState
 from core.model import BackendKind, ProcessRecord
-from core.ports import BackendRuntime, Clock, ProcessInfo, ProcessRegistry, SessionHandle, SessionSpec
+from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
+from core.ports.clock import Clock
+from core.ports.store import ProcessRegistry
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +124,12 @@ class OpenCodeServerBackend:
                 self._supervisor.feed(RestartSucceeded(at=now))
             return spawned
 
-    def operator_reset(self) -> None:
+    def reset(self) -> bool:
         """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a server."""
+        if self._supervisor.state.state is not SupervisorState.DEAD:
+            return False
         self._supervisor.feed(OperatorReset(at=self._clock.monotonic()))
+        return True
 
     async def _spawn(self) -> Result[_Server, DomainError]:
         resolved = resolve_command(self.spec, Path(self.runtime.agents_dir))

@@ -23,7 +23,7 @@ from core.events import AgentEvent, Retry, TurnCancelled, TurnFailed, is_termina
 from core.lifecycle import DirectoryUse, may_dispose_directory
 from core.opencode.events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
 from core.opencode.resync import resync_from_messages
-from core.ports import TurnInput
+from core.ports.agents import TurnInput
 
 if TYPE_CHECKING:
     from adapters.opencode.backend import OpenCodeServerBackend

@@ -18,7 +18,7 @@ from litestar import Request, Response
 
 from app.api.problems import Problem
 from core.errors import InvalidInput
-from core.ports import Store
+from core.ports.store import Store
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from litestar.response import ServerSentEventMessage
 
 from core.model import StoredEvent
-from core.ports import EventBus, Store
+from core.ports.bus import EventBus
+from core.ports.store import Store
 
 TERMINAL_TYPES = frozenset({"turn_completed", "turn_failed", "turn_cancelled"})
 KEEPALIVE_S = 15.0

@@ -22,7 +22,9 @@ from app.turns.runner import TurnRunner
 from app.turns.stream import TurnJournal
 from core.events import TurnCancelled
 from core.model import Task, TaskStatus, TurnRequestKind, Usage
-from core.ports import Clock, EventBus, Store
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.store import Store
 
 log = logging.getLogger(__name__)
 

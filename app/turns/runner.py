@@ -34,7 +34,11 @@ from core.model import (
     TranscriptEntry,
     Worktree,
 )
-from core.ports import AgentBackend, Clock, EventBus, SessionHandle, SessionSpec, Store, TurnInput, Worktrees
+from core.ports.agents import AgentBackend, SessionHandle, SessionSpec, TurnInput
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.store import Store
+from core.ports.worktrees import Worktrees
 from core.routing import compose_prompt, handoff_preamble, last_turn_of, should_use_warm_backend
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
 from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
 from core.model import Usage
-from core.ports import Clock, EventBus, SessionHandle, Store, TurnInput
+from core.ports.agents import SessionHandle, TurnInput
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.store import Store
 from core.stream import Coalescer, flush_due, push
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from core.events import TextDelta, parse_event
 from core.model import StoredEvent, Task, TranscriptEntry
-from core.ports import Store
+from core.ports.store import Store
 
 
 def replies_by_task(events: list[StoredEvent]) -> dict[str, str]:

@@ -18,7 +18,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from app.pool import AgentPool
 from app.upkeep.leases import ChatLeases
 from app.upkeep.reaping import Reaper
-from core.ports import AgentBackend, Clock, Store, Worktrees
+from core.ports.agents import AgentBackend
+from core.ports.clock import Clock
+from core.ports.store import Store
+from core.ports.worktrees import Worktrees
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ from app.pool import AgentPool
 from app.turns.dispatcher import Dispatcher
 from app.turns.runner import TurnRunner
 from app.upkeep.recovery import journal_lost_turn
-from core.ports import Clock, EventBus, Store
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,9 @@ from returns.pipeline import is_successful
 
 from core.changes import WorktreeRisk, worktree_risk
 from core.model import Preflight, Worktree, WorktreeStatus
-from core.ports import Clock, Store, Worktrees
+from core.ports.clock import Clock
+from core.ports.store import Store
+from core.ports.worktrees import Worktrees
 from core.reaper import ChatPresence, ReapAction, ReapVerdict, keep_reason, reap_verdict
 
 log = logging.getLogger(__name__)

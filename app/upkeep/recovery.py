@@ -19,7 +19,9 @@ from pathlib import Path
 from app.turns.stream import TurnJournal
 from core.events import TurnFailed
 from core.model import AgentSessionStatus, ProcessRecord, Task
-from core.ports import Clock, EventBus, Store
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.store import Store
 
 log = logging.getLogger(__name__)
 

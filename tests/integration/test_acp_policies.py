@@ -27,7 +27,7 @@ from core.errors import AgentUnavailable
 from core.events import AgentEvent, PermissionRequest, PermissionResolved, TurnCancelled, TurnCompleted
 from core.lifecycle import SupervisionPolicy
 from core.model import BackendKind
-from core.ports import SessionHandle, SessionSpec
+from core.ports.agents import SessionHandle, SessionSpec
 from tests.plugins.backends import SystemClock, make_runtime, require_agent, run_turn
 
 pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]

@@ -17,7 +17,7 @@ from app.settings import Settings
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import TurnCompleted
 from core.lifecycle import RecyclePolicy, SupervisorState
-from core.ports import SessionHandle, SessionSpec
+from core.ports.agents import SessionHandle, SessionSpec
 from tests.plugins.backends import AGENTS_DIR, SystemClock, make_runtime, require_agent, run_turn
 from tests.plugins.service import serve_hearth
 

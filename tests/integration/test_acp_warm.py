@@ -20,7 +20,7 @@ from adapters.store.sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import AgentEvent, ReasoningDelta, TextDelta, ToolCall, TurnCancelled, TurnCompleted, TurnFailed
 from core.lifecycle import SupervisionPolicy
-from core.ports import SessionHandle, SessionSpec
+from core.ports.agents import SessionHandle, SessionSpec
 from scripted_llm.llm import ScriptedLLM
 from tests.plugins.backends import SystemClock, make_runtime, require_agent, run_turn
 

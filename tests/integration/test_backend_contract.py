@@ -26,7 +26,7 @@ from adapters.store.sqlite import SqliteStore
 from core.agents import ProviderConfig
 from core.events import AgentEvent, TextDelta, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
 from core.model import TaskStatus, TranscriptEntry
-from core.ports import AgentBackend, SessionHandle, SessionSpec
+from core.ports.agents import AgentBackend, SessionHandle, SessionSpec
 from tests.plugins.backends import BackendCase, SystemClock, TurnResult, contract_cases, make_runtime, require_agent
 from tests.plugins.backends import run_turn as drive
 

@@ -14,7 +14,7 @@ from adapters.bus.postgres import APPLICATION_NAME, PostgresEventBus
 from adapters.store.postgres import PostgresStore
 from core.events import TextDelta
 from core.model import Chat, StoredEvent, Task
-from core.ports import EventBus
+from core.ports.bus import EventBus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WAIT_S = 10.0

@@ -23,7 +23,7 @@ from core.events import (
     UsageReport,
 )
 from core.model import TaskStatus, TranscriptEntry
-from core.ports import BackendRuntime, SessionHandle, SessionSpec, TurnInput
+from core.ports.agents import BackendRuntime, SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 from scripted_llm.script import REASONING_TEXT
 

@@ -8,7 +8,7 @@ import pytest
 
 from core.agents import ProviderConfig
 from core.events import AgentEvent, PermissionRequest, PermissionResolved, ToolCall, TurnCompleted
-from core.ports import SessionHandle, SessionSpec
+from core.ports.agents import SessionHandle, SessionSpec
 from scripted_llm.llm import ScriptedLLM
 from tests.plugins.opencode import (
     OPENCODE_SPEC,

@@ -19,7 +19,7 @@ from app.clock import SystemClock
 from core.agents import ProviderConfig
 from core.events import AgentEvent, ReasoningDelta, TextDelta, TurnCompleted, TurnFailed
 from core.model import ProcessRecord
-from core.ports import SessionSpec
+from core.ports.agents import SessionSpec
 from scripted_llm.llm import ScriptedLLM
 from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
 
@@ -183,6 +183,6 @@ async def test_three_crashes_within_a_minute_make_the_agent_dead_until_an_operat
         assert "crashed 3 times" in refused.failure().detail
         assert "SIGKILL" in opened.failure().detail or "-9" in opened.failure().detail
         assert (await backend.health())["state"] == "dead"
-        backend.operator_reset()
+        assert backend.reset()
         (await backend.ensure_server()).unwrap()
         assert backend.spawn_count == 4

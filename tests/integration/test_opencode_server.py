@@ -27,7 +27,7 @@ from core.events import (
     TurnFailed,
     UsageReport,
 )
-from core.ports import SessionHandle, SessionSpec, TurnInput
+from core.ports.agents import SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 from tests.plugins.opencode import make_git_repo, opencode_backend, opencode_runtime, run_turn, sqlite_registry
 

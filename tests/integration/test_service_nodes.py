@@ -16,7 +16,7 @@ from adapters.store.sqlite import SqliteStore
 from app.settings import Settings
 from app.upkeep.leases import ABANDONED
 from core.model import Task
-from core.ports import Store
+from core.ports.store import Store
 from tests.integration.test_service_acp import ASK_CONFIG, QWEN
 from tests.plugins.backends import AGENTS_DIR, require_agent
 from tests.plugins.postgres import fresh_database

@@ -23,7 +23,7 @@ from core.model import (
     Worktree,
     WorktreeStatus,
 )
-from core.ports import Store
+from core.ports.store import Store
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 

@@ -25,7 +25,7 @@ from adapters.store.schema import (
 from adapters.store.sqlite import SqliteStore
 from core.events import TextDelta
 from core.model import AgentSession, AgentSessionStatus, BackendKind, Chat, PendingChange, Task, TaskStatus, Usage
-from core.ports import Store
+from core.ports.store import Store
 from tests.plugins.postgres import fresh_database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.model import TaskStatus, TurnRequest, TurnRequestKind, Usage
-from core.ports import Store
+from core.ports.store import Store
 from tests.integration.test_store_contract import at, chat, task
 
 ABANDONED = "node {node} stopped renewing its lease"

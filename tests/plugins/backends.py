@@ -33,7 +33,9 @@ from app.settings import load_configured_agents
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import AgentEvent, TextDelta, is_terminal
 from core.model import BackendKind, TranscriptEntry
-from core.ports import AgentBackend, BackendRuntime, Clock, ProcessRegistry, SessionHandle, TurnInput
+from core.ports.agents import AgentBackend, BackendRuntime, SessionHandle, TurnInput
+from core.ports.clock import Clock
+from core.ports.store import ProcessRegistry
 
 AGENTS_DIR = Path(os.environ.get("HEARTH_CACHE_DIR", str(Path.home() / ".cache" / "hearth"))) / "agents"
 CONTRACT_CONFIG_VAR = "HEARTH_CONTRACT_AGENT_CONFIG"

@@ -22,7 +22,7 @@ from adapters.store.sqlite import SqliteStore
 from app.clock import SystemClock
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import AgentEvent, is_terminal
-from core.ports import BackendRuntime, SessionHandle, TurnInput
+from core.ports.agents import BackendRuntime, SessionHandle, TurnInput
 from tests.plugins.environment import unavailable
 
 OPENCODE_SPEC: AgentSpec = next(spec for spec in BUILTIN_AGENTS if spec.name == "opencode")

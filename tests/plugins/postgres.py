@@ -18,7 +18,7 @@ import pytest
 
 from adapters.store.postgres import PostgresStore, quote_ident, redact
 from adapters.store.sqlite import SqliteStore
-from core.ports import Store
+from core.ports.store import Store
 from tests.plugins.environment import PG_DSN, unavailable
 
 CONNECT_TIMEOUT_S = 5.0
