@@ -11,6 +11,7 @@ import uvicorn
 from litestar import Litestar
 
 from app.api.server import create_app
+from app.bootstrap import run_service
 from app.settings import Settings
 
 START_TIMEOUT_S = 30.0
@@ -26,7 +27,7 @@ class Served:
 @asynccontextmanager
 async def serve_in_process(settings: Settings, graceful_s: int = 2) -> AsyncIterator[Served]:
     """Runs uvicorn as a task owned by this context; on exit it shuts down (lifespan included) and is awaited."""
-    app = create_app(settings)
+    app = create_app(settings, run_service)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_s
     )

@@ -1,16 +1,16 @@
 """Prometheus text exposition for ``GET /metrics``, hand-rolled (a handful of series needs no extra dependency).
 
 Counters live in one ``Metrics`` object owned by the Service; gauges (live handles, turns by status, process
-RSS/CPU) are read at scrape time from the pool, the store and ``/proc``.
+RSS/CPU) are read at scrape time from the pool, the store and the host processes port.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from core.ports.processes import ProcessSample
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -43,32 +43,6 @@ class Metrics:
         self.turn_latency.setdefault(agent, Histogram()).observe(seconds)
 
 
-@dataclass(frozen=True)
-class ProcessSample:
-    agent: str
-    pid: int
-    rss_bytes: int
-    cpu_seconds: float
-
-
-def sample_process(agent: str, pid: int, proc: Path = Path("/proc")) -> ProcessSample | None:
-    """RSS from /proc/<pid>/status (VmRSS) and CPU from /proc/<pid>/stat (utime+stime); None once it is gone."""
-    try:
-        status = (proc / str(pid) / "status").read_text()
-        stat = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    rss_kib = 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kib = int(line.split()[1])
-    # the command name (field 2) may contain spaces; the numeric fields start after its closing parenthesis
-    fields = stat[stat.rfind(")") + 2 :].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime are fields 14 and 15 of stat
-    return ProcessSample(agent=agent, pid=pid, rss_bytes=rss_kib * 1024, cpu_seconds=cpu)
-
-
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -77,7 +51,7 @@ def render(
     metrics: Metrics,
     live_handles: Mapping[str, int],
     turns_by_status: Mapping[str, int],
-    processes: Iterable[ProcessSample],
+    processes: Iterable[tuple[str, ProcessSample]],
 ) -> str:
     out: list[str] = []
 
@@ -113,17 +87,17 @@ def render(
         out.append(f'hearth_turn_latency_seconds_bucket{{agent="{a}",le="+Inf"}} {hist.n}')
         out.append(f'hearth_turn_latency_seconds_sum{{agent="{a}"}} {hist.total:g}')
         out.append(f'hearth_turn_latency_seconds_count{{agent="{a}"}} {hist.n}')
-    samples = list(processes)
+    samples = list(processes)  # (agent, sample)
     series(
         "hearth_agent_process_rss_bytes",
         "gauge",
         "Resident memory of each agent process.",
-        ((f'{{agent="{_label(s.agent)}",pid="{s.pid}"}}', s.rss_bytes) for s in samples),
+        ((f'{{agent="{_label(a)}",pid="{s.pid}"}}', s.rss_bytes) for a, s in samples),
     )
     series(
         "hearth_agent_process_cpu_seconds_total",
         "counter",
         "CPU time (user+system) of each agent process.",
-        ((f'{{agent="{_label(s.agent)}",pid="{s.pid}"}}', s.cpu_seconds) for s in samples),
+        ((f'{{agent="{_label(a)}",pid="{s.pid}"}}', s.cpu_seconds) for a, s in samples),
     )
     return "\n".join(out) + "\n"

@@ -22,7 +22,7 @@ from core.lifecycle.eviction import EvictionPolicy, LiveHandle, choose_evictions
 from core.model import AgentSessionStatus
 from core.ports.agents import AgentBackend, SessionHandle, SessionSpec
 from core.ports.clock import Clock
-from core.ports.store import Store
+from core.ports.store import AgentSessionStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ class LiveSession:
     handle: SessionHandle
     last_used: datetime
     busy: bool = False
-    turn_id: str | None = None
     fresh: bool = True  # opened by the current checkout (not kept warm from an earlier turn)
 
     @property
@@ -49,14 +48,14 @@ class AgentPool:
     def __init__(
         self,
         backends: Mapping[str, AgentBackend],
-        store: Store,
+        sessions: AgentSessionStore,
         clock: Clock,
         metrics: Metrics,
         idle_ttl_s: float,
         max_live: int,
     ) -> None:
         self._backends = backends
-        self._store = store
+        self._sessions = sessions
         self._clock = clock
         self._metrics = metrics
         self.idle_ttl_s = idle_ttl_s
@@ -71,7 +70,7 @@ class AgentPool:
     def backend(self, agent: str) -> AgentBackend | None:
         return self._backends.get(agent)
 
-    async def checkout(self, spec: SessionSpec, turn_id: str) -> Result[LiveSession, DomainError]:
+    async def checkout(self, spec: SessionSpec) -> Result[LiveSession, DomainError]:
         """The live handle for (chat, agent), opened (resuming ``spec.resume_id``) when there is none; marked busy."""
         assert spec.chat_id is not None, "pooled sessions belong to a chat"
         key = (spec.chat_id, spec.agent)
@@ -86,7 +85,7 @@ class AgentPool:
                 self._crashed.add(key)
                 del self._live[key]
                 await _close_quietly(live.handle)
-                await self._store.set_agent_session_status(
+                await self._sessions.set_agent_session_status(
                     spec.chat_id, spec.agent, AgentSessionStatus.CRASHED, self._clock.now()
                 )
                 live = None
@@ -102,13 +101,11 @@ class AgentPool:
                 live = LiveSession(spec.chat_id, spec.agent, opened.unwrap(), self._clock.now())
                 self._live[key] = live
             live.busy = True
-            live.turn_id = turn_id
             return Success(live)
 
     async def checkin(self, live: LiveSession) -> None:
         """The turn is over: idle again, and the LRU cap is enforced now rather than at the next job run."""
         live.busy = False
-        live.turn_id = None
         live.last_used = self._clock.now()
         if not live.handle.is_alive():
             await self.discard(live, crashed=True)
@@ -124,15 +121,12 @@ class AgentPool:
                 self._crashed.add(live.key)
             await _close_quietly(live.handle)
         if crashed:
-            await self._store.set_agent_session_status(
+            await self._sessions.set_agent_session_status(
                 live.chat_id, live.agent, AgentSessionStatus.CRASHED, self._clock.now()
             )
 
     def find(self, chat_id: str, agent: str) -> LiveSession | None:
         return self._live.get((chat_id, agent))
-
-    def find_turn(self, turn_id: str) -> LiveSession | None:
-        return next((live for live in self._live.values() if live.turn_id == turn_id), None)
 
     def live_counts(self) -> dict[str, int]:
         return dict(Counter(agent for _, agent in self._live))
@@ -165,7 +159,7 @@ class AgentPool:
             del self._live[key]
             await _close_quietly(live.handle)
         self._metrics.evictions[live.agent] += 1
-        await self._store.set_agent_session_status(
+        await self._sessions.set_agent_session_status(
             live.chat_id, live.agent, AgentSessionStatus.EVICTED, self._clock.now()
         )
         return True
@@ -191,15 +185,17 @@ class AgentPool:
     async def close_chat(self, chat_id: str) -> None:
         """Close hook: every handle of the chat goes; the sessions are marked closed and never resumed."""
         await self.let_go(chat_id)
-        for row in await self._store.list_agent_sessions(chat_id):
-            await self._store.set_agent_session_status(chat_id, row.agent, AgentSessionStatus.CLOSED, self._clock.now())
+        for row in await self._sessions.list_agent_sessions(chat_id):
+            await self._sessions.set_agent_session_status(
+                chat_id, row.agent, AgentSessionStatus.CLOSED, self._clock.now()
+            )
 
     async def aclose(self) -> None:
         """Shutdown: close every handle; sessions stay resumable (evicted) for the next hearth."""
         while self._live:
             _, live = self._live.popitem()
             await _close_quietly(live.handle)
-            await self._store.set_agent_session_status(
+            await self._sessions.set_agent_session_status(
                 live.chat_id, live.agent, AgentSessionStatus.EVICTED, self._clock.now()
             )
 

@@ -16,21 +16,21 @@ from typing import Any
 
 from litestar import Request, Response
 
-from app.api.problems import Problem
+from app.usecases.errors import Refused
+from app.usecases.replays import Replays
 from core.errors import InvalidInput
-from core.ports.store import Store
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200
 
 
 class Idempotency:
-    def __init__(self) -> None:
+    def __init__(self, replays: Replays) -> None:
+        self._replays = replays
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def run(
         self,
-        store: Store,
         request: Request[Any, Any, Any],
         action: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
     ) -> Response[dict[str, Any]]:
@@ -42,18 +42,18 @@ class Idempotency:
         scope = f"{request.method} {request.url.path}"
         fingerprint = await _fingerprint(request)
         async with self._locks.setdefault((scope, key), asyncio.Lock()):
-            stored = await store.recall_idempotent(scope, key)
+            stored = await self._replays.recall(scope, key)
             if stored is None:
                 status, body = await action()
                 remembered = {"status": status, "body": body, "request": fingerprint}
-                stored = await store.remember_idempotent(scope, key, remembered)
+                stored = await self._replays.remember(scope, key, remembered)
         first_request = stored.get("request")
         if first_request is not None and first_request != fingerprint:
             detail = (
                 f"Idempotency-Key {key!r} was already used for a different request to {scope}; "
                 "send a new key for a new request (a retry must repeat the first request exactly)"
             )
-            raise Problem(InvalidInput(detail=detail, field="Idempotency-Key"))
+            raise Refused(InvalidInput(detail=detail, field="Idempotency-Key"))
         replayed_status = stored.get("status")
         replayed_body = stored.get("body")
         return Response(

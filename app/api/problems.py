@@ -1,7 +1,7 @@
-"""problem+json (RFC 9457) for every error: domain errors, validation failures, HTTP errors and crashes.
+"""problem+json (RFC 9457) for every error: use-case refusals, validation failures, HTTP errors and crashes.
 
-A ``DomainError`` already carries its HTTP status, a ``kind`` that becomes the problem ``type`` and the
-``field`` at fault; handlers raise ``Problem`` and this module renders it.
+The one place where an error becomes HTTP: a ``Refused`` from a use case carries a ``DomainError`` whose ``kind``
+picks the status (``STATUS``) and becomes the problem ``type``, with the ``field`` at fault and the detail.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from core.errors import DomainError
+from app.usecases.errors import Refused, WorkAtRisk
+from core.errors import DomainError, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,29 @@ class ProblemDetails:
     field: str | None = None
 
 
+STATUS: dict[str, int] = {
+    "not_found": 404,
+    "invalid_input": 422,
+    "conflict": 409,
+    "git_error": 422,
+    "agent_unavailable": 503,
+    "too_large": 413,
+}
+TITLE: dict[str, str] = {
+    "not_found": "Not found",
+    "invalid_input": "Invalid input",
+    "conflict": "Conflict with the current state",
+    "git_error": "Repository operation failed",
+    "agent_unavailable": "Agent unavailable",
+    "too_large": "Too large",
+}
+
 _MEANING = {
     404: "the chat, turn or request does not exist",
     409: "the chat or turn is in a state that refuses this (the detail says which, and what to do)",
+    413: "an input is over a configured limit (named in field; the limit is in limit)",
     422: "a field is invalid for this chat or agent (named in field)",
+    503: "the agent cannot run here now (the detail says what to install, fix or reset)",
 }
 
 
@@ -53,13 +73,6 @@ def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-class Problem(Exception):
-    def __init__(self, error: DomainError, **extra: Any) -> None:
-        super().__init__(error.detail)
-        self.error = error
-        self.extra = extra
-
-
 def problem_response(
     status: int, kind: str, title: str, detail: str, field: str | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
@@ -70,13 +83,17 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _domain(_: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
-    error = exc.error
-    extra = dict(exc.extra)
-    risk = getattr(error, "risk", None)
-    if risk is not None:
-        extra["risk"] = risk.model_dump(mode="json")
-    return problem_response(error.status, error.kind, error.title, error.detail, error.field, **extra)
+def error_response(error: DomainError, **extra: Any) -> Response[dict[str, Any]]:
+    if isinstance(error, TooLarge):
+        extra["limit"] = error.limit
+    return problem_response(STATUS[error.kind], error.kind, TITLE[error.kind], error.detail, error.field, **extra)
+
+
+def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[dict[str, Any]]:
+    extra: dict[str, Any] = {}
+    if isinstance(exc, WorkAtRisk):
+        extra["risk"] = exc.risk.model_dump(mode="json")
+    return error_response(exc.error, **extra)
 
 
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
@@ -110,10 +127,8 @@ def _crash(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str
 
 
 EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
-    Problem: _domain,
+    Refused: _refused,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _crash,
 }
-
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "Problem", "problem_response"]

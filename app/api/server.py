@@ -1,4 +1,5 @@
-"""Litestar application factory: the lifespan owns the Service; controllers get it by dependency injection."""
+"""Litestar application factory: the lifespan owns the running hearth; controllers get its use cases by
+dependency injection, and nothing else of it."""
 
 from __future__ import annotations
 
@@ -13,45 +14,60 @@ from litestar.logging import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 
 from app.api.auth import bearer_guard, check_binding
+from app.api.changes import ChangesController
 from app.api.chats import ChatController
 from app.api.idempotency import Idempotency
 from app.api.problems import EXCEPTION_HANDLERS
 from app.api.system import SystemController
 from app.api.turns import TurnController
-from app.bootstrap import Service, run_service
 from app.settings import Settings
+from app.usecases.bundle import ServesUseCases, UseCases
 
-ServiceFactory = Callable[[Settings], AbstractAsyncContextManager[Service]]
+OpenService = Callable[[Settings], AbstractAsyncContextManager[ServesUseCases]]
 
 
-def create_app(settings: Settings, service_factory: ServiceFactory = run_service) -> Litestar:
+def _use_cases(state: State) -> UseCases:
+    service: ServesUseCases = state.service
+    return service.use_cases
+
+
+def _provide(pick: Callable[[UseCases], object]) -> Provide:
+    def provide(state: State) -> Any:
+        return pick(_use_cases(state))
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def create_app(settings: Settings, open_service: OpenService) -> Litestar:
     """Refuses to build an app that would listen beyond loopback without a token."""
     check_binding(settings.host, settings.api_token)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with service_factory(settings) as service:
+        async with open_service(settings) as service:
             app.state.service = service
+            app.state.idempotency = Idempotency(service.use_cases.replays)
             try:
                 yield
             finally:
                 del app.state.service
 
-    def provide_service(state: State) -> Service:
-        service: Service = state.service
-        return service
-
-    idempotency = Idempotency()
-
-    def provide_idempotency() -> Idempotency:
+    def provide_idempotency(state: State) -> Idempotency:
+        idempotency: Idempotency = state.idempotency
         return idempotency
 
     guards: list[Any] = [bearer_guard(settings.api_token)] if settings.api_token else []
     return Litestar(
-        route_handlers=[ChatController, TurnController, SystemController],
+        route_handlers=[ChatController, TurnController, ChangesController, SystemController],
         lifespan=[lifespan],
+        state=State({"api_token": settings.api_token}),
         dependencies={
-            "service": Provide(provide_service, sync_to_thread=False),
+            "chats": _provide(lambda u: u.chats),
+            "turns": _provide(lambda u: u.turns),
+            "changes": _provide(lambda u: u.changes),
+            "agents": _provide(lambda u: u.agents),
+            "streams": _provide(lambda u: u.streams),
+            "system": _provide(lambda u: u.system),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
         },
         guards=guards,

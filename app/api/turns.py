@@ -10,49 +10,43 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 
-from app import chats as ops
-from app.api.chats import LastEventId, unwrap
+from app.api.chats import LastEventId
 from app.api.dto import PermissionAnswer, TurnSubmit, turn_json
 from app.api.idempotency import Idempotency
-from app.api.problems import documented_problems, problem_response
+from app.api.problems import documented_problems
 from app.api.sse import event_stream, parse_last_event_id
-from app.bootstrap import Service
+from app.usecases.streams import EventStreams
+from app.usecases.turns import Turns
 
 
 class TurnController(Controller):
     path = "/api/chats/{chat_id:str}/turns"
     tags = ["turns"]
 
-    @post("/", status_code=202, responses=documented_problems(404, 409, 422))
+    @post("/", status_code=202, responses=documented_problems(404, 409, 413, 422))
     async def submit(
         self,
         request: Request[Any, Any, Any],
         chat_id: FromPath[str],
         data: JSONBody[TurnSubmit],
-        service: NamedDependency[Service],
+        turns: NamedDependency[Turns],
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
-        limit = service.settings.max_prompt_chars
-        if len(data.prompt) > limit:
-            detail = f"the prompt has {len(data.prompt)} characters; the limit is {limit} (HEARTH_MAX_PROMPT_CHARS)"
-            return problem_response(413, "prompt_too_large", "Prompt too large", detail, "prompt", limit=limit)
-
         async def action() -> tuple[int, dict[str, Any]]:
-            task = unwrap(await ops.submit_turn(service, chat_id, data.agent, data.prompt, data.model, data.origin))
+            task = await turns.submit(chat_id, data.agent, data.prompt, data.model, data.origin)
             return 202, turn_json(task)
 
-        return await idempotency.run(service.store, request, action)
+        return await idempotency.run(request, action)
 
     @get("/", responses=documented_problems(404))
-    async def list_turns(self, chat_id: FromPath[str], service: NamedDependency[Service]) -> list[dict[str, Any]]:
-        unwrap(await ops.get_chat(service, chat_id))
-        return [turn_json(t) for t in await service.store.list_tasks(chat_id)]
+    async def list_turns(self, chat_id: FromPath[str], turns: NamedDependency[Turns]) -> list[dict[str, Any]]:
+        return [turn_json(t) for t in await turns.of_chat(chat_id)]
 
     @get("/{turn_id:str}", responses=documented_problems(404))
     async def get_turn(
-        self, chat_id: FromPath[str], turn_id: FromPath[str], service: NamedDependency[Service]
+        self, chat_id: FromPath[str], turn_id: FromPath[str], turns: NamedDependency[Turns]
     ) -> dict[str, Any]:
-        return turn_json(unwrap(await ops.get_turn(service, chat_id, turn_id)))
+        return turn_json(await turns.get(chat_id, turn_id))
 
     @post("/{turn_id:str}/cancel", status_code=202, responses=documented_problems(404))
     async def cancel(
@@ -60,14 +54,14 @@ class TurnController(Controller):
         request: Request[Any, Any, Any],
         chat_id: FromPath[str],
         turn_id: FromPath[str],
-        service: NamedDependency[Service],
+        turns: NamedDependency[Turns],
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
         async def action() -> tuple[int, dict[str, Any]]:
-            task, outcome = unwrap(await ops.cancel_turn(service, chat_id, turn_id))
+            task, outcome = await turns.cancel(chat_id, turn_id)
             return 202, {**turn_json(task), "cancel": outcome}
 
-        return await idempotency.run(service.store, request, action)
+        return await idempotency.run(request, action)
 
     @post(
         "/{turn_id:str}/permissions/{request_id:str}",
@@ -84,26 +78,26 @@ class TurnController(Controller):
         turn_id: FromPath[str],
         request_id: FromPath[str],
         data: JSONBody[PermissionAnswer],
-        service: NamedDependency[Service],
+        turns: NamedDependency[Turns],
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
         async def action() -> tuple[int, dict[str, Any]]:
-            relayed_to = unwrap(await ops.answer_permission(service, chat_id, turn_id, request_id, data.option_id))
+            relayed_to = await turns.answer_permission(chat_id, turn_id, request_id, data.option_id)
             answer = {"turn_id": turn_id, "request_id": request_id, "option_id": data.option_id}
             if relayed_to is not None:  # 202: the node running the turn delivers it at its next poll
                 return 202, {**answer, "relayed_to": relayed_to}
             return 200, answer
 
-        return await idempotency.run(service.store, request, action)
+        return await idempotency.run(request, action)
 
     @get("/{turn_id:str}/events", responses=documented_problems(404))
     async def events(
         self,
         chat_id: FromPath[str],
         turn_id: FromPath[str],
-        service: NamedDependency[Service],
+        turns: NamedDependency[Turns],
+        streams: NamedDependency[EventStreams],
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
-        unwrap(await ops.get_turn(service, chat_id, turn_id))
-        after = parse_last_event_id(last_event_id)
-        return ServerSentEvent(event_stream(service.store, service.bus, chat_id, turn_id, after))
+        await turns.get(chat_id, turn_id)
+        return event_stream(streams.follow(chat_id, turn_id, parse_last_event_id(last_event_id)))

@@ -12,6 +12,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.api.auth import InsecureBinding
     from app.api.server import create_app
+    from app.bootstrap import run_service
     from app.settings import Settings
 
     settings = Settings()
@@ -20,7 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         settings = settings.model_copy(update={"port": args.port})
     try:
-        app = create_app(settings)
+        app = create_app(settings, run_service)
     except InsecureBinding as refused:
         print(f"hearth: {refused}", file=sys.stderr)
         return 2

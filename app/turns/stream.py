@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
+from app.turns.journal import TurnJournal
+from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed
 from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
-from core.model import Usage
 from core.ports.agents import SessionHandle, TurnInput
-from core.ports.bus import EventBus
 from core.ports.clock import Clock
-from core.ports.store import Store
 from core.stream import Coalescer, flush_due, push
 
 log = logging.getLogger(__name__)
@@ -27,31 +25,6 @@ TerminalEvent = TurnCompleted | TurnFailed | TurnCancelled
 RestartAgent = Callable[[str], Awaitable[None]]  # AgentBackend.restart of the backend running the turn
 DRAIN_AFTER_TERMINAL_S = 5.0
 RESTART_TIMEOUT_S = 30.0  # stopping is SIGTERM, a bounded wait, SIGKILL: well inside this
-
-
-class TurnJournal:
-    """Persist first, then publish: a subscriber never sees an event the store does not have."""
-
-    def __init__(self, store: Store, bus: EventBus, task_id: str, chat_id: str | None) -> None:
-        self._store = store
-        self._bus = bus
-        self.task_id = task_id
-        self.chat_id = chat_id
-        self.usage = Usage()
-
-    async def write(self, events: Sequence[AgentEvent]) -> None:
-        if not events:
-            return
-        for event in events:
-            if isinstance(event, UsageReport):
-                self.usage = self.usage + Usage(
-                    input_tokens=event.input_tokens,
-                    output_tokens=event.output_tokens,
-                    reasoning_tokens=event.reasoning_tokens,
-                    cost_usd=event.cost_usd,
-                )
-        for stored in await self._store.append_events(self.task_id, self.chat_id, events):
-            await self._bus.publish(stored)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from core.events import TextDelta, parse_event
 from core.model import StoredEvent, Task, TranscriptEntry
-from core.ports.store import Store
+from core.ports.store import Journal, PendingChangeStore, TaskQueue
 
 
 def replies_by_task(events: list[StoredEvent]) -> dict[str, str]:
@@ -21,18 +21,20 @@ def replies_by_task(events: list[StoredEvent]) -> dict[str, str]:
     return {task_id: "".join(texts) for task_id, texts in parts.items()}
 
 
-async def load_transcript(store: Store, chat_id: str, before: Task | None) -> tuple[TranscriptEntry, ...]:
+async def load_transcript(
+    queue: TaskQueue, journal: Journal, pending: PendingChangeStore, chat_id: str, before: Task | None
+) -> tuple[TranscriptEntry, ...]:
     """Every finished turn of the chat (submitted before ``before`` when given), oldest first."""
     tasks = [
         t
-        for t in await store.list_tasks(chat_id)
+        for t in await queue.list_tasks(chat_id)
         if t.status.is_terminal and (before is None or (t.id != before.id and t.created_at <= before.created_at))
     ]
     if not tasks:
         return ()
-    replies = replies_by_task(await store.list_chat_events(chat_id))
+    replies = replies_by_task(await journal.list_chat_events(chat_id))
     files: dict[str, list[str]] = defaultdict(list)
-    for change in await store.list_pending_changes(chat_id, status=None):
+    for change in await pending.list_pending_changes(chat_id, status=None):
         if change.task_id is not None:
             files[change.task_id].append(change.path)
     return tuple(

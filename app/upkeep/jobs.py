@@ -20,7 +20,7 @@ from app.upkeep.leases import ChatLeases
 from app.upkeep.reaping import Reaper
 from core.ports.agents import AgentBackend
 from core.ports.clock import Clock
-from core.ports.store import Store
+from core.ports.store import WorktreeStore
 from core.ports.worktrees import Worktrees
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class JobIntervals:
 
 @dataclass
 class Jobs:
-    store: Store
+    worktree_rows: WorktreeStore
     worktrees: Worktrees
     pool: AgentPool
     backends: Mapping[str, AgentBackend]
@@ -146,7 +146,7 @@ class Jobs:
 
     async def expire_snapshots(self) -> object:
         older_than = self.clock.now() - self.intervals.snapshot_retention
-        repos = sorted({wt.repo_path for wt in await self.store.list_worktrees()})
+        repos = sorted({wt.repo_path for wt in await self.worktree_rows.list_worktrees()})
         expired: list[str] = []
         for repo in repos:
             expired += await self.worktrees.expire_snapshots(repo, older_than)

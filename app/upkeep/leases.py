@@ -1,4 +1,4 @@
-"""Chat leases: a chat's live agents belong to one node at a time (design.md, "Several nodes").
+"""Chat leases: a chat's live agents belong to one node at a time.
 
 A node leases a chat when it claims one of its turns, and keeps the lease while it runs a turn there or holds a
 live agent handle for it: so the chat's next turns come back to the node whose agents are warm. An evicted chat's
@@ -11,15 +11,14 @@ A chat closed or deleted through another node's API is let go of the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from app.pool import AgentPool
-from app.turns.dispatcher import Dispatcher
-from app.turns.runner import TurnRunner
-from app.upkeep.recovery import journal_lost_turn
-from core.ports.bus import EventBus
+from app.turns.registry import TurnRegistry
+from app.upkeep.recovery import LostTurns
 from core.ports.clock import Clock
-from core.ports.store import Store
+from core.ports.store import LeaseStore
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +32,20 @@ class ChatLeases:
     def __init__(
         self,
         *,
-        store: Store,
-        bus: EventBus,
+        leases: LeaseStore,
+        registry: TurnRegistry,
         pool: AgentPool,
-        dispatcher: Dispatcher,
-        runner: TurnRunner,
+        lost: LostTurns,
+        wake_dispatcher: Callable[[], None],
         clock: Clock,
         node_id: str,
         ttl_s: float,
     ) -> None:
-        self._store = store
-        self._bus = bus
+        self._leases = leases
+        self._registry = registry
         self._pool = pool
-        self._dispatcher = dispatcher
-        self._runner = runner
+        self._lost = lost
+        self._wake_dispatcher = wake_dispatcher
         self._clock = clock
         self.node_id = node_id
         self.ttl = timedelta(seconds=ttl_s)
@@ -56,26 +55,26 @@ class ChatLeases:
 
     def held_chats(self) -> list[str]:
         """The chats this node must keep: a turn runs there, or an agent handle is live."""
-        return sorted(set(self._dispatcher.inflight_chats()) | {s.chat_id for s in self._pool.live_sessions()})
+        return sorted(set(self._registry.chats()) | {s.chat_id for s in self._pool.live_sessions()})
 
     async def renew(self) -> dict[str, object]:
         """The lease job: keep this node's chats, let go of the ones another node took, adopt abandoned ones."""
         held = self.held_chats()
         now = self._clock.now()
-        lost = await self._store.renew_chat_leases(self.node_id, held, now, self.until(now))
+        lost = await self._leases.renew_chat_leases(self.node_id, held, now, self.until(now))
         for chat_id in lost:
             log.warning("chat %s was closed, deleted or taken by another node: stopping its agents here", chat_id)
-            for turn_id in self._dispatcher.inflight_turns(chat_id):
-                await self._runner.cancel(turn_id)
+            for turn_id in self._registry.turns_of(chat_id):
+                await self._registry.cancel(turn_id)
             await self._pool.let_go(chat_id)
-        taken = await self._store.take_over_abandoned_chats(self.node_id, ABANDONED, now, self.until(now))
+        taken = await self._leases.take_over_abandoned_chats(self.node_id, ABANDONED, now, self.until(now))
         for task in taken:
             log.warning("turn %s of chat %s failed: %s", task.id, task.chat_id, task.error)
-            await journal_lost_turn(self._store, self._bus, task, now)
+            await self._lost.record(task, now)
         if taken:
-            self._dispatcher.wake()  # the taken chats' queued turns can run here now
+            self._wake_dispatcher()  # the taken chats' queued turns can run here now
         return {"held": len(held), "lost": lost, "taken_over": [task.id for task in taken]}
 
     async def release(self) -> None:
         """Graceful shutdown, once no turn runs here: other nodes may take this node's chats at once."""
-        await self._store.release_chat_leases(self.node_id)
+        await self._leases.release_chat_leases(self.node_id)

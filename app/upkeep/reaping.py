@@ -11,41 +11,50 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from returns.pipeline import is_successful
+from returns.result import Result, Success
 
 from core.changes import WorktreeRisk, worktree_risk
+from core.errors import DomainError
 from core.model import Preflight, Worktree, WorktreeStatus
 from core.ports.clock import Clock
-from core.ports.store import Store
+from core.ports.store import AgentSessionStore, ChatStore, Leadership, PendingChangeStore, WorktreeStore
 from core.ports.worktrees import Worktrees
 from core.reaper import ChatPresence, ReapAction, ReapVerdict, keep_reason, reap_verdict
 
 log = logging.getLogger(__name__)
 
 
-async def risk_of(store: Store, worktrees: Worktrees, worktree: Worktree | None, chat_id: str) -> WorktreeRisk:
+async def risk_of(
+    pending_changes: PendingChangeStore, worktrees: Worktrees, worktree: Worktree | None, chat_id: str
+) -> WorktreeRisk:
     """What deleting the chat's worktree would lose (nothing when it has none)."""
-    pending = len(await store.list_pending_changes(chat_id))
+    pending = len(await pending_changes.list_pending_changes(chat_id))
     if worktree is None or worktree.status is not WorktreeStatus.ACTIVE:
         return worktree_risk(Preflight(), pending)
     return worktree_risk(await worktrees.preflight(worktree, pending), pending)
 
 
-async def soft_delete(store: Store, worktrees: Worktrees, worktree: Worktree, at: datetime) -> str | None:
-    """Mark deleting, remove (snapshot kept), mark archived. Returns the error text when the port refused."""
+async def soft_delete(
+    rows: WorktreeStore, worktrees: Worktrees, worktree: Worktree, at: datetime
+) -> Result[Worktree, DomainError]:
+    """Mark deleting, remove (snapshot kept), mark archived."""
     deleting = worktree.model_copy(update={"status": WorktreeStatus.DELETING})
-    await store.upsert_worktree(deleting)
+    await rows.upsert_worktree(deleting)
     removed = await worktrees.soft_delete(deleting, at)
-    if not is_successful(removed):
+    if not isinstance(removed, Success):
         log.error("soft delete of worktree %s failed: %s", worktree.path, removed.failure().detail)
-        return removed.failure().detail
-    await store.upsert_worktree(removed.unwrap())
-    return None
+        return removed
+    await rows.upsert_worktree(removed.unwrap())
+    return removed
 
 
 @dataclass
 class Reaper:
-    store: Store
+    chats: ChatStore
+    rows: WorktreeStore
+    sessions: AgentSessionStore
+    pending: PendingChangeStore
+    leadership: Leadership
     worktrees: Worktrees
     clock: Clock
     grace_s: float
@@ -55,10 +64,10 @@ class Reaper:
 
     async def run_once(self) -> list[ReapVerdict]:
         """One pass; on PostgreSQL only one node at a time gets past ``exclusive``."""
-        async with self.store.exclusive("reaper") as leader:
+        async with self.leadership.exclusive("reaper") as leader:
             if not leader:
                 return []
-            verdicts = [await self._judge(wt) for wt in await self.store.list_worktrees()]
+            verdicts = [await self._judge(wt) for wt in await self.rows.list_worktrees()]
         self.last_unsafe = [v for v in verdicts if v.action is ReapAction.UNSAFE]
         for verdict in self.last_unsafe:
             log.warning("reaper: keeping orphaned worktree %s: %s", verdict.path, "; ".join(verdict.reasons))
@@ -67,24 +76,25 @@ class Reaper:
     async def _judge(self, worktree: Worktree) -> ReapVerdict:
         now = self.clock.now()
         if worktree.status is WorktreeStatus.DELETING:  # a soft delete interrupted by a crash: finish it
-            await soft_delete(self.store, self.worktrees, worktree, now)
+            await soft_delete(self.rows, self.worktrees, worktree, now)
             return ReapVerdict(path=worktree.path, chat_id=worktree.chat_id, action=ReapAction.SOFT_DELETE)
-        chat = await self.store.get_chat(worktree.chat_id) if worktree.chat_id is not None else None
+        chat = await self.chats.get_chat(worktree.chat_id) if worktree.chat_id is not None else None
         missing = self.missing_since.setdefault(worktree.path, now) if chat is None else None
         presence = ChatPresence.of(chat, missing)
-        sessions = await self.store.list_agent_sessions(worktree.chat_id) if worktree.chat_id is not None else []
+        sessions = await self.sessions.list_agent_sessions(worktree.chat_id) if worktree.chat_id is not None else []
         if keep_reason(worktree, presence, sessions, now, self.grace_s) is not None:
             return reap_verdict(worktree, presence, sessions, None, now, self.grace_s)
-        pending = len(await self.store.list_pending_changes(worktree.chat_id)) if worktree.chat_id else 0
+        pending = len(await self.pending.list_pending_changes(worktree.chat_id)) if worktree.chat_id else 0
         try:
             preflight = await self.worktrees.preflight(worktree, pending)
         except Exception:
             log.exception("reaper: preflight of %s failed", worktree.path)
             preflight = None
         verdict = reap_verdict(worktree, presence, sessions, preflight, now, self.grace_s)
-        if verdict.action is ReapAction.SOFT_DELETE:
-            error = await soft_delete(self.store, self.worktrees, worktree, now)
-            if error is None:
-                self.last_deleted.append(worktree.path)
-                self.missing_since.pop(worktree.path, None)
+        deleted = verdict.action is ReapAction.SOFT_DELETE and isinstance(
+            await soft_delete(self.rows, self.worktrees, worktree, now), Success
+        )
+        if deleted:
+            self.last_deleted.append(worktree.path)
+            self.missing_since.pop(worktree.path, None)
         return verdict

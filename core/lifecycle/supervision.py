@@ -231,7 +231,7 @@ def _crash(
     if len(recent) >= policy.crash_budget:
         dead_reason = (
             f"{reason}. It crashed {len(recent)} times within {policy.crash_window_s:.0f} s, so hearth stopped "
-            "restarting it; an operator must reset the agent after fixing the cause"
+            "restarting it"
         )
         dead = Supervision(state=SupervisorState.DEAD, crash_times=recent, restart_attempts=attempt, reason=dead_reason)
         decisions = (*prefix, FailInflight(reason=dead_reason), MarkSessionsCrashed(reason=dead_reason))
@@ -256,5 +256,6 @@ def restart_due(current: Supervision, now: float) -> bool:
 def availability(current: Supervision, agent: str) -> Result[None, AgentUnavailable]:
     """A dead agent refuses turns with its reason; every other state accepts them (a crashed one respawns)."""
     if current.state is SupervisorState.DEAD:
-        return Failure(AgentUnavailable(detail=f"{agent} is dead: {current.reason}", field="agent"))
+        fix = f"fix the cause, then reset it: `hearth agents reset {agent}` (or POST /api/agents/{agent}/reset)"
+        return Failure(AgentUnavailable(detail=f"{agent} is dead: {current.reason}; {fix}", field="agent"))
     return Success(None)

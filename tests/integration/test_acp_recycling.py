@@ -79,7 +79,7 @@ async def test_the_pool_drains_an_agent_that_holds_evicted_sessions(
     require_agent(QWEN)
     settings = hearth_settings.model_copy(update={"cache_dir": AGENTS_DIR.parent, "max_live": 1, "acp_recycle_mib": 0})
     async with serve_hearth(settings) as hearth:
-        service = hearth.service
+        service = hearth.node
         chats = [(await hearth.create_chat(git_repo, title=f"chat {n}"))["id"] for n in range(2)]
         for n, chat in enumerate(chats):
             assert (await hearth.run_turn(chat, "qwen", f"remember the word bird{n}"))["status"] == "succeeded"

@@ -76,7 +76,7 @@ async def test_cancel_while_the_turn_is_being_finished_reports_its_outcome(
         fresh_database() as dsn,
         serve_hearth(hearth_settings.model_copy(update={"database_url": dsn})) as hearth,
     ):
-        store = hearth.service.store
+        store = hearth.node.store
         assert isinstance(store, PostgresStore)
         finishing, release = asyncio.Event(), asyncio.Event()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from adapters.bus.memory import InMemoryEventBus
 from adapters.store.sqlite import SqliteStore
-from app.api.sse import event_stream
+from app.api.sse import sse_messages
+from app.usecases.streams import EventStreams
 from core.events import TextDelta, TurnCompleted
 from core.model import Chat, Task
 
@@ -21,7 +22,7 @@ async def test_keepalive_replay_then_live_without_duplicates(tmp_path: Path) -> 
         await store.create_chat(Chat(id="c1", repo_path=str(tmp_path), created_at=now))
         await store.enqueue_task(Task(id="t1", chat_id="c1", agent="native", prompt="p", created_at=now))
         early = await store.append_events("t1", "c1", [TextDelta(session_id="s", turn_id="t1", part_id="a", text="1")])
-        stream = event_stream(store, bus, "c1", "t1", after_seq=0, keepalive_s=0.05)
+        stream = sse_messages(EventStreams(queue=store, journal=store, bus=bus, keepalive_s=0.05).follow("c1", "t1", 0))
         received: list[str] = []
         comments = 0
         async with asyncio.timeout(10):

@@ -8,6 +8,7 @@ import pytest
 
 from app.api.auth import InsecureBinding
 from app.api.server import create_app
+from app.bootstrap import run_service
 from app.settings import Settings
 from tests.plugins.service import Hearth, serve_hearth
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.agents
 
 def test_refuses_to_listen_beyond_loopback_without_a_token(hearth_settings: Settings) -> None:
     with pytest.raises(InsecureBinding, match="HEARTH_API_TOKEN"):
-        create_app(hearth_settings.model_copy(update={"host": "0.0.0.0"}))
-    create_app(hearth_settings.model_copy(update={"host": "0.0.0.0", "api_token": "s3cret"}))
+        create_app(hearth_settings.model_copy(update={"host": "0.0.0.0"}), run_service)
+    create_app(hearth_settings.model_copy(update={"host": "0.0.0.0", "api_token": "s3cret"}), run_service)
 
 
 async def test_bearer_token_is_required_when_configured(hearth_settings: Settings) -> None:
@@ -59,7 +60,7 @@ async def test_shutdown_gives_a_grace_then_fails_the_running_turn(hearth_setting
         assert ended["status"] in {"failed", "cancelled"}, ended
         events = await again.events(ended["events_url"])
         assert events[-1]["type"] in {"turn_failed", "turn_cancelled"}
-        assert again.service.recovery.failed_turns == []  # the first hearth finished it itself
+        assert again.node.recovery.failed_turns == []  # the first hearth finished it itself
 
 
 async def test_one_shot_origin_runs_outside_the_pool(hearth: Hearth, git_repo: Path) -> None:
@@ -70,7 +71,7 @@ async def test_one_shot_origin_runs_outside_the_pool(hearth: Hearth, git_repo: P
     assert submitted.status_code == 202, submitted.text
     done = await hearth.wait_turn(chat, submitted.json()["id"])
     assert done["status"] == "succeeded", done
-    assert hearth.service.pool.live_counts() == {}
+    assert hearth.node.pool.live_counts() == {}
     assert (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"] == []
     (change,) = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
     assert change["path"] == "arena.txt"

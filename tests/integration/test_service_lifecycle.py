@@ -24,7 +24,7 @@ async def test_evicted_session_reattaches(hearth_settings: Settings, git_repo: P
         assert (await hearth.run_turn(chat, "native", "remember BLUE"))["status"] == "succeeded"
         (session,) = (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
         assert session["status"] == "evicted"  # idle TTL 0: dropped right after its turn
-        assert hearth.service.pool.live_counts() == {}
+        assert hearth.node.pool.live_counts() == {}
         second = await hearth.run_turn(chat, "native", "RECALL")
         assert second["status"] == "succeeded"
         (again,) = (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
@@ -90,7 +90,7 @@ async def test_manual_edit_stamps_no_agent_and_keeps_contributors(hearth: Hearth
 
 async def test_reaper_removes_only_safe_orphans(hearth_any_store: Hearth, git_repo: Path) -> None:
     hearth = hearth_any_store
-    service = hearth.service
+    service = hearth.node
     dirty = (await hearth.create_chat(git_repo))["id"]
     clean = (await hearth.create_chat(git_repo))["id"]
     assert (await hearth.run_turn(dirty, "native", "WRITE wip.txt unfinished"))["status"] == "succeeded"
@@ -169,7 +169,7 @@ async def test_apply_selected_paths_keeps_the_rest_pending(hearth: Hearth, git_r
 
 
 async def test_reaper_finishes_a_soft_delete_a_crash_interrupted(hearth: Hearth, git_repo: Path) -> None:
-    service = hearth.service
+    service = hearth.node
     chat = (await hearth.create_chat(git_repo))["id"]
     assert (await hearth.run_turn(chat, "native", "WRITE lost.txt in flight"))["status"] == "succeeded"
     worktree = await service.store.get_worktree(chat)
@@ -207,7 +207,7 @@ async def test_start_stops_agent_processes_a_previous_hearth_left_behind(hearth_
             assert await asyncio.to_thread(orphan.wait, 10) is not None
             recovery = (await hearth.client.get("/api/health")).json()["recovery"]
             assert recovery["stopped_processes"] == [orphan.pid]
-            assert await hearth.service.store.list_processes(hearth_settings.node_id) == []
+            assert await hearth.node.store.list_processes(hearth_settings.node_id) == []
     finally:
         orphan.kill()
         orphan.wait()

@@ -198,7 +198,7 @@ async def test_a_node_that_finds_its_chat_taken_over_stops_its_turn_and_agents_t
         await a.wait_event(turn["events_url"], "text_delta")
 
         later = datetime.now(UTC) + timedelta(hours=1)  # as node-b sees it after node-a went silent
-        store = a.service.store
+        store = a.node.store
         (taken,) = await store.take_over_abandoned_chats("node-b", ABANDONED, later, later + timedelta(hours=1))
         assert taken.id == turn["id"]
 
@@ -206,7 +206,7 @@ async def test_a_node_that_finds_its_chat_taken_over_stops_its_turn_and_agents_t
         assert done["status"] == "failed"
         assert done["error"].startswith("node node-a stopped renewing")
         async with asyncio.timeout(30):  # node-a's next renewal stops the turn and lets go of the chat's agents
-            while a.service.pool.find(chat, "native") is not None or a.service.dispatcher.inflight_turns(chat):
+            while a.node.pool.find(chat, "native") is not None or a.node.registry.turns_of(chat):
                 await asyncio.sleep(0.1)
         assert await store.renew_chat_leases("node-a", [chat], datetime.now(UTC), later) == [chat]
 
@@ -220,11 +220,11 @@ async def test_closing_a_chat_through_another_node_frees_its_agents_where_they_r
         async with serve_hearth(settings_a) as a, serve_hearth(node_b(settings_a, tmp_path)) as b:
             chat = (await a.create_chat(git_repo))["id"]
             assert (await a.run_turn(chat, "native", "hello"))["node_id"] == "node-a"
-            assert a.service.pool.find(chat, "native") is not None
+            assert a.node.pool.find(chat, "native") is not None
             closed = await b.client.post(f"/api/chats/{chat}/close", json={"force": True})
             assert closed.status_code == 200, closed.text
             async with asyncio.timeout(30):  # node-a's next renewal finds the chat closed and lets go
-                while a.service.pool.find(chat, "native") is not None:
+                while a.node.pool.find(chat, "native") is not None:
                     await asyncio.sleep(0.1)
             (session,) = (await a.client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
             assert session["status"] == "closed"  # letting go keeps what the close recorded

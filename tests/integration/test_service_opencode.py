@@ -73,7 +73,7 @@ async def test_switch_round_trip_and_restart_reattach(
         changes = (await hearth.client.get(f"/api/chats/{chat}/changes")).json()["changes"]
         stamps = {c["path"]: c["agent"] for c in changes}
         assert stamps == {"one.txt": "opencode", "two.txt": "native", "three.txt": "opencode"}
-        pids = [p.pid for _, backend in hearth.service.all_backends() for p in backend.processes()]
+        pids = [p.pid for _, backend in hearth.node.all_backends() for p in backend.processes()]
         assert pids
 
     assert not [pid for pid in pids if _running(pid)]  # shutdown left no agent process behind
@@ -101,7 +101,7 @@ async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
         assert 'hearth_live_handles{agent="opencode"} 1' in live_metrics
         turn = await hearth.submit(chat, "opencode", "SLOW=0.5 a long answer")
         await hearth.events(turn["events_url"], limit=1)  # streaming now
-        for process in hearth.service.backends["opencode"].processes():
+        for process in hearth.node.backends["opencode"].processes():
             os.kill(process.pid, signal.SIGKILL)
         killed = await hearth.wait_turn(chat, turn["id"])
         assert killed["status"] == "failed"

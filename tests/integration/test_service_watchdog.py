@@ -39,7 +39,7 @@ def _running(pid: int) -> bool:
 
 
 def _pids(hearth: Hearth, agent: str) -> list[int]:
-    return [info.pid for info in hearth.service.backends[agent].processes()]
+    return [info.pid for info in hearth.node.backends[agent].processes()]
 
 
 async def _session(hearth: Hearth, chat: str, agent: str) -> dict[str, Any]:
@@ -87,7 +87,7 @@ async def test_qwen_hung_mid_turn_is_restarted_and_the_next_turn_loads_its_sessi
         ended, victim = await _hang_then_restart(hearth, chat, "qwen", os.killpg)
         await _assert_failed_for_silence(hearth, ended)
         assert not _running(victim), "the hung agent process was stopped"
-        supervision = hearth.service.backends["qwen"].supervision  # type: ignore[attr-defined]
+        supervision = hearth.node.backends["qwen"].supervision  # type: ignore[attr-defined]
         assert len(supervision.crash_times) == 1, supervision  # the restart counts against the crash budget
 
         after = await hearth.run_turn(chat, "qwen", "RECALL")
@@ -97,7 +97,7 @@ async def test_qwen_hung_mid_turn_is_restarted_and_the_next_turn_loads_its_sessi
         assert "context_reset" not in [e["type"] for e in await hearth.events(after["events_url"])]
         assert "remember BLUE" in llm.log()[-1]["reply"]["text"]  # session/load kept the conversation
         assert (await _session(hearth, chat, "qwen"))["backend_session_id"] == before["backend_session_id"]
-        assert (await hearth.service.backends["qwen"].health())["state"] == "healthy"
+        assert (await hearth.node.backends["qwen"].health())["state"] == "healthy"
 
 
 async def test_opencode_server_hung_mid_turn_is_restarted_and_the_next_turn_resumes(
@@ -114,7 +114,7 @@ async def test_opencode_server_hung_mid_turn_is_restarted_and_the_next_turn_resu
         ended, victim = await _hang_then_restart(hearth, chat, "opencode", os.kill)  # the server is no group leader
         await _assert_failed_for_silence(hearth, ended)
         assert not _running(victim), "the hung server was stopped"
-        health = await hearth.service.backends["opencode"].health()
+        health = await hearth.node.backends["opencode"].health()
         assert health["supervision"]["recent_crashes"] == 1, health  # type: ignore[index]
 
         after = await hearth.run_turn(chat, "opencode", "RECALL")

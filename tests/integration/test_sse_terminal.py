@@ -15,8 +15,9 @@ from litestar.response import ServerSentEventMessage
 
 from adapters.bus.memory import InMemoryEventBus
 from adapters.store.sqlite import SqliteStore
-from app.api.sse import event_stream
-from app.turns.stream import TurnJournal
+from app.api.sse import sse_messages
+from app.turns.journal import TurnJournal
+from app.usecases.streams import EventStreams
 from core.events import TextDelta, TurnCancelled
 from core.model import Chat, Task
 
@@ -43,7 +44,7 @@ async def test_a_turn_cancelled_before_its_event_is_journaled_still_streams_the_
         received: list[ServerSentEventMessage] = []
 
         async def follow() -> None:
-            async for message in event_stream(store, bus, "c1", "t1", 0):
+            async for message in sse_messages(EventStreams(queue=store, journal=store, bus=bus).follow("c1", "t1", 0)):
                 received.append(message)
 
         async with asyncio.timeout(STREAM_TIMEOUT_S), asyncio.TaskGroup() as group:
@@ -65,10 +66,11 @@ async def test_a_finished_turn_without_a_terminal_event_still_ends(tmp_path: Pat
     try:
         await store.append_events("t1", "c1", [TextDelta(session_id="s", turn_id="t1", part_id="p", text="hi")])
         assert await store.cancel_queued_task("t1", T0) is not None  # e.g. written by an older hearth
+        streams = EventStreams(queue=store, journal=store, bus=bus)
         async with asyncio.timeout(STREAM_TIMEOUT_S):
-            received = [message async for message in event_stream(store, bus, "c1", "t1", 0)]
+            received = [message async for message in sse_messages(streams.follow("c1", "t1", 0))]
         assert _types(received) == ["text_delta"]
-        seen = [m async for m in event_stream(store, bus, "c1", "t1", 1)]  # reconnect after everything
+        seen = [m async for m in sse_messages(streams.follow("c1", "t1", 1))]  # reconnect after everything
         assert _types(seen) == []
     finally:
         await bus.close()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from app.bootstrap import Service
+from app.bootstrap import Node
 from app.inprocess import serve_in_process
 from app.settings import Settings
 from core.agents import ProviderConfig
@@ -37,9 +37,10 @@ class Hearth:
     settings: Settings
 
     @property
-    def service(self) -> Service:
-        service: Service = self.app_state.service
-        return service
+    def node(self) -> Node:
+        """Everything the running hearth is made of (the composition root's ``Node``)."""
+        node: Node = self.app_state.service
+        return node
 
     async def create_chat(self, repo: Path, **extra: Any) -> dict[str, Any]:
         response = await self.client.post("/api/chats", json={"repo_path": str(repo), **extra})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from app.metrics import Metrics, render, sample_process
+from adapters.procfs import ProcFs
+from app.metrics import Metrics, render
 
 
 def test_render_has_every_series_with_labels() -> None:
@@ -14,9 +15,9 @@ def test_render_has_every_series_with_labels() -> None:
     metrics.evictions["native"] += 2
     metrics.crashes["qwen"] += 1
     metrics.restarts["qwen"] += 1
-    sample = sample_process("self", os.getpid())
+    sample = ProcFs().sample(os.getpid())
     assert sample is not None
-    text = render(metrics, {"native": 1}, {"succeeded": 2, "failed": 0}, [sample])
+    text = render(metrics, {"native": 1}, {"succeeded": 2, "failed": 0}, [("self", sample)])
     assert 'hearth_live_handles{agent="native"} 1' in text
     assert 'hearth_turns{status="succeeded"} 2' in text
     assert 'hearth_evictions_total{agent="native"} 2' in text
@@ -30,4 +31,4 @@ def test_render_has_every_series_with_labels() -> None:
 
 
 def test_sampling_a_vanished_process_gives_none() -> None:
-    assert sample_process("gone", 2**22 + 12345) is None
+    assert ProcFs().sample(2**22 + 12345) is None

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from app.upkeep.recovery import stop_recorded_process
+from adapters.procfs import ProcFs
 from core.model import ProcessRecord
 
 
@@ -18,7 +18,7 @@ def _record(pid: int, command: str) -> ProcessRecord:
 async def test_a_recorded_process_is_stopped() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert await stop_recorded_process(_record(child.pid, sys.executable))
+        assert await ProcFs().stop_recorded(_record(child.pid, sys.executable))
         assert await asyncio.to_thread(child.wait, 10) != 0
     finally:
         child.kill()
@@ -28,7 +28,7 @@ async def test_a_recorded_process_is_stopped() -> None:
 async def test_a_reused_pid_running_something_else_is_left_alone() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert not await stop_recorded_process(_record(child.pid, "/opt/agents/opencode serve"))
+        assert not await ProcFs().stop_recorded(_record(child.pid, "/opt/agents/opencode serve"))
         assert child.poll() is None
     finally:
         child.kill()

@@ -1,0 +1,115 @@
+"""A turn's or a chat's events as a live stream: replay from the journal, then follow, losing nothing.
+
+Subscribe first, then replay, so nothing published in between is missed. The bus is only a wake-up: every
+delivery reads the journal after the last delivered ``seq``, so a dropped or reordered notification cannot create
+a gap, and a quiet period still polls the journal now and then. When the stream ends is ``core.streaming``'s
+decision. ``None`` in the stream means "nothing happened for a while": the edge sends a keep-alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from core.model import StoredEvent
+from core.ports.bus import EventBus
+from core.ports.store import Journal, TaskQueue
+from core.streaming import BusState, StreamView, stream_step
+
+KEEPALIVE_S = 15.0
+POLL_S = 2.0
+TERMINAL_GRACE_S = 2.0
+_TERMINAL_TYPES = frozenset({"turn_completed", "turn_failed", "turn_cancelled"})
+
+
+def _terminal(row: StoredEvent) -> bool:
+    return row.event.get("type") in _TERMINAL_TYPES
+
+
+class EventStreams:
+    def __init__(self, *, queue: TaskQueue, journal: Journal, bus: EventBus, keepalive_s: float = KEEPALIVE_S) -> None:
+        self._queue = queue
+        self._journal = journal
+        self._bus = bus
+        self._keepalive_s = keepalive_s
+
+    async def _read(self, chat_id: str, turn_id: str | None, after: int) -> list[StoredEvent]:
+        if turn_id is not None:
+            return await self._journal.list_events(turn_id, after)
+        return await self._journal.list_chat_events(chat_id, after)
+
+    async def follow(self, chat_id: str, turn_id: str | None, after_seq: int) -> AsyncIterator[StoredEvent | None]:
+        last = after_seq
+        async with self._bus.subscribe(chat_id) as live:
+            notifications = aiter(live)
+            pending: asyncio.Future[StoredEvent] | None = asyncio.ensure_future(anext(notifications))
+            loop = asyncio.get_running_loop()
+            next_keepalive = loop.time() + self._keepalive_s
+            over_since: float | None = None
+            bus = BusState.OPEN
+            try:
+                while True:
+                    delivered_terminal = False
+                    for row in await self._read(chat_id, turn_id, last):
+                        if row.seq <= last:
+                            continue
+                        last = row.seq
+                        yield row
+                        if turn_id is not None and _terminal(row):
+                            delivered_terminal = True
+                            break
+                    view = await self._view(turn_id, last, delivered_terminal, bus, loop.time(), over_since)
+                    step = stream_step(view, TERMINAL_GRACE_S)
+                    if step.end is not None:
+                        return
+                    over_since = step.over_since
+                    timeout = max(0.0, min(POLL_S, next_keepalive - loop.time()))
+                    if over_since is not None:
+                        timeout = min(timeout, max(0.0, over_since + TERMINAL_GRACE_S - loop.time()))
+                    if pending is None:
+                        await asyncio.sleep(timeout)
+                    else:
+                        await asyncio.wait({pending}, timeout=timeout)
+                        if pending.done():
+                            if pending.exception() is None:
+                                pending = asyncio.ensure_future(anext(notifications))
+                            else:
+                                bus = BusState.OVERFLOWED if getattr(live, "overflowed", False) else BusState.CLOSED
+                                pending = None
+                    if loop.time() >= next_keepalive:
+                        yield None
+                        next_keepalive = loop.time() + self._keepalive_s
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
+
+    async def _view(
+        self,
+        turn_id: str | None,
+        last: int,
+        delivered_terminal: bool,
+        bus: BusState,
+        now: float,
+        over_since: float | None,
+    ) -> StreamView:
+        finished = unread = journaled = False
+        if turn_id is not None and not delivered_terminal:
+            task = await self._queue.get_task(turn_id)
+            finished = task is None or task.status.is_terminal
+            if finished:
+                unread = bool(await self._journal.list_events(turn_id, last))
+            if finished and not unread and over_since is None:
+                journaled = any(_terminal(row) for row in await self._journal.list_events(turn_id))
+        return StreamView(
+            turn_stream=turn_id is not None,
+            delivered_terminal=delivered_terminal,
+            turn_finished=finished,
+            unread=unread,
+            terminal_journaled=journaled,
+            bus=bus,
+            now=now,
+            over_since=over_since,
+        )
