@@ -1,11 +1,13 @@
-"""``hearth agents install [NAME...]``, ``hearth agents list`` and ``hearth doctor``."""
+"""``hearth agents install [NAME...]``, ``hearth agents list``, ``hearth agents reset NAME`` and ``hearth doctor``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
+import httpx
 from returns.result import Failure
 
 from adapters.agent_install import check_agents, install_packages, packages_for
@@ -22,6 +24,13 @@ def register(subparsers: Any) -> None:
     install.set_defaults(func=_install)
     listing = actions.add_parser("list", help="list the configured agents and whether each is installed")
     listing.set_defaults(func=_list)
+    reset = actions.add_parser(
+        "reset", help="bring back an agent that crashed too often (dead) in the running hearth, once its cause is fixed"
+    )
+    reset.add_argument("name", metavar="NAME", help="the agent to reset")
+    reset.add_argument("--url", help="hearth's URL (default $HEARTH_URL or http://127.0.0.1:8420)")
+    reset.add_argument("--token", help="API token (default $HEARTH_API_TOKEN)")
+    reset.set_defaults(func=_reset)
     doctor = subparsers.add_parser("doctor", help="check every agent: found, version, path, and how to fix it")
     doctor.set_defaults(func=_doctor)
 
@@ -84,4 +93,29 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"hearth: missing: {', '.join(missing)} (see the fix lines above)", file=sys.stderr)
         return 1
     print(f"hearth: all {len(checks)} checks passed (agents in {settings.agents_dir})", flush=True)
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    """Asks the running hearth (its supervisors live in that process) to clear the agent's crash budget."""
+    base_url = args.url or os.environ.get("HEARTH_URL") or "http://127.0.0.1:8420"
+    token = args.token or os.environ.get("HEARTH_API_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{base_url}/api/agents/{args.name}/reset"
+    try:
+        response = httpx.post(url, headers=headers, timeout=30.0)
+    except httpx.HTTPError as exc:
+        print(f"hearth: cannot reach {base_url} ({exc}); is `hearth serve` running there?", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        detail = response.json().get("detail") if response.headers.get("content-type", "").endswith("json") else None
+        print(
+            f"hearth: reset of {args.name} refused (HTTP {response.status_code}): {detail or response.text}",
+            file=sys.stderr,
+        )
+        return 1
+    if response.json().get("reset"):
+        _say(f"{args.name} was dead and is reset: its next turn starts it again")
+    else:
+        _say(f"{args.name} was not dead: nothing to reset")
     return 0
