@@ -74,15 +74,6 @@ def reconcile_pending(
     return PendingUpdate(upserts=tuple(upserts), removed_paths=removed)
 
 
-def merge_pending(current: Sequence[PendingChange], update: PendingUpdate) -> list[PendingChange]:
-    """The pending rows after ``update`` is written, ordered by path (what a store ends up holding)."""
-    rows = {row.path: row for row in current if row.status is PendingChangeStatus.PENDING}
-    for path in update.removed_paths:
-        rows.pop(path, None)
-    rows.update({row.path: row for row in update.upserts})
-    return [rows[path] for path in sorted(rows)]
-
-
 class WorktreeRisk(Frozen):
     safe: bool
     reasons: tuple[str, ...] = ()

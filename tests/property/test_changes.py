@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -12,11 +13,20 @@ from core.changes import (
     PendingUpdate,
     add_contributor,
     attribution_stamp,
-    merge_pending,
     reconcile_pending,
     worktree_risk,
 )
 from core.model import BackendKind, FileDiff, PendingChange, PendingChangeStatus, Preflight
+
+
+def merge_pending(current: Sequence[PendingChange], update: PendingUpdate) -> list[PendingChange]:
+    """Test oracle: the pending rows after ``update`` is written, ordered by path (what a store ends up holding)."""
+    rows = {row.path: row for row in current if row.status is PendingChangeStatus.PENDING}
+    for path in update.removed_paths:
+        rows.pop(path, None)
+    rows.update({row.path: row for row in update.upserts})
+    return [rows[path] for path in sorted(rows)]
+
 
 # Machines are noisy: no per-example deadline (never assert wall-clock time).
 RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
