@@ -49,6 +49,7 @@ from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import NodeFacts, System
 from app.usecases.turns import Turns
+from app.version import VERSION
 from core.agents import AgentSpec
 from core.errors import DomainError
 from core.lifecycle import WatchdogPolicy
@@ -267,6 +268,7 @@ def use_cases_of(node: Node) -> UseCases:
         locate=locate_agent(settings.agents_dir),
     )
     facts = NodeFacts(
+        version=VERSION,
         node_id=settings.node_id,
         store_kind="postgresql" if settings.database_url else "sqlite",
         started_at=clock.now(),

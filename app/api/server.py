@@ -22,6 +22,7 @@ from app.api.system import SystemController
 from app.api.turns import TurnController
 from app.settings import Settings
 from app.usecases.bundle import ServesUseCases, UseCases
+from app.version import VERSION
 
 OpenService = Callable[[Settings], AbstractAsyncContextManager[ServesUseCases]]
 
@@ -72,7 +73,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
         },
         guards=guards,
         exception_handlers=EXCEPTION_HANDLERS,
-        openapi_config=OpenAPIConfig(title="hearth", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="hearth", version=VERSION, path="/schema"),
         # hearth's own INFO lines; third-party chatter (httpx request lines, ...) only from WARNING up
         logging_config=LoggingConfig(
             root={"level": "WARNING", "handlers": ["queue_listener"]},

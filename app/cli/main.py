@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from app.version import VERSION
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -33,6 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hearth", description="Keeps coding agents warm.")
+    parser.add_argument("--version", action="version", version=f"hearth {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host")

@@ -20,6 +20,7 @@ from core.ports.store import StoreConnection, TaskQueue
 
 @dataclass(frozen=True)
 class NodeFacts:
+    version: str
     node_id: str
     store_kind: str  # sqlite | postgresql
     started_at: datetime
@@ -70,6 +71,7 @@ class System:
         ok = store["ok"] is True
         return ok, {
             "status": "ok" if ok else "degraded",
+            "version": self._facts.version,
             "node_id": self._facts.node_id,
             "started_at": self._facts.started_at.isoformat(),
             "store": {**store, "kind": self._facts.store_kind},

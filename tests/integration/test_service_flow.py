@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.version import VERSION
 from tests.plugins.service import Hearth
 
 pytestmark = pytest.mark.agents
@@ -71,5 +72,6 @@ async def test_turn_flow_end_to_end(hearth_any_store: Hearth, git_repo: Path) ->
     assert 'hearth_turns{status="succeeded"} 2' in metrics
     assert 'hearth_turn_latency_seconds_count{agent="native"} 2' in metrics
     health = (await hearth.client.get("/api/health")).json()
+    assert health["version"] == VERSION
     assert health["status"] == "ok"
     assert health["store"]["ok"]
