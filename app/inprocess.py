@@ -11,7 +11,7 @@ import uvicorn
 from litestar import Litestar
 
 from app.api.server import create_app
-from app.bootstrap import run_service
+from app.bootstrap.service import run_service
 from app.settings import Settings
 
 START_TIMEOUT_S = 30.0

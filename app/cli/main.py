@@ -14,7 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.api.auth import InsecureBinding
     from app.api.server import create_app
-    from app.bootstrap import run_service
+    from app.bootstrap.service import run_service
     from app.settings import Settings
 
     settings = Settings()

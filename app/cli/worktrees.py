@@ -9,7 +9,7 @@ from typing import Any
 
 from returns.pipeline import is_successful
 
-from app.bootstrap import open_store, open_worktrees
+from app.bootstrap.adapters import open_store, open_worktrees
 from app.clock import SystemClock
 from app.settings import Settings
 from core.model import WorktreeStatus

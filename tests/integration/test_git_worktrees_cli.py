@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.store.sqlite import SqliteStore
-from app.bootstrap import open_worktrees
+from app.bootstrap.adapters import open_worktrees
 from app.cli.main import main
 from app.settings import Settings
 from core.model import Chat, Worktree, WorktreeStatus

@@ -8,7 +8,7 @@ import pytest
 
 from app.api.auth import InsecureBinding
 from app.api.server import create_app
-from app.bootstrap import run_service
+from app.bootstrap.service import run_service
 from app.settings import Settings
 from tests.plugins.service import Hearth, serve_hearth
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from app.bootstrap import Node
+from app.bootstrap.node import Node
 from app.inprocess import serve_in_process
 from app.settings import Settings
 from core.agents import ProviderConfig

@@ -1,0 +1,160 @@
+"""The object graph of one hearth node, wired with constructor injection (no I/O, nothing global)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from app.bootstrap.adapters import build_backend, host_processes
+from app.metrics import Metrics
+from app.pool import AgentPool
+from app.settings import Settings
+from app.turns.dispatcher import Dispatcher
+from app.turns.registry import TurnRegistry
+from app.turns.runner import TurnRunner
+from app.turns.sessions import TurnSessions
+from app.upkeep.jobs import JobIntervals, Jobs
+from app.upkeep.leases import ChatLeases
+from app.upkeep.reaping import Reaper
+from app.upkeep.recovery import LostTurns, RecoveryReport
+from app.usecases.bundle import UseCases
+from core.agents import AgentSpec
+from core.lifecycle import WatchdogPolicy
+from core.model import BackendKind
+from core.ports.agents import AgentBackend, BackendRuntime
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+from core.ports.processes import HostProcesses
+from core.ports.store import Store
+from core.ports.worktrees import Worktrees
+
+
+def _runtime(settings: Settings) -> BackendRuntime:
+    return BackendRuntime(
+        data_dir=str(settings.data_dir),
+        agents_dir=str(settings.agents_dir),
+        node_id=settings.node_id,
+        provider=settings.provider,
+        permission_timeout_s=settings.permission_timeout_s,
+        health_interval_s=settings.health_interval_s,
+        health_timeout_s=settings.health_timeout_s,
+        llm_retry_limit=settings.llm_retry_limit,
+        acp_recycle_mib=settings.acp_recycle_mib,
+    )
+
+
+@dataclass
+class Node:
+    """Everything one running hearth is made of. Only this module, the CLI and the tests look inside it; the
+    edges get ``use_cases``."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    bus: EventBus
+    worktrees: Worktrees
+    processes: HostProcesses
+    specs: Mapping[str, AgentSpec]
+    backends: Mapping[str, AgentBackend]
+    oneshot_backends: Mapping[str, AgentBackend]
+    metrics: Metrics
+    pool: AgentPool
+    registry: TurnRegistry
+    runner: TurnRunner
+    dispatcher: Dispatcher
+    lost_turns: LostTurns
+    leases: ChatLeases
+    jobs: Jobs
+    recovery: RecoveryReport = field(default_factory=RecoveryReport)
+    use_cases: UseCases = field(init=False)
+
+    def all_backends(self) -> list[tuple[str, AgentBackend]]:
+        return [*self.backends.items(), *self.oneshot_backends.items()]
+
+
+def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktrees, clock: Clock) -> Node:
+    """Wire the object graph (no I/O): constructor injection everywhere, nothing global."""
+    runtime = _runtime(settings)
+    specs = settings.agents()
+    backends = {name: build_backend(spec.backend, spec, runtime, store, clock) for name, spec in specs.items()}
+    oneshot = {
+        name: build_backend(BackendKind.ONE_SHOT, spec, runtime, store, clock)
+        for name, spec in specs.items()
+        if spec.backend is BackendKind.WARM_ACP
+    }
+    metrics = Metrics()
+    pool = AgentPool(backends, store, clock, metrics, settings.idle_ttl, settings.max_live)
+    registry = TurnRegistry()
+    sessions = TurnSessions(pool=pool, oneshot_backends=oneshot, sessions=store, clock=clock, node_id=settings.node_id)
+    watchdog = WatchdogPolicy(silence_s=settings.turn_watchdog_s, escalation_s=max(1.0, settings.turn_watchdog_s / 10))
+    runner = TurnRunner(
+        chats=store,
+        worktree_rows=store,
+        queue=store,
+        journal=store,
+        pending=store,
+        bus=bus,
+        worktrees=worktrees,
+        sessions=sessions,
+        registry=registry,
+        clock=clock,
+        metrics=metrics,
+        watchdog=watchdog,
+    )
+    dispatcher = Dispatcher(
+        queue=store,
+        relay=store,
+        journal=store,
+        bus=bus,
+        registry=registry,
+        runner=runner,
+        clock=clock,
+        node_id=settings.node_id,
+        max_parallel=settings.max_parallel_turns,
+        lease_ttl_s=settings.lease_ttl_s,
+        poll_interval_s=settings.dispatch_poll_s,
+    )
+    bus.on_work(dispatcher.wake)  # a turn queued or a request relayed through any node
+    lost = LostTurns(journal=store, sessions=store, bus=bus)
+    leases = ChatLeases(
+        leases=store,
+        registry=registry,
+        pool=pool,
+        lost=lost,
+        wake_dispatcher=dispatcher.wake,
+        clock=clock,
+        node_id=settings.node_id,
+        ttl_s=settings.lease_ttl_s,
+    )
+    reaper = Reaper(store, store, store, store, store, worktrees, clock, settings.reaper_grace_s)
+    intervals = JobIntervals(
+        eviction_s=settings.eviction_interval_s,
+        health_s=settings.health_interval_s,
+        reaper_s=settings.reaper_interval_s,
+        snapshot_expiry_s=max(settings.reaper_interval_s, 3600.0),
+        snapshot_retention=timedelta(days=settings.snapshot_retention_days),
+        health_timeout_s=settings.health_timeout_s,
+        lease_renewal_s=settings.lease_ttl_s / 3,
+    )
+    all_backends = {**backends, **{f"{n}/one-shot": b for n, b in oneshot.items()}}
+    jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals)
+    return Node(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        worktrees=worktrees,
+        processes=host_processes(),
+        specs=specs,
+        backends=backends,
+        oneshot_backends=oneshot,
+        metrics=metrics,
+        pool=pool,
+        registry=registry,
+        runner=runner,
+        dispatcher=dispatcher,
+        lost_turns=lost,
+        leases=leases,
+        jobs=jobs,
+    )

@@ -1,0 +1,59 @@
+"""``run_service``: an async context manager owned by the Litestar lifespan (or the CLI). It opens everything, runs
+startup recovery, runs the dispatcher inside a TaskGroup for as long as it lives, and on exit stops taking work,
+gives running turns a grace period, stops every agent process and closes the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from app.bootstrap.adapters import open_bus, open_store, open_worktrees
+from app.bootstrap.node import Node, assemble
+from app.bootstrap.usecases import use_cases_of
+from app.clock import SystemClock
+from app.settings import Settings
+from app.upkeep.recovery import recover
+from core.ports.bus import EventBus
+from core.ports.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+async def _close_quietly(what: str, close: Callable[[], Awaitable[object]]) -> None:
+    try:
+        async with asyncio.timeout(30):
+            await close()
+    except Exception:
+        log.exception("closing %s failed", what)
+
+
+@asynccontextmanager
+async def run_service(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Node]:
+    clock = clock or SystemClock()
+    store = await open_store(settings)
+    bus: EventBus | None = None
+    node: Node | None = None
+    try:
+        bus = await open_bus(settings, store)
+        node = assemble(settings, store, bus, open_worktrees(settings), clock)
+        node.recovery = await recover(store, store, node.processes, node.lost_turns, clock, settings.node_id)
+        node.use_cases = use_cases_of(node)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(node.dispatcher.run(), name="dispatcher")
+            node.jobs.start()
+            try:
+                yield node
+            finally:
+                await node.jobs.shutdown()
+                await node.dispatcher.shutdown(settings.shutdown_grace_s)
+                await _close_quietly("the chat leases", node.leases.release)
+    finally:
+        if node is not None:
+            await _close_quietly("the agent pool", node.pool.aclose)
+            for name, backend in node.all_backends():
+                await _close_quietly(f"backend {name}", backend.aclose)
+        if bus is not None:
+            await _close_quietly("the event bus", bus.close)
+        await _close_quietly("the store", store.close)
