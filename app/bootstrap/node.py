@@ -73,8 +73,10 @@ class Node:
         return [*self.backends.items(), *self.oneshot_backends.items()]
 
 
-def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktrees, clock: Clock) -> Node:
-    """Wire the object graph (no I/O): constructor injection everywhere, nothing global."""
+def build_backends(
+    settings: Settings, store: Store, clock: Clock
+) -> tuple[dict[str, AgentSpec], dict[str, AgentBackend], dict[str, AgentBackend]]:
+    """The configured agents, a backend for each, and a one-shot backend for each warm ACP agent."""
     runtime = _runtime(settings)
     specs = settings.agents()
     backends = {name: build_backend(spec.backend, spec, runtime, store, clock) for name, spec in specs.items()}
@@ -83,6 +85,20 @@ def assemble(settings: Settings, store: Store, bus: EventBus, worktrees: Worktre
         for name, spec in specs.items()
         if spec.backend is BackendKind.WARM_ACP
     }
+    return specs, backends, oneshot
+
+
+def assemble(
+    settings: Settings,
+    store: Store,
+    bus: EventBus,
+    worktrees: Worktrees,
+    clock: Clock,
+    agents: tuple[Mapping[str, AgentSpec], Mapping[str, AgentBackend], Mapping[str, AgentBackend]] | None = None,
+) -> Node:
+    """Wire the object graph (no I/O): constructor injection everywhere, nothing global. ``agents`` (specs,
+    backends, one-shot backends) replaces the configured ones (the fast tests drive a scripted backend)."""
+    specs, backends, oneshot = agents or build_backends(settings, store, clock)
     metrics = Metrics()
     pool = AgentPool(backends, store, clock, metrics, settings.idle_ttl, settings.max_live)
     registry = TurnRegistry()

@@ -1,5 +1,6 @@
-"""The turn engine of one node wired for fast tests: the real pool, registry, runner, dispatcher and use cases, over
-a given store, the in-process bus, real git worktrees and a scripted agent backend. No agent process, no HTTP."""
+"""The turn engine of one node for fast tests: the composition root's own wiring (pool, registry, runner, dispatcher,
+use cases) over a given store, the in-process bus, real git worktrees and a scripted agent backend. No agent
+process, no HTTP."""
 
 from __future__ import annotations
 
@@ -11,17 +12,16 @@ from pathlib import Path
 
 from adapters.bus.memory import InMemoryEventBus
 from adapters.git.worktrees import GitWorktrees
+from app.bootstrap.node import assemble
+from app.bootstrap.usecases import use_cases_of
 from app.clock import SystemClock
-from app.metrics import Metrics
 from app.pool import AgentPool
+from app.settings import Settings
 from app.turns.dispatcher import Dispatcher
 from app.turns.registry import TurnRegistry
-from app.turns.runner import TurnRunner
-from app.turns.sessions import TurnSessions
 from app.usecases.chats import Chats
 from app.usecases.turns import Turns
-from core.agents import AgentSpec, ProviderConfig
-from core.lifecycle import WatchdogPolicy
+from core.agents import AgentSpec
 from core.model import BackendKind, Task
 from core.ports.bus import EventBus
 from core.ports.store import Store
@@ -65,78 +65,34 @@ async def running_engine(
     node_id: str = "node-a",
     max_parallel: int = 4,
     backend: ScriptedBackend | None = None,
-    bus: EventBus | None = None,
     poll_s: float = 0.02,
-    max_live: int = 10,
 ) -> AsyncIterator[Engine]:
-    """An engine whose dispatcher runs for the duration of the block, then shuts down like a node does."""
-    clock = SystemClock()
-    bus = bus or InMemoryEventBus()
-    backend = backend or ScriptedBackend(AGENT)
-    worktrees = GitWorktrees([repo_root], worktrees_dir)
-    metrics = Metrics()
-    pool = AgentPool({AGENT: backend}, store, clock, metrics, idle_ttl_s=3600, max_live=max_live)
-    registry = TurnRegistry()
-    sessions = TurnSessions(pool=pool, oneshot_backends={}, sessions=store, clock=clock, node_id=node_id)
-    watchdog = WatchdogPolicy(silence_s=300, escalation_s=30)
-    runner = TurnRunner(
-        chats=store,
-        worktree_rows=store,
-        queue=store,
-        journal=store,
-        pending=store,
-        bus=bus,
-        worktrees=worktrees,
-        sessions=sessions,
-        registry=registry,
-        clock=clock,
-        metrics=metrics,
-        watchdog=watchdog,
-    )
-    dispatcher = Dispatcher(
-        queue=store,
-        relay=store,
-        journal=store,
-        bus=bus,
-        registry=registry,
-        runner=runner,
-        clock=clock,
+    """A node wired by the composition root around a scripted agent; its dispatcher runs for the duration of the
+    block, then shuts down as a node does (no jobs, no startup recovery)."""
+    settings = Settings(
+        data_dir=worktrees_dir.parent / "data",
+        repo_roots=[repo_root],
+        worktrees_dir=worktrees_dir,
         node_id=node_id,
-        max_parallel=max_parallel,
-        lease_ttl_s=30,
-        poll_interval_s=poll_s,
-    )
-    chats = Chats(
-        chats=store,
-        worktree_rows=store,
-        queue=store,
-        journal=store,
-        pending=store,
-        bus=bus,
-        worktrees=worktrees,
-        pool=pool,
-        clock=clock,
-    )
-    spec = AgentSpec(name=AGENT, backend=BackendKind.WARM_ACP, command=AGENT)
-    turns = Turns(
-        chats=chats,
-        queue=store,
-        relay=store,
-        journal=store,
-        bus=bus,
-        registry=registry,
-        dispatcher=dispatcher,
-        specs={AGENT: spec},
-        provider=ProviderConfig(),
-        clock=clock,
-        node_id=node_id,
+        max_parallel_turns=max_parallel,
+        dispatch_poll_s=poll_s,
+        shutdown_grace_s=2.0,
+        database_url=None,
         max_prompt_chars=10_000,
     )
-    engine = Engine(store, bus, backend, pool, registry, dispatcher, chats, turns)
+    backend = backend or ScriptedBackend(AGENT)
+    spec = AgentSpec(name=AGENT, backend=BackendKind.WARM_ACP, command=AGENT)
+    bus = InMemoryEventBus()
+    worktrees = GitWorktrees([repo_root], worktrees_dir)
+    node = assemble(settings, store, bus, worktrees, SystemClock(), agents=({AGENT: spec}, {AGENT: backend}, {}))
+    node.use_cases = use_cases_of(node)
+    engine = Engine(
+        store, bus, backend, node.pool, node.registry, node.dispatcher, node.use_cases.chats, node.use_cases.turns
+    )
     async with asyncio.TaskGroup() as group:
-        group.create_task(dispatcher.run())
+        group.create_task(node.dispatcher.run())
         try:
             yield engine
         finally:
-            await dispatcher.shutdown(grace_s=2)
-            await pool.aclose()
+            await node.dispatcher.shutdown(settings.shutdown_grace_s)
+            await node.pool.aclose()
