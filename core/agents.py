@@ -1,7 +1,9 @@
 """Agents are configuration, not code: a name, a backend kind, a command, and how it reaches its LLM.
 
-The built-in catalogue pins the npm packages whose behaviour ``shared/reference/agents.md`` verified.
-An operator adds any other ACP agent in the config file; nothing here needs to change for it.
+The built-in catalogue pins each npm package to the exact version whose behaviour hearth relies on and its tests
+verify (protocol, tool names, usage shapes, cancel, resume); another version may differ, so a bump re-runs the
+backend contract suite. An operator adds any other ACP agent in the config file; nothing here needs to change for
+it.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ empty ``rawInput``), qwen and gemini send none before ``session/request_permissi
 starts the call), OpenCode starts ``pending`` and fills the input on ``in_progress``. A later update
 only replaces what it actually carries.
 
-Usage arrives in four shapes (agents.md §10): qwen ``_meta.usage`` on (empty) message chunks after each
-LLM call, OpenCode ``usage_update`` with a *cumulative* session cost plus ``PromptResponse.usage``,
-gemini ``PromptResponse._meta.quota``, and nothing from Claude. Every result is an increment.
+Usage arrives in four shapes (observed with the pinned versions in ``core.agents``): qwen ``_meta.usage`` on
+(empty) message chunks after each LLM call, OpenCode ``usage_update`` with a *cumulative* session cost plus
+``PromptResponse.usage``, gemini ``PromptResponse._meta.quota``, and nothing from Claude. Every result is an
+increment.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ shell drives it with ``begin_turn`` before it posts a prompt and ``request_abort
 * Text/reasoning exactly once (``core.opencode.parts``); tool parts upserted; usage once per step-finish.
 * Terminal: ``session.idle`` after the turn showed activity (busy status or a new assistant message),
   or after an abort was requested, ends the turn: cancelled after ``MessageAbortedError`` or an abort,
-  failed after another error, completed otherwise. The second ``session.idle`` of an abort or error
-  (agents.md §3.7) finds no turn, or a next turn without activity, and yields nothing; the turn guard
+  failed after another error, completed otherwise. OpenCode sends ``session.idle`` twice after an abort or
+  an error; the second one finds no turn, or a next turn without activity, and yields nothing; the turn guard
   states the same law independently.
 """
 

@@ -1,9 +1,9 @@
 """The ``session.next.*`` event family of OpenCode's OpenAPI schema (1.18.33), mapped onto the part ledger.
 
-1.18.33 never emitted these with default settings (agents.md §3.5), but the schema defines them and a
-later release may switch over; they carry the same information as the ``message.part.*`` family with
-ids of their own (``textID``/``reasoningID`` per assistant message, ``callID`` for tools). The caller
-makes sure only one family feeds a session, so nothing is emitted twice.
+1.18.33 never emitted these with default settings (it streams the ``message.part.*`` family instead), but
+the schema defines them and a later release may switch over; they carry the same information as the
+``message.part.*`` family with ids of their own (``textID``/``reasoningID`` per assistant message, ``callID``
+for tools). The caller makes sure only one family feeds a session, so nothing is emitted twice.
 """
 
 from __future__ import annotations
