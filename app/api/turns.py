@@ -84,7 +84,7 @@ class TurnController(Controller):
         async def action() -> tuple[int, dict[str, Any]]:
             relayed_to = await turns.answer_permission(chat_id, turn_id, request_id, data.option_id)
             answer = {"turn_id": turn_id, "request_id": request_id, "option_id": data.option_id}
-            if relayed_to is not None:  # 202: the node running the turn delivers it at its next poll
+            if relayed_to is not None:  # 202: relayed; the node running the turn is woken to deliver it
                 return 202, {**answer, "relayed_to": relayed_to}
             return 200, answer
 
