@@ -1,7 +1,7 @@
 """Prometheus text exposition for ``GET /metrics``, hand-rolled (a handful of series needs no extra dependency).
 
-Counters live in one ``Metrics`` object owned by the Service; gauges (live handles, turns by status, process
-RSS/CPU) are read at scrape time from the pool, the store and the host processes port.
+Counters live in one ``Metrics`` object owned by the node (``app.bootstrap.Node``); gauges (live handles, turns by
+status, process RSS/CPU) are read at scrape time from the pool, the store and the host processes port.
 """
 
 from __future__ import annotations
