@@ -35,7 +35,7 @@ class WorkAtRisk(Refused):
 
 
 class ShuttingDown(Refused):
-    """hearth is stopping and takes no new work (the edge says when to retry)."""
+    """hearth is stopping and takes no new work (a conflict whose detail says to submit again after the restart)."""
 
     def __init__(self) -> None:
         super().__init__(Conflict(detail="hearth is shutting down; submit the turn again after it restarts"))
