@@ -1,6 +1,6 @@
 """Prometheus text exposition for ``GET /metrics``, hand-rolled (a handful of series needs no extra dependency).
 
-Counters live in one ``Metrics`` object owned by the node (``app.bootstrap.Node``); gauges (live handles, turns by
+Counters live in one ``Metrics`` object owned by the node (``app.bootstrap.node.Node``); gauges (live handles, turns by
 status, process RSS/CPU) are read at scrape time from the pool, the store and the host processes port.
 """
 

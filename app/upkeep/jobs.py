@@ -74,7 +74,7 @@ class Jobs:
     _scheduler: AsyncIOScheduler | None = None
 
     def start(self) -> None:
-        """Inside the running loop (``app.bootstrap.run_service`` starts it)."""
+        """Inside the running loop (``app.bootstrap.service.run_service`` starts it)."""
         scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}, timezone="UTC"
         )
