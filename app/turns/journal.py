@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.events import AgentEvent, TurnCancelled, UsageReport
+from core.events import AgentEvent, TurnCancelled, UsageReport, is_terminal
 from core.model import Task, Usage
 from core.ports.bus import EventBus
 from core.ports.store import Journal, TaskQueue
@@ -25,11 +25,13 @@ class TurnJournal:
         self.task_id = task_id
         self.chat_id = chat_id
         self.usage = Usage()
+        self.ended = False  # its terminal event is journaled: a turn has exactly one
 
     async def write(self, events: Sequence[AgentEvent]) -> None:
         if not events:
             return
         for event in events:
+            self.ended = self.ended or is_terminal(event)
             if isinstance(event, UsageReport):
                 self.usage = self.usage + Usage(
                     input_tokens=event.input_tokens,

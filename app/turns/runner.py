@@ -88,12 +88,13 @@ class TurnRunner:
         self, task: Task, journal: TurnJournal, status: TaskStatus, error: str | None, *, journaled: bool
     ) -> Task:
         self._registry.finishing(task.id)
-        if not journaled:
+        if not journaled and not journal.ended:
             await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error or "")])
         return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
 
     async def _fail(self, task: Task, journal: TurnJournal, error: str) -> Outcome:
-        await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error)])
+        if not journal.ended:  # hearth failing after the agent's terminal event keeps that one the only one
+            await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error)])
         return TaskStatus.FAILED, error
 
     async def _steps(self, task: Task, journal: TurnJournal) -> Outcome:

@@ -64,6 +64,9 @@ class EventStreams:
                     if step.end is not None:
                         return
                     over_since = step.over_since
+                    if not step.listen and pending is not None:
+                        pending.cancel()  # the reader fell behind: the journal poll carries on alone
+                        pending = None
                     timeout = max(0.0, min(POLL_S, next_keepalive - loop.time()))
                     if over_since is not None:
                         timeout = min(timeout, max(0.0, over_since + TERMINAL_GRACE_S - loop.time()))
@@ -76,7 +79,6 @@ class EventStreams:
                                 pending = asyncio.ensure_future(anext(notifications))
                             else:
                                 bus = BusState.OVERFLOWED if getattr(live, "overflowed", False) else BusState.CLOSED
-                                pending = None
                     if loop.time() >= next_keepalive:
                         yield None
                         next_keepalive = loop.time() + self._keepalive_s
