@@ -17,7 +17,8 @@ from pathlib import Path
 from acp import RequestError
 from returns.result import Failure, Result, Success
 
-from adapters.acp.process import AcpProcess, tree_rss_bytes
+from adapters import procfs
+from adapters.acp.process import AcpProcess
 from adapters.acp.session import AcpSession
 from adapters.acp.turn import describe_request_error
 from core.acp.events import AcpState
@@ -158,7 +159,7 @@ class WarmAcpBackend:
             open=len(open_) + self._opening,
             busy=sum(1 for s in open_ if s.busy),
             detached=detached,
-            rss_bytes=tree_rss_bytes(process.pid) if measured and process is not None else 0,
+            rss_bytes=procfs.tree_rss_bytes(process.pid) if measured and process is not None else 0,
             baseline_bytes=self._baseline_bytes,
         )
 
@@ -238,7 +239,7 @@ class WarmAcpBackend:
         elif self._supervision.healthy_since is None:
             self._supervision = self._supervision.model_copy(update={"healthy_since": now})
         self._process = spawned.unwrap()
-        self._baseline_bytes = tree_rss_bytes(self._process.pid)
+        self._baseline_bytes = procfs.tree_rss_bytes(self._process.pid)
         return spawned
 
     async def _note_exit(self, process: AcpProcess) -> None:
@@ -288,7 +289,7 @@ class WarmAcpBackend:
             "sessions": len(self._sessions),
             "busy_sessions": sum(1 for s in self._sessions.values() if s.busy),
             "recycled": self.recycled,
-            "rss_bytes": tree_rss_bytes(process.pid) if process is not None and alive else 0,
+            "rss_bytes": procfs.tree_rss_bytes(process.pid) if process is not None and alive else 0,
         }
 
     def processes(self) -> list[ProcessInfo]:

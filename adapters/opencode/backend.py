@@ -19,7 +19,7 @@ from returns.result import Failure, Result, Success
 from adapters.agent_install import resolve_command
 from adapters.opencode.client import OpenCodeClient
 from adapters.opencode.config import server_env, state_dirs
-from adapters.opencode.leftovers import is_our_server, stop_pid
+from adapters.opencode.leftovers import stop_leftovers
 from adapters.opencode.process import ServerProcess, read_tail
 from adapters.opencode.session import OpenCodeSession
 from adapters.opencode.supervision import (
@@ -87,17 +87,9 @@ class OpenCodeServerBackend:
     async def adopt_or_stop_leftovers(self) -> list[str]:
         """Stop servers a previous hearth on this node recorded and left running; forget every such record."""
         self._leftovers_done = True
-        notes: list[str] = []
-        for record in await self._registry.list_processes(self.runtime.node_id):
-            if record.key != self._record_key or (self._server and record.pid == self._server.pid):
-                continue
-            if is_our_server(record.pid, record.command, self._dirs.home):
-                await stop_pid(record.pid, _STOP_GRACE_S)
-                notes.append(f"stopped leftover opencode server pid {record.pid} (port {record.port})")
-            else:
-                notes.append(f"pid {record.pid} no longer runs our opencode server; record dropped")
-            await self._registry.forget_process(record.key, record.pid)
-        return notes
+        running = self._server.pid if self._server is not None else None
+        node = self.runtime.node_id
+        return await stop_leftovers(self._registry, node, self._record_key, self._dirs.home, running, _STOP_GRACE_S)
 
     async def ensure_server(self) -> Result[_Server, DomainError]:
         """The running server and its client, spawning (or respawning after a crash) when needed."""
