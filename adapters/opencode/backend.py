@@ -22,19 +22,10 @@ from adapters.opencode.config import server_env, state_dirs
 from adapters.opencode.leftovers import stop_leftovers
 from adapters.opencode.process import ServerProcess, read_tail
 from adapters.opencode.session import OpenCodeSession
-from adapters.opencode.supervision import (
-    HealthFailed,
-    HealthOk,
-    OperatorReset,
-    ProcessExited,
-    RestartFailed,
-    RestartSucceeded,
-    Supervisor,
-    TurnStalled,
-)
+from adapters.supervisor import Supervisor
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
-from core.lifecycle import StopProcess, SupervisorState
+from core.lifecycle import HealthFailed, HealthOk, StopProcess, TurnStalled
 from core.model import BackendKind, ProcessRecord
 from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
 from core.ports.clock import Clock
@@ -103,25 +94,18 @@ class OpenCodeServerBackend:
                 await self.adopt_or_stop_leftovers()
             if (refusal := self._supervisor.refusal()) is not None:
                 return Failure(refusal)
-            if (wait_s := self._supervisor.restart_wait_s(self._clock.monotonic())) > 0:
-                await asyncio.sleep(min(wait_s, 30.0))  # the crash backoff decided by core.lifecycle
-            restarting = self._supervisor.awaiting_restart()
+            await self._supervisor.wait_for_restart(self._clock.monotonic())
             spawned = await self._spawn()
             now = self._clock.monotonic()
             if isinstance(spawned, Failure):
-                tail = tuple(read_tail(self._dirs.log_file))
-                failed = RestartFailed(at=now, detail=spawned.failure().detail)
-                self._supervisor.feed(failed if restarting else ProcessExited(at=now, code=None, stderr_tail=tail))
-            elif restarting:
-                self._supervisor.feed(RestartSucceeded(at=now))
+                self._supervisor.start_failed(now, spawned.failure().detail, None, read_tail(self._dirs.log_file))
+            else:
+                self._supervisor.started(now)
             return spawned
 
     def reset(self) -> bool:
         """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a server."""
-        if self._supervisor.state.state is not SupervisorState.DEAD:
-            return False
-        self._supervisor.feed(OperatorReset(at=self._clock.monotonic()))
-        return True
+        return self._supervisor.reset(self._clock.monotonic())
 
     async def _spawn(self) -> Result[_Server, DomainError]:
         resolved = resolve_command(self.spec, Path(self.runtime.agents_dir))
@@ -154,8 +138,7 @@ class OpenCodeServerBackend:
         if server.running() or server.pid in self._exit_seen:
             return
         self._exit_seen.add(server.pid)
-        tail = tuple(read_tail(server.log_file))
-        self._supervisor.feed(ProcessExited(at=self._clock.monotonic(), code=server.returncode, stderr_tail=tail))
+        self._supervisor.exited(self._clock.monotonic(), server.returncode, read_tail(server.log_file))
 
     async def _bury_dead_server(self) -> None:
         """Reap a dead server, report its exit, drop its client and its registry record."""
