@@ -21,11 +21,11 @@ from adapters.opencode.client import OpenCodeClient
 from adapters.opencode.config import server_env, state_dirs
 from adapters.opencode.leftovers import stop_leftovers
 from adapters.opencode.process import ServerProcess, read_tail
-from adapters.opencode.session import OpenCodeSession
+from adapters.opencode.session import OpenCodeSession, Server
 from adapters.supervisor import Supervisor
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
-from core.lifecycle import HealthFailed, HealthOk, StopProcess, TurnStalled
+from core.lifecycle import DirectoryUse, HealthFailed, HealthOk, StopProcess, TurnStalled, may_dispose_directory
 from core.model import BackendKind, ProcessRecord
 from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
 from core.ports.clock import Clock
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 _READY_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0
-_Server = tuple[ServerProcess, OpenCodeClient]
 
 
 def _existing_absolute_dir(path: str) -> bool:
@@ -69,7 +68,6 @@ class OpenCodeServerBackend:
         self._supervisor = Supervisor(spec.name)
         self._exit_seen: set[int] = set()  # pids whose exit was already fed to the supervisor
         self._handles: set[OpenCodeSession] = set()
-        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, cpu seconds) of the last sample
         self.spawn_count = 0
         self.disposals = 0
         self.stream_resyncs = 0
@@ -82,7 +80,7 @@ class OpenCodeServerBackend:
         node = self.runtime.node_id
         return await stop_leftovers(self._registry, node, self._record_key, self._dirs.home, running, _STOP_GRACE_S)
 
-    async def ensure_server(self) -> Result[_Server, DomainError]:
+    async def ensure_server(self) -> Result[Server, DomainError]:
         """The running server and its client, spawning (or respawning after a crash) when needed."""
         async with self._spawn_lock:
             if self._server is not None and self._client is not None and self._server.running():
@@ -107,7 +105,7 @@ class OpenCodeServerBackend:
         """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a server."""
         return self._supervisor.reset(self._clock.monotonic())
 
-    async def _spawn(self) -> Result[_Server, DomainError]:
+    async def _spawn(self) -> Result[Server, DomainError]:
         resolved = resolve_command(self.spec, Path(self.runtime.agents_dir))
         if isinstance(resolved, Failure):
             return Failure(resolved.failure())
@@ -120,7 +118,6 @@ class OpenCodeServerBackend:
             return Failure(AgentUnavailable(detail=spawned.failure(), field="agent"))
         server = spawned.unwrap()
         self._server, self._client = server, OpenCodeClient(server.base_url, password)
-        self._cpu_mark = None
         self.spawn_count += 1
         record = ProcessRecord(
             key=self._record_key,
@@ -239,14 +236,27 @@ class OpenCodeServerBackend:
         self._handles.add(handle)
         return handle
 
-    def directory_in_use(self, directory: str, other_than: OpenCodeSession) -> bool:
-        return any(handle.cwd == directory and handle is not other_than for handle in self._handles)
-
-    def release(self, handle: OpenCodeSession) -> None:
-        self._handles.discard(handle)
+    async def session_closed(self, session: OpenCodeSession) -> None:
+        """Forget a closed session; dispose its directory's OpenCode instance when nothing else uses it."""
+        self._handles.discard(session)
+        others = any(handle.cwd == session.cwd for handle in self._handles)
+        if may_dispose_directory(DirectoryUse(busy_sessions=int(others), turns_in_flight=int(session.busy))):
+            await self.dispose_directory(session.cwd)
 
     def server_alive(self) -> bool:
         return self._server is not None and self._server.running()
+
+    def note_stream_resync(self) -> None:
+        self.stream_resyncs += 1
+
+    @property
+    def llm_retry_limit(self) -> int:
+        return self.runtime.llm_retry_limit
+
+    @property
+    def default_model(self) -> str:
+        """Named in every prompt: without one, OpenCode keeps the model of the session's previous prompt."""
+        return self.runtime.provider.openai_model
 
     # --- reporting and shutdown -----------------------------------------------------------------------
     async def health(self) -> dict[str, object]:
@@ -259,12 +269,7 @@ class OpenCodeServerBackend:
             report.update(pid=server.pid, port=server.port, healthy=problem is None and server.running())
             if problem is not None:
                 report["error"] = problem
-            if (sample := server.sample()) is not None:
-                now = self._clock.monotonic()
-                report.update(rss_bytes=sample.rss_bytes, cpu_seconds=sample.cpu_seconds)
-                if self._cpu_mark is not None and now > self._cpu_mark[0]:
-                    report["cpu_percent"] = 100 * (sample.cpu_seconds - self._cpu_mark[1]) / (now - self._cpu_mark[0])
-                self._cpu_mark = (now, sample.cpu_seconds)
+            report.update(server.usage(self._clock.monotonic()))
         report.update(spawns=self.spawn_count, disposals=self.disposals, stream_resyncs=self.stream_resyncs)
         report["supervision"] = self._supervisor.describe()
         report["state"] = self._supervisor.state.state.value

@@ -16,7 +16,6 @@ from pathlib import Path
 from returns.result import Failure, Result, Success
 
 from adapters import procfs
-from core.ports.processes import ProcessSample
 
 _READY = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
 
@@ -49,6 +48,7 @@ class ServerProcess:
         self.port = port
         self.password = password
         self.log_file = log_file
+        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, cpu seconds) at the last usage report
 
     @property
     def pid(self) -> int:
@@ -124,5 +124,13 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
 
-    def sample(self) -> ProcessSample | None:
-        return procfs.sample(self.pid) if self.running() else None
+    def usage(self, now: float) -> dict[str, float]:
+        """RSS and CPU seconds, and the CPU percent since the previous report ({} once it has exited)."""
+        sample = procfs.sample(self.pid) if self.running() else None
+        if sample is None:
+            return {}
+        usage: dict[str, float] = {"rss_bytes": sample.rss_bytes, "cpu_seconds": sample.cpu_seconds}
+        if self._cpu_mark is not None and now > self._cpu_mark[0]:
+            usage["cpu_percent"] = 100 * (sample.cpu_seconds - self._cpu_mark[1]) / (now - self._cpu_mark[0])
+        self._cpu_mark = (now, sample.cpu_seconds)
+        return usage
