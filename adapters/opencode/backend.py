@@ -255,7 +255,6 @@ class OpenCodeServerBackend:
 
     @property
     def default_model(self) -> str:
-        """Named in every prompt: without one, OpenCode keeps the model of the session's previous prompt."""
         return self.runtime.provider.openai_model
 
     # --- reporting and shutdown -----------------------------------------------------------------------
