@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.acp.oneshot import OneShotAcpBackend
-from adapters.acp.process import tree_rss_bytes
 from adapters.acp.warm import WarmAcpBackend
+from adapters.procfs import tree_rss_bytes
 from adapters.store.sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import is_terminal

@@ -3,7 +3,8 @@
 ``acp`` inherits only HOME/LOGNAME/PATH/SHELL/TERM/USER, so everything an agent needs is passed on purpose:
 the provider variables from ``core.agents.provider_env``, a private HOME/XDG tree under
 ``data_dir/agents/<name>/`` (agents keep sessions there, so ``session/load`` works after a respawn), and the
-settings files some agents read instead of variables (agents.md §5, §7, §3.2).
+settings files some agents read instead of variables (qwen and gemini take their auth type and switch off
+telemetry and update checks in ``settings.json``; OpenCode takes its provider from a config variable).
 """
 
 from __future__ import annotations
@@ -12,22 +13,13 @@ import json
 import os
 from pathlib import Path
 
+from adapters.opencode.config import OFFLINE_SWITCHES
 from core.agents import AgentSpec, ProviderConfig, provider_env
 from core.ports.agents import BackendRuntime
 
 # Inherited from hearth's own environment when present: the agents are Node programs that need PATH to find
 # node, and a locale; nothing else leaks through.
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SHELL", "TERM", "USER", "LOGNAME")
-
-_OPENCODE_FLAGS = {
-    "OPENCODE_DISABLE_AUTOUPDATE": "1",
-    "OPENCODE_DISABLE_MODELS_FETCH": "1",
-    "OPENCODE_DISABLE_SHARE": "1",
-    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
-    "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
-    "OPENCODE_DISABLE_CLAUDE_CODE": "1",
-    "OPENCODE_DISABLE_EXTERNAL_SKILLS": "1",
-}
 
 
 def agent_home(spec: AgentSpec, runtime: BackendRuntime) -> Path:
@@ -78,7 +70,7 @@ def _settings_for(spec: AgentSpec, provider: ProviderConfig, home: Path) -> dict
             },
         )
     elif program == "opencode":
-        return {**_OPENCODE_FLAGS, "OPENCODE_CONFIG_CONTENT": json.dumps(opencode_config(spec, provider))}
+        return {**OFFLINE_SWITCHES, "OPENCODE_CONFIG_CONTENT": json.dumps(opencode_config(spec, provider))}
     return {}
 
 

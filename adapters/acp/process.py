@@ -246,36 +246,6 @@ class AcpProcess:
             os.killpg(self.pid, sig)
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, from /proc (0 where /proc is unavailable)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        total += _rss_bytes(current)
-        pending.extend(children.get(current, ()))
-    return total
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        return 0
-    return 0
-
-
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name

@@ -19,7 +19,6 @@ from acp import RequestError, text_block
 from adapters.acp.confinement import outside_paths, pick_option
 from adapters.acp.process import AcpProcess
 from adapters.acp.turn import ActiveTurn, PromptDone, describe_request_error
-from core import turn_guard
 from core.acp import events as acp_events
 from core.agents import PermissionPolicy
 from core.events import (
@@ -64,7 +63,6 @@ class AcpSession:
         self._close_process_when_done = close_process_when_done
         self._on_closed = on_closed
         self._turn: ActiveTurn | None = None
-        self._guard = turn_guard.TurnGuard()
         prefix = acp_events.thought_prefix_for(process.agent_name)
         self._state = state or acp_events.AcpState(session_id=session_id, thought_prefix=prefix)
         self._closed = False
@@ -113,7 +111,6 @@ class AcpSession:
         active = ActiveTurn(turn_id=turn_id)
         self._turn = active
         self._state = acp_events.begin_turn(self._state, turn_id)
-        self._guard = turn_guard.start_turn(self._guard)
         prompt = asyncio.create_task(self._prompt(turn.prompt, active), name=f"acp-prompt-{turn_id}")
         try:
             async for event in self._drain(active, prompt):
@@ -164,7 +161,6 @@ class AcpSession:
             return
 
     async def _finish(self, active: ActiveTurn, done: PromptDone) -> list[AgentEvent]:
-        self._guard, _admitted = turn_guard.admit_terminal(self._guard)  # a prompt's answer is its own
         if done.response is not None:
             response = done.response.model_dump(mode="json", by_alias=True, exclude_none=True)
             self._state, events = acp_events.finish_prompt(self._state, response)
@@ -197,11 +193,10 @@ class AcpSession:
     async def cancel(self) -> None:
         """``session/cancel`` only: the process is never killed to cancel (a dead one has nothing to cancel)."""
         active = self._turn
-        self._guard = turn_guard.arm(self._guard, turn_running=active is not None)
+        self._state = acp_events.request_cancel(self._state)  # arms the turn guard, a turn running or not
         if active is None or active.cancel_requested_at is not None:
             return
         active.cancel_requested_at = asyncio.get_running_loop().time()
-        self._state = acp_events.request_cancel(self._state)
         for future, _ in active.permissions.values():  # ACP: pending permission requests answer "cancelled"
             if not future.done():
                 future.set_result(None)
@@ -242,7 +237,6 @@ class AcpSession:
         active = self._turn
         if active is None:
             return
-        self._guard = turn_guard.note_activity(self._guard)
         for event in events:
             active.queue.put_nowait(event)
 

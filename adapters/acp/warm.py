@@ -17,28 +17,23 @@ from pathlib import Path
 from acp import RequestError
 from returns.result import Failure, Result, Success
 
-from adapters.acp.process import AcpProcess, tree_rss_bytes
+from adapters import procfs
+from adapters.acp.process import AcpProcess
 from adapters.acp.session import AcpSession
 from adapters.acp.turn import describe_request_error
+from adapters.supervisor import Supervisor
 from core.acp.events import AcpState
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
 from core.lifecycle import (
     MIB,
-    OperatorReset,
-    ProcessExited,
     ProcessLoad,
     RecyclePolicy,
     RecycleStep,
-    RestartFailed,
-    RestartSucceeded,
     Supervision,
     SupervisionPolicy,
-    SupervisorState,
     TurnStalled,
-    availability,
     recycle_step,
-    supervise,
 )
 from core.model import BackendKind
 from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
@@ -46,7 +41,6 @@ from core.ports.clock import Clock
 from core.ports.store import ProcessRegistry
 
 SESSION_CALL_TIMEOUT_S = 120.0  # session/new and session/load (claude spawns a child; loads replay history)
-_AWAITING_RESTART = (SupervisorState.CRASHED, SupervisorState.RESTARTING)
 
 
 class WarmAcpBackend:
@@ -65,8 +59,7 @@ class WarmAcpBackend:
         self._runtime = runtime
         self._registry = registry
         self._clock = clock
-        self._policy = policy or SupervisionPolicy()
-        self._supervision = Supervision()
+        self._supervisor = Supervisor(spec.name, policy)
         self._process: AcpProcess | None = None
         self._sessions: dict[str, AcpSession] = {}
         self._spawn_lock = asyncio.Lock()
@@ -78,7 +71,7 @@ class WarmAcpBackend:
 
     @property
     def supervision(self) -> Supervision:
-        return self._supervision
+        return self._supervisor.state
 
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
         self._opening += 1
@@ -158,17 +151,13 @@ class WarmAcpBackend:
             open=len(open_) + self._opening,
             busy=sum(1 for s in open_ if s.busy),
             detached=detached,
-            rss_bytes=tree_rss_bytes(process.pid) if measured and process is not None else 0,
+            rss_bytes=procfs.tree_rss_bytes(process.pid) if measured and process is not None else 0,
             baseline_bytes=self._baseline_bytes,
         )
 
     def reset(self) -> bool:
         """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a process."""
-        if self._supervision.state is not SupervisorState.DEAD:
-            return False
-        reset = OperatorReset(at=self._clock.monotonic())
-        self._supervision = supervise(self._supervision, reset, self._policy).supervision
-        return True
+        return self._supervisor.reset(self._clock.monotonic())
 
     def wants_drain(self) -> bool:
         return recycle_step(self._load(), self._recycle) is RecycleStep.DRAIN
@@ -211,12 +200,9 @@ class WarmAcpBackend:
             return Success(current)
         if current is not None:
             await self._note_exit(current)
-        dead = availability(self._supervision, self.spec.name)
-        if isinstance(dead, Failure):
-            return Failure(dead.failure())
-        restart_at = self._supervision.restart_at
-        if self._supervision.state in _AWAITING_RESTART and restart_at is not None:
-            await asyncio.sleep(max(0.0, min(restart_at - self._clock.monotonic(), self._policy.backoff_max_s)))
+        if (refusal := self._supervisor.refusal()) is not None:
+            return Failure(refusal)
+        await self._supervisor.wait_for_restart(self._clock.monotonic())
         key = f"acp:{self.spec.name}:{next(self._spawns)}"
         spawned = await AcpProcess.spawn(self.spec, self._runtime, self._registry, key)
         if isinstance(spawned, Failure):  # not installed / not executable: fails fast, nothing crashed
@@ -225,29 +211,18 @@ class WarmAcpBackend:
         now = self._clock.monotonic()
         if isinstance(started, Failure):  # it ran and died (or hung): a crash, on the budget like any other
             process = spawned.unwrap()
-            if self._supervision.state in _AWAITING_RESTART:
-                signal: RestartFailed | ProcessExited = RestartFailed(at=now, detail=started.failure().detail)
-            else:
-                signal = ProcessExited(
-                    at=now, code=process.process.returncode, stderr_tail=tuple(process.stderr_tail())
-                )
-            self._supervision = supervise(self._supervision, signal, self._policy).supervision
+            detail = started.failure().detail
+            self._supervisor.start_failed(now, detail, process.process.returncode, process.stderr_tail())
             return Failure(started.failure())
-        if self._supervision.state in _AWAITING_RESTART:
-            self._supervision = supervise(self._supervision, RestartSucceeded(at=now), self._policy).supervision
-        elif self._supervision.healthy_since is None:
-            self._supervision = self._supervision.model_copy(update={"healthy_since": now})
+        self._supervisor.started(now)
         self._process = spawned.unwrap()
-        self._baseline_bytes = tree_rss_bytes(self._process.pid)
+        self._baseline_bytes = procfs.tree_rss_bytes(self._process.pid)
         return spawned
 
     async def _note_exit(self, process: AcpProcess) -> None:
         """Report a dead process once: its sessions are crashed (handles say not alive), the supervisor decides."""
         await process.wait_exited(1.0)
-        exited = ProcessExited(
-            at=self._clock.monotonic(), code=process.process.returncode, stderr_tail=tuple(process.stderr_tail())
-        )
-        self._supervision = supervise(self._supervision, exited, self._policy).supervision
+        self._supervisor.exited(self._clock.monotonic(), process.process.returncode, process.stderr_tail())
         for session_id, session in list(self._sessions.items()):
             if session.process is process:
                 del self._sessions[session_id]
@@ -265,8 +240,7 @@ class WarmAcpBackend:
         process = self._process
         if process is None or not process.is_alive():
             return  # already gone: its exit is reported as a crash where it is noticed
-        stalled = TurnStalled(at=self._clock.monotonic(), detail=reason)
-        self._supervision = supervise(self._supervision, stalled, self._policy).supervision
+        self._supervisor.feed(TurnStalled(at=self._clock.monotonic(), detail=reason))
         await process.stop()
         await self._note_exit(process)  # the supervisor ignores this exit: the restart was already counted
 
@@ -281,14 +255,14 @@ class WarmAcpBackend:
         return {
             "agent": self.spec.name,
             "kind": self.kind.value,
-            "state": self._supervision.state.value,
-            "reason": self._supervision.reason,
+            "state": self._supervisor.state.state.value,
+            "reason": self._supervisor.state.reason,
             "alive": alive,
             "pid": process.pid if process is not None else None,
             "sessions": len(self._sessions),
             "busy_sessions": sum(1 for s in self._sessions.values() if s.busy),
             "recycled": self.recycled,
-            "rss_bytes": tree_rss_bytes(process.pid) if process is not None and alive else 0,
+            "rss_bytes": procfs.tree_rss_bytes(process.pid) if process is not None and alive else 0,
         }
 
     def processes(self) -> list[ProcessInfo]:

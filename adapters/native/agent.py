@@ -4,9 +4,9 @@ No process: each turn streams chat completions with httpx, runs the file tools (
 worktree) the model asks for, and repeats until the model answers without a tool call or ``max_steps``
 is reached. Its history is the chat transcript, other agents' turns included.
 
-Cancel works like ``asyncio.timeout``: while the turn awaits the network, ``cancel()`` cancels the task
-running the turn and the turn swallows exactly that cancellation (``uncancel``) and ends ``cancelled``;
-while the turn is handing an event to its consumer, only a flag is set and checked on resumption.
+Cancel works like ``asyncio.timeout`` (``adapters.native.interrupt``): while the turn awaits the network,
+``cancel()`` cancels the task running the turn and the turn swallows exactly that cancellation and ends
+``cancelled``; while the turn is handing an event to its consumer, only a flag is set and checked on resumption.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 from returns.result import Failure, Result, Success
 
+from adapters.native.interrupt import Interrupt, Interrupted
 from adapters.native.stream import DONE, StepOutcome, error_message, history_messages, parse_data_line
 from adapters.native.tools import ToolError, Workspace, openai_tools
 from core.agents import AgentSpec
@@ -48,49 +49,13 @@ SYSTEM_PROMPT = (
 )
 
 
-class _Interrupted(Exception):
-    """The running turn was cancelled on request."""
-
-
-class _Interrupt:
-    def __init__(self) -> None:
-        self.requested = False
-        self.fired = False
-        self._armed: asyncio.Task[Any] | None = None
-
-    @contextlib.contextmanager
-    def armed(self) -> Iterator[None]:
-        """Around an await that ``request()`` may cut short (never around a ``yield``)."""
-        if self.requested:
-            raise _Interrupted
-        self._armed = asyncio.current_task()
-        try:
-            yield
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self.fired and task is not None and task.uncancel() == 0:
-                raise _Interrupted from None
-            raise
-        finally:
-            self._armed = None
-
-    def was_requested(self) -> bool:
-        return self.requested
-
-    def request(self) -> None:
-        self.requested = True
-        if self._armed is not None and not self.fired:
-            self.fired = True
-            self._armed.cancel()
-
-
 class NativeSession:
     def __init__(self, backend: NativeBackend, spec: SessionSpec) -> None:
         self._backend = backend
         self._spec = spec
         self._workspace = Workspace(spec.cwd)
         self._session_id = spec.resume_id or f"native-{spec.chat_id or uuid.uuid4().hex[:12]}"
-        self._interrupt: _Interrupt | None = None
+        self._interrupt: Interrupt | None = None
         self._closed = False
 
     @property
@@ -125,7 +90,7 @@ class NativeSession:
         if self._closed:
             yield TurnFailed(**ids, error="the native agent session is closed; open a new one")
             return
-        interrupt = self._interrupt = _Interrupt()
+        interrupt = self._interrupt = Interrupt()
         system = {"role": "system", "content": SYSTEM_PROMPT.format(cwd=self._workspace.root)}
         history = history_messages(turn.transcript, self._backend.spec.name, turn.turn_id)
         messages = [system, *history, {"role": "user", "content": turn.prompt}]
@@ -166,7 +131,7 @@ class NativeSession:
             self._interrupt = None
 
     async def _model_call(
-        self, turn: TurnInput, step: int, messages: list[dict[str, Any]], outcome: StepOutcome, interrupt: _Interrupt
+        self, turn: TurnInput, step: int, messages: list[dict[str, Any]], outcome: StepOutcome, interrupt: Interrupt
     ) -> AsyncGenerator[AgentEvent, None]:
         """One streamed completion; 5xx and transport errors are retried up to ``llm_retry_limit``."""
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
@@ -212,11 +177,11 @@ class NativeSession:
                 yield Retry(**ids, attempt=attempt + 1, message=retry_reason or "retrying")
                 with interrupt.armed():
                     await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
-        except _Interrupted:
+        except Interrupted:
             outcome.cancelled = True
 
     async def _read_stream(
-        self, response: httpx.Response, turn: TurnInput, step: int, outcome: StepOutcome, interrupt: _Interrupt
+        self, response: httpx.Response, turn: TurnInput, step: int, outcome: StepOutcome, interrupt: Interrupt
     ) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         lines = response.aiter_lines()

@@ -19,22 +19,13 @@ from returns.result import Failure, Result, Success
 from adapters.agent_install import resolve_command
 from adapters.opencode.client import OpenCodeClient
 from adapters.opencode.config import server_env, state_dirs
-from adapters.opencode.leftovers import is_our_server, stop_pid
+from adapters.opencode.leftovers import stop_leftovers
 from adapters.opencode.process import ServerProcess, read_tail
-from adapters.opencode.session import OpenCodeSession
-from adapters.opencode.supervision import (
-    HealthFailed,
-    HealthOk,
-    OperatorReset,
-    ProcessExited,
-    RestartFailed,
-    RestartSucceeded,
-    Supervisor,
-    TurnStalled,
-)
+from adapters.opencode.session import OpenCodeSession, Server
+from adapters.supervisor import Supervisor
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
-from core.lifecycle import StopProcess, SupervisorState
+from core.lifecycle import DirectoryUse, HealthFailed, HealthOk, StopProcess, TurnStalled, may_dispose_directory
 from core.model import BackendKind, ProcessRecord
 from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec
 from core.ports.clock import Clock
@@ -44,7 +35,6 @@ log = logging.getLogger(__name__)
 
 _READY_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0
-_Server = tuple[ServerProcess, OpenCodeClient]
 
 
 def _existing_absolute_dir(path: str) -> bool:
@@ -78,7 +68,6 @@ class OpenCodeServerBackend:
         self._supervisor = Supervisor(spec.name)
         self._exit_seen: set[int] = set()  # pids whose exit was already fed to the supervisor
         self._handles: set[OpenCodeSession] = set()
-        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, cpu seconds) of the last sample
         self.spawn_count = 0
         self.disposals = 0
         self.stream_resyncs = 0
@@ -87,19 +76,11 @@ class OpenCodeServerBackend:
     async def adopt_or_stop_leftovers(self) -> list[str]:
         """Stop servers a previous hearth on this node recorded and left running; forget every such record."""
         self._leftovers_done = True
-        notes: list[str] = []
-        for record in await self._registry.list_processes(self.runtime.node_id):
-            if record.key != self._record_key or (self._server and record.pid == self._server.pid):
-                continue
-            if is_our_server(record.pid, record.command, self._dirs.home):
-                await stop_pid(record.pid, _STOP_GRACE_S)
-                notes.append(f"stopped leftover opencode server pid {record.pid} (port {record.port})")
-            else:
-                notes.append(f"pid {record.pid} no longer runs our opencode server; record dropped")
-            await self._registry.forget_process(record.key, record.pid)
-        return notes
+        running = self._server.pid if self._server is not None else None
+        node = self.runtime.node_id
+        return await stop_leftovers(self._registry, node, self._record_key, self._dirs.home, running, _STOP_GRACE_S)
 
-    async def ensure_server(self) -> Result[_Server, DomainError]:
+    async def ensure_server(self) -> Result[Server, DomainError]:
         """The running server and its client, spawning (or respawning after a crash) when needed."""
         async with self._spawn_lock:
             if self._server is not None and self._client is not None and self._server.running():
@@ -111,27 +92,20 @@ class OpenCodeServerBackend:
                 await self.adopt_or_stop_leftovers()
             if (refusal := self._supervisor.refusal()) is not None:
                 return Failure(refusal)
-            if (wait_s := self._supervisor.restart_wait_s(self._clock.monotonic())) > 0:
-                await asyncio.sleep(min(wait_s, 30.0))  # the crash backoff decided by core.lifecycle
-            restarting = self._supervisor.awaiting_restart()
+            await self._supervisor.wait_for_restart(self._clock.monotonic())
             spawned = await self._spawn()
             now = self._clock.monotonic()
             if isinstance(spawned, Failure):
-                tail = tuple(read_tail(self._dirs.log_file))
-                failed = RestartFailed(at=now, detail=spawned.failure().detail)
-                self._supervisor.feed(failed if restarting else ProcessExited(at=now, code=None, stderr_tail=tail))
-            elif restarting:
-                self._supervisor.feed(RestartSucceeded(at=now))
+                self._supervisor.start_failed(now, spawned.failure().detail, None, read_tail(self._dirs.log_file))
+            else:
+                self._supervisor.started(now)
             return spawned
 
     def reset(self) -> bool:
         """Clear a spent crash budget (``dead``) once the cause is fixed; the next turn starts a server."""
-        if self._supervisor.state.state is not SupervisorState.DEAD:
-            return False
-        self._supervisor.feed(OperatorReset(at=self._clock.monotonic()))
-        return True
+        return self._supervisor.reset(self._clock.monotonic())
 
-    async def _spawn(self) -> Result[_Server, DomainError]:
+    async def _spawn(self) -> Result[Server, DomainError]:
         resolved = resolve_command(self.spec, Path(self.runtime.agents_dir))
         if isinstance(resolved, Failure):
             return Failure(resolved.failure())
@@ -144,7 +118,6 @@ class OpenCodeServerBackend:
             return Failure(AgentUnavailable(detail=spawned.failure(), field="agent"))
         server = spawned.unwrap()
         self._server, self._client = server, OpenCodeClient(server.base_url, password)
-        self._cpu_mark = None
         self.spawn_count += 1
         record = ProcessRecord(
             key=self._record_key,
@@ -162,8 +135,7 @@ class OpenCodeServerBackend:
         if server.running() or server.pid in self._exit_seen:
             return
         self._exit_seen.add(server.pid)
-        tail = tuple(read_tail(server.log_file))
-        self._supervisor.feed(ProcessExited(at=self._clock.monotonic(), code=server.returncode, stderr_tail=tail))
+        self._supervisor.exited(self._clock.monotonic(), server.returncode, read_tail(server.log_file))
 
     async def _bury_dead_server(self) -> None:
         """Reap a dead server, report its exit, drop its client and its registry record."""
@@ -264,14 +236,26 @@ class OpenCodeServerBackend:
         self._handles.add(handle)
         return handle
 
-    def directory_in_use(self, directory: str, other_than: OpenCodeSession) -> bool:
-        return any(handle.cwd == directory and handle is not other_than for handle in self._handles)
-
-    def release(self, handle: OpenCodeSession) -> None:
-        self._handles.discard(handle)
+    async def session_closed(self, session: OpenCodeSession) -> None:
+        """Forget a closed session; dispose its directory's OpenCode instance when nothing else uses it."""
+        self._handles.discard(session)
+        others = any(handle.cwd == session.cwd for handle in self._handles)
+        if may_dispose_directory(DirectoryUse(busy_sessions=int(others), turns_in_flight=int(session.busy))):
+            await self.dispose_directory(session.cwd)
 
     def server_alive(self) -> bool:
         return self._server is not None and self._server.running()
+
+    def note_stream_resync(self) -> None:
+        self.stream_resyncs += 1
+
+    @property
+    def llm_retry_limit(self) -> int:
+        return self.runtime.llm_retry_limit
+
+    @property
+    def default_model(self) -> str:
+        return self.runtime.provider.openai_model
 
     # --- reporting and shutdown -----------------------------------------------------------------------
     async def health(self) -> dict[str, object]:
@@ -284,12 +268,7 @@ class OpenCodeServerBackend:
             report.update(pid=server.pid, port=server.port, healthy=problem is None and server.running())
             if problem is not None:
                 report["error"] = problem
-            if (sample := server.sample()) is not None:
-                now = self._clock.monotonic()
-                report.update(rss_bytes=sample.rss_bytes, cpu_seconds=sample.cpu_seconds)
-                if self._cpu_mark is not None and now > self._cpu_mark[0]:
-                    report["cpu_percent"] = 100 * (sample.cpu_seconds - self._cpu_mark[1]) / (now - self._cpu_mark[0])
-                self._cpu_mark = (now, sample.cpu_seconds)
+            report.update(server.usage(self._clock.monotonic()))
         report.update(spawns=self.spawn_count, disposals=self.disposals, stream_resyncs=self.stream_resyncs)
         report["supervision"] = self._supervisor.describe()
         report["state"] = self._supervisor.state.state.value

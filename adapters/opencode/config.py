@@ -3,7 +3,9 @@
 State lives under ``<data_dir>/agents/<agent>/`` and persists across hearth restarts, so stored OpenCode
 session ids stay resumable. The environment is built from scratch (never inherited wholesale): PATH, the
 isolated HOME/XDG dirs, the switches that keep OpenCode offline and quiet, the per-spawn password and the
-provider config. agents.md §3.1, §3.2 and §3.8 list what each variable does.
+provider config. OpenCode reads its whole configuration from ``OPENCODE_CONFIG_CONTENT`` and guards the
+server with ``OPENCODE_SERVER_PASSWORD`` (HTTP basic auth, user ``opencode``); the isolated HOME keeps it from
+reading the user's own config, auth or sessions.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from core.agents import AgentSpec, ProviderConfig
 PROVIDER_ID = "hearth"
 SERVER_USER = "opencode"
 
-# No auto-update, no models.dev fetch, no sharing, no LSP downloads, no plugins or ~/.claude reading.
-_OFFLINE_SWITCHES = {
+# No auto-update, no models.dev fetch, no sharing, no LSP downloads, no plugins or ~/.claude reading. Every
+# OpenCode hearth starts gets them: `opencode serve` and `opencode acp` alike.
+OFFLINE_SWITCHES = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",
     "OPENCODE_DISABLE_MODELS_FETCH": "1",
     "OPENCODE_DISABLE_SHARE": "1",
@@ -109,7 +112,7 @@ def server_env(spec: AgentSpec, provider: ProviderConfig, dirs: StateDirs, passw
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         **dirs.xdg(),
-        **_OFFLINE_SWITCHES,
+        **OFFLINE_SWITCHES,
         "OPENCODE_CONFIG_CONTENT": config_content(spec, provider),
         "OPENCODE_SERVER_PASSWORD": password,
         "OPENCODE_SERVER_USERNAME": SERVER_USER,

@@ -6,51 +6,33 @@ and the same isolated HOME. A reused pid belonging to anything else is left alon
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import signal
 from pathlib import Path
 
-
-def _read_proc(pid: int, name: str) -> bytes | None:
-    try:
-        return Path(f"/proc/{pid}/{name}").read_bytes()
-    except OSError:
-        return None
-
-
-def _alive(pid: int) -> bool:
-    stat = _read_proc(pid, "stat")
-    if stat is None:
-        return False
-    state = stat.rsplit(b")", 1)[1].split()[0]
-    return state != b"Z"
+from adapters import procfs
+from core.ports.store import ProcessRegistry
 
 
 def is_our_server(pid: int, command: str, home: Path) -> bool:
     """True only if ``pid`` runs exactly ``command`` with HOME set to our isolated state home."""
-    cmdline = _read_proc(pid, "cmdline")
-    if cmdline is None or not _alive(pid):
+    if not procfs.alive(pid) or procfs.cmdline(pid) != command:
         return False
-    argv = [part.decode(errors="replace") for part in cmdline.split(b"\0") if part]
-    if " ".join(argv) != command:
-        return False
-    environ = _read_proc(pid, "environ")
-    if environ is None:  # unreadable: we cannot prove it is ours, so it is not
-        return False
-    env = dict(entry.decode(errors="replace").split("=", 1) for entry in environ.split(b"\0") if b"=" in entry)
-    return env.get("HOME") == str(home)
+    env = procfs.environ(pid)  # unreadable: we cannot prove it is ours, so it is not
+    return env is not None and env.get("HOME") == str(home)
 
 
-async def stop_pid(pid: int, grace_s: float = 5.0) -> None:
-    """SIGTERM a process we do not parent, poll until it is gone, SIGKILL after ``grace_s``."""
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 2.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while loop.time() < deadline:
-            if not _alive(pid):
-                return
-            await asyncio.sleep(0.05)
+async def stop_leftovers(
+    registry: ProcessRegistry, node_id: str, record_key: str, home: Path, running_pid: int | None, grace_s: float
+) -> list[str]:
+    """Stop the servers recorded under ``record_key`` on this node (but ``running_pid``, ours now); forget every
+    such record. Returns what was done, one note per record."""
+    notes: list[str] = []
+    for record in await registry.list_processes(node_id):
+        if record.key != record_key or record.pid == running_pid:
+            continue
+        if is_our_server(record.pid, record.command, home):
+            await procfs.stop_unparented(record.pid, grace_s)
+            notes.append(f"stopped leftover opencode server pid {record.pid} (port {record.port})")
+        else:
+            notes.append(f"pid {record.pid} no longer runs our opencode server; record dropped")
+        await registry.forget_process(record.key, record.pid)
+    return notes

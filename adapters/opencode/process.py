@@ -1,4 +1,4 @@
-"""One `opencode serve` child: spawn, wait for the ready line, report how it died, stop it, sample /proc.
+"""One `opencode serve` child: spawn, wait for the ready line, report how it died, stop it, sample its use.
 
 The server's stdout and stderr go to a log file under its state dir (not a pipe), so a chatty server can
 never block on a full pipe and the last lines survive for error reports. The ``asyncio`` process object
@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from returns.result import Failure, Result, Success
 
+from adapters import procfs
+
 _READY = re.compile(r"listening on (http://127\.0\.0\.1:(\d+))")
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class ResourceSample:
-    rss_bytes: int
-    cpu_seconds: float  # user + system time since the process started
 
 
 def read_tail(log_file: Path, lines: int = 15) -> list[str]:
@@ -46,19 +39,6 @@ def describe_exit(code: int | None, tail: list[str]) -> str:
     return f"opencode server {how}; last output: {shown}"
 
 
-def sample_proc(pid: int) -> ResourceSample | None:
-    """RSS and CPU time of ``pid`` from /proc, or None when it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces; fields start at state
-    utime, stime = int(fields[11]), int(fields[12])
-    return ResourceSample(rss_bytes=rss_kb * 1024, cpu_seconds=(utime + stime) / _CLOCK_TICKS)
-
-
 class ServerProcess:
     """A running `opencode serve`, with the URL and password to reach it."""
 
@@ -68,6 +48,7 @@ class ServerProcess:
         self.port = port
         self.password = password
         self.log_file = log_file
+        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, cpu seconds) at the last usage report
 
     @property
     def pid(self) -> int:
@@ -143,5 +124,13 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
 
-    def sample(self) -> ResourceSample | None:
-        return sample_proc(self.pid) if self.running() else None
+    def usage(self, now: float) -> dict[str, float]:
+        """RSS and CPU seconds, and the CPU percent since the previous report ({} once it has exited)."""
+        sample = procfs.sample(self.pid) if self.running() else None
+        if sample is None:
+            return {}
+        usage: dict[str, float] = {"rss_bytes": sample.rss_bytes, "cpu_seconds": sample.cpu_seconds}
+        if self._cpu_mark is not None and now > self._cpu_mark[0]:
+            usage["cpu_percent"] = 100 * (sample.cpu_seconds - self._cpu_mark[1]) / (now - self._cpu_mark[0])
+        self._cpu_mark = (now, sample.cpu_seconds)
+        return usage

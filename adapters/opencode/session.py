@@ -12,39 +12,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
-from returns.result import Failure
+from returns.result import Failure, Result
 
 from adapters.opencode.client import Json, OpenCodeClient
 from adapters.opencode.config import PROVIDER_ID
+from adapters.opencode.process import ServerProcess
+from core.errors import DomainError
 from core.events import AgentEvent, Retry, TurnCancelled, TurnFailed, is_terminal
-from core.lifecycle import DirectoryUse, may_dispose_directory
 from core.opencode.events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
 from core.opencode.resync import resync_from_messages
 from core.ports.agents import TurnInput
-
-if TYPE_CHECKING:
-    from adapters.opencode.backend import OpenCodeServerBackend
-    from adapters.opencode.process import ServerProcess
 
 _MAX_FRUITLESS_DROPS = 5
 _DRAIN_S = 5.0
 _ABORT_ON_EXIT_S = 5.0
 _PERMISSION_REPLIES = {"once", "always", "reject"}
 
+Server = tuple[ServerProcess, OpenCodeClient]
+
+
+class ServerHost(Protocol):
+    """What a session needs from whoever runs the shared server (the backend). The settings are read on every
+    use, so a change on the host reaches the sessions already open."""
+
+    @property
+    def stream_idle_timeout_s(self) -> float:
+        """Silence on the event stream longer than this means a dropped stream or a hung server."""
+        ...
+
+    @property
+    def llm_retry_limit(self) -> int:
+        """OpenCode retries a failing LLM forever: the turn is aborted and failed after this many retries."""
+        ...
+
+    @property
+    def default_model(self) -> str: ...
+
+    def server_alive(self) -> bool: ...
+
+    async def ensure_server(self) -> Result[Server, DomainError]:
+        """The running server and its client, (re)spawned when needed."""
+        ...
+
+    async def diagnose(self, server: ServerProcess, client: OpenCodeClient, busy: bool) -> str | None:
+        """None when the server is fine after a dropped stream, else why the turn must fail."""
+        ...
+
+    def note_stream_resync(self) -> None: ...
+
+    async def session_closed(self, session: OpenCodeSession) -> None:
+        """Forget the session; free what its directory holds on the server when nothing else uses it."""
+        ...
+
 
 class OpenCodeSession:
     def __init__(
         self,
-        backend: OpenCodeServerBackend,
+        host: ServerHost,
         session_id: str,
         cwd: str,
         resumed: bool,
         reset_reason: str | None,
     ) -> None:
-        self._backend = backend
+        self._host = host
         self._session_id = session_id
         self.cwd = cwd
         self._resumed = resumed
@@ -72,7 +105,7 @@ class OpenCodeSession:
         return self._turn_running
 
     def is_alive(self) -> bool:
-        return not self._closed and self._backend.server_alive()
+        return not self._closed and self._host.server_alive()
 
     # --- turns ---------------------------------------------------------------------------------------
     async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
@@ -83,7 +116,7 @@ class OpenCodeSession:
         if self._turn_running:
             yield TurnFailed(**ids, error="a turn is already running in this session; wait for it or cancel it")
             return
-        ensured = await self._backend.ensure_server()
+        ensured = await self._host.ensure_server()
         if isinstance(ensured, Failure):
             yield TurnFailed(**ids, error=ensured.failure().detail)
             return
@@ -115,9 +148,9 @@ class OpenCodeSession:
         while True:
             progressed = False
             try:
-                async with client.events(self.cwd, self._backend.stream_idle_timeout_s) as stream:
+                async with client.events(self.cwd, self._host.stream_idle_timeout_s) as stream:
                     if prompted:  # a dropped stream: catch up on what happened meanwhile
-                        self._backend.stream_resyncs += 1
+                        self._host.note_stream_resync()
                         for event in await self._resync(client):
                             yield event
                             if is_terminal(event):
@@ -137,7 +170,7 @@ class OpenCodeSession:
                             continue  # deltas were missed while disconnected: only full snapshots are safe now
                         self._state, events = fold_opencode_event(self._state, raw, self._session_id)
                         for event in events:
-                            if isinstance(event, Retry) and event.attempt > self._backend.runtime.llm_retry_limit:
+                            if isinstance(event, Retry) and event.attempt > self._host.llm_retry_limit:
                                 yield event
                                 yield await self._give_up_retrying(client, stream, event)
                                 return
@@ -149,14 +182,14 @@ class OpenCodeSession:
             else:
                 cause = "the server closed the event stream"
             snapshots_only = prompted
-            fatal = await self._backend.diagnose(server, client, busy=True)
+            fatal = await self._host.diagnose(server, client, busy=True)
             if fatal is not None:
                 yield TurnFailed(**ids, error=fatal)
                 return
             fruitless_drops = 0 if progressed else fruitless_drops + 1
             if fruitless_drops > _MAX_FRUITLESS_DROPS:
                 # The turn is given up, so the server is no longer "busy": a hung one is stopped now.
-                verdict = await self._backend.diagnose(server, client, busy=False)
+                verdict = await self._host.diagnose(server, client, busy=False)
                 if verdict is None:
                     await self._abort(client)  # the server is fine but we cannot follow the turn: stop it
                 why = f"the OpenCode event stream kept dropping ({cause}); turn abandoned"
@@ -172,7 +205,7 @@ class OpenCodeSession:
 
     async def _prompt(self, client: OpenCodeClient, text: str, model: str | None) -> str | None:
         # always named: without one, OpenCode keeps the model of the session's previous prompt, not the default
-        chosen: Json = {"providerID": PROVIDER_ID, "modelID": model or self._backend.runtime.provider.openai_model}
+        chosen: Json = {"providerID": PROVIDER_ID, "modelID": model or self._host.default_model}
         try:
             await client.prompt_async(self._session_id, self.cwd, text, chosen)
         except httpx.HTTPStatusError as exc:
@@ -193,7 +226,7 @@ class OpenCodeSession:
                 # The retry loop must be gone before the next prompt, or it could answer that prompt too.
                 while await client.busy(self._session_id, self.cwd):  # noqa: ASYNC110 (polling a server)
                     await asyncio.sleep(0.05)
-        limit = self._backend.runtime.llm_retry_limit
+        limit = self._host.llm_retry_limit
         return TurnFailed(
             session_id=self._session_id,
             turn_id=retry.turn_id,
@@ -227,8 +260,4 @@ class OpenCodeSession:
         if self._closed:
             return
         self._closed = True
-        self._backend.release(self)
-        others = self._backend.directory_in_use(self.cwd, other_than=self)
-        use = DirectoryUse(busy_sessions=int(others), turns_in_flight=int(self._turn_running))
-        if may_dispose_directory(use):
-            await self._backend.dispose_directory(self.cwd)
+        await self._host.session_closed(self)

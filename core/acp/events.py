@@ -14,6 +14,12 @@ around ``session/load``, ``on_permission_request`` for ``session/request_permiss
 * Tool calls are upserted by id (``core.acp.tools``); only a visible change is emitted again.
 * Cost from OpenCode's cumulative ``usage_update`` becomes an increment against ``cost_total``: seed it
   with the session's recorded cost when resuming a session in a new process.
+* The stale-terminal guard (``core.turn_guard``) lives in the state, as in OpenCode's fold, and these
+  functions drive it: ``begin_turn`` starts a turn, ``request_cancel`` arms it, an update of the running
+  turn is its activity, ``finish_prompt``/``fail_prompt`` are its terminals. The result of
+  ``session/prompt`` answers that very request (JSON-RPC ids pair them), so it always ends its own turn:
+  the guard never withholds it, and only counts, in ``guard.consumed``, a terminal it would have taken
+  for a stray.
 * gemini-cli starts every thought chunk with its bold title, empty here (``****\n``): the shell seeds
   ``thought_prefix`` with ``thought_prefix_for(agentInfo.name)`` and the prefix is cut from each reasoning
   chunk once, so the thought reads as the model wrote it.
@@ -39,6 +45,7 @@ from core.events import (
     TurnFailed,
     UsageReport,
 )
+from core.turn_guard import TurnGuard, admit_terminal, arm, note_activity, start_turn
 
 _CHUNK_KINDS = {"agent_message_chunk": "text", "agent_thought_chunk": "reasoning"}
 _OPTION_KINDS = ("allow_once", "allow_always", "reject_once", "reject_always")
@@ -75,14 +82,19 @@ class AcpState:
     plan: tuple[str, ...] = ()
     config: Mapping[str, str] = field(default_factory=dict)
     thought_prefix: str = ""  # cut from the start of every reasoning chunk (gemini: ``****\n``)
+    guard: TurnGuard = field(default_factory=TurnGuard)
 
 
 def begin_turn(state: AcpState, turn_id: str) -> AcpState:
-    return replace(state, turn_id=turn_id, cancel_requested=False, part=None, tools={}, replaying=False)
+    """Call before ``session/prompt``."""
+    guard = start_turn(state.guard)
+    return replace(state, turn_id=turn_id, cancel_requested=False, part=None, tools={}, replaying=False, guard=guard)
 
 
 def request_cancel(state: AcpState) -> AcpState:
-    return replace(state, cancel_requested=state.turn_id is not None)
+    """Call for every cancel request, a turn running or not: either way the guard is armed."""
+    running = state.turn_id is not None
+    return replace(state, cancel_requested=running, guard=arm(state.guard, turn_running=running))
 
 
 def begin_replay(state: AcpState) -> AcpState:
@@ -103,15 +115,17 @@ def fold_acp_update(
     state = _note_session_facts(state, kind, update)
     if state.replaying:
         return replace(state, replayed_updates=state.replayed_updates + 1), []
-    if state.turn_id is None:
+    turn_id = state.turn_id
+    if turn_id is None:
         return state, []
+    state = replace(state, guard=note_activity(state.guard))  # any update of the running turn shows it lives
     if kind in _CHUNK_KINDS:
-        return _on_chunk(state, _CHUNK_KINDS[kind], update, state.turn_id)
+        return _on_chunk(state, _CHUNK_KINDS[kind], update, turn_id)
     if kind in ("tool_call", "tool_call_update"):
-        return _upsert_tool(state, update, state.turn_id)
+        return _upsert_tool(state, update, turn_id)
     if kind == "usage_update":
         increment, total = cost_increment(update, state.cost_total)
-        report: list[AgentEvent] = [UsageReport(session_id=state.session_id, turn_id=state.turn_id, cost_usd=increment)]
+        report: list[AgentEvent] = [UsageReport(session_id=state.session_id, turn_id=turn_id, cost_usd=increment)]
         return replace(state, cost_total=total), report if increment > 0 else []
     return state, []  # user_message_chunk (the prompt echoed), plan, commands, mode, config, info
 
@@ -195,7 +209,8 @@ def on_permission_request(
 
 
 def _ended(state: AcpState) -> AcpState:
-    return replace(state, turn_id=None, cancel_requested=False, part=None, tools={})
+    guard, _its_own = admit_terminal(state.guard)  # always its own: see the module docstring
+    return replace(state, turn_id=None, cancel_requested=False, part=None, tools={}, guard=guard)
 
 
 def finish_prompt(state: AcpState, response: Mapping[str, Any]) -> tuple[AcpState, list[AgentEvent]]:

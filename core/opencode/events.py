@@ -11,9 +11,9 @@ shell drives it with ``begin_turn`` before it posts a prompt and ``request_abort
 * Text/reasoning exactly once (``core.opencode.parts``); tool parts upserted; usage once per step-finish.
 * Terminal: ``session.idle`` after the turn showed activity (busy status or a new assistant message),
   or after an abort was requested, ends the turn: cancelled after ``MessageAbortedError`` or an abort,
-  failed after another error, completed otherwise. OpenCode sends ``session.idle`` twice after an abort or
-  an error; the second one finds no turn, or a next turn without activity, and yields nothing; the turn guard
-  states the same law independently.
+  failed after another error, completed otherwise (``core.opencode.ending``). OpenCode sends
+  ``session.idle`` twice after an abort or an error; the second one finds no turn, or a next turn without
+  activity, and yields nothing; the turn guard states the same law independently.
 """
 
 from __future__ import annotations
@@ -23,19 +23,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from core import raw
-from core.events import (
-    AgentEvent,
-    Retry,
-    TurnCancelled,
-    TurnCompleted,
-    TurnFailed,
-)
+from core.events import AgentEvent, Retry
+from core.opencode.ending import Outcome, outcome_of, terminal_event
 from core.opencode.next import fold_next, is_content, message_id_of, retry_from_next
 from core.opencode.parts import (
     TEXT_KINDS,
     Ids,
     PartLedger,
-    error_text,
     on_delta,
     on_kind,
     on_snapshot_text,
@@ -48,14 +42,7 @@ from core.opencode.parts import (
 from core.opencode.permissions import permission_request, permission_resolved
 from core.turn_guard import TurnGuard, admit_terminal, arm, note_activity, start_turn
 
-ABORTED = "MessageAbortedError"
 Family = Literal["parts", "next"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    cancelled: bool
-    text: str
 
 
 @dataclass(frozen=True)
@@ -141,7 +128,7 @@ def fold_opencode_event(
     if kind == "session.idle":
         return _on_idle(state, ids)
     if kind == "session.error":
-        return _with_outcome(state, _outcome_of(props.get("error"))), []
+        return _with_outcome(state, outcome_of(props.get("error"))), []
     if kind == "permission.asked":
         return state, [permission_request(props, ids)]
     if kind == "permission.replied":
@@ -206,7 +193,7 @@ def _on_message(state: OpenCodeState, info: raw.Raw, session_id: str) -> tuple[O
     if _mine(state, message_id):
         state = replace(state, finish=raw.text(info, "finish") or state.finish)
         if "error" in info:
-            state = _with_outcome(state, _outcome_of(info.get("error")))
+            state = _with_outcome(state, outcome_of(info.get("error")))
     return state, events
 
 
@@ -278,27 +265,8 @@ def _on_status(state: OpenCodeState, status: raw.Raw, ids: Ids) -> tuple[OpenCod
     return state, []
 
 
-def _outcome_of(error: Any) -> Outcome:
-    if isinstance(error, Mapping) and raw.text(error, "name") == ABORTED:
-        return Outcome(cancelled=True, text="aborted")
-    return Outcome(cancelled=False, text=error_text(error))
-
-
 def _with_outcome(state: OpenCodeState, outcome: Outcome) -> OpenCodeState:
     return state if state.outcome is not None else replace(state, outcome=outcome)
-
-
-def terminal_event(state: OpenCodeState, ids: Ids) -> AgentEvent:
-    """The terminal the current turn ends with, from what was seen so far."""
-    outcome = state.outcome
-    if outcome is not None and outcome.cancelled:
-        return TurnCancelled(session_id=ids.session_id, turn_id=ids.turn_id, reason="aborted by request")
-    if outcome is not None:
-        return TurnFailed(session_id=ids.session_id, turn_id=ids.turn_id, error=outcome.text)
-    if state.abort_requested:
-        return TurnCancelled(session_id=ids.session_id, turn_id=ids.turn_id, reason="aborted by request")
-    stop = "max_tokens" if state.finish == "length" else "end_turn"
-    return TurnCompleted(session_id=ids.session_id, turn_id=ids.turn_id, stop_reason=stop)
 
 
 def _on_idle(state: OpenCodeState, ids: Ids) -> tuple[OpenCodeState, list[AgentEvent]]:
@@ -308,7 +276,7 @@ def _on_idle(state: OpenCodeState, ids: Ids) -> tuple[OpenCodeState, list[AgentE
     if not admitted:
         return replace(state, guard=guard), []
     ledger, events = release_all_waiting(state.parts, ids)
-    events.append(terminal_event(state, ids))
+    events.append(terminal_event(state.outcome, state.abort_requested, state.finish, ids))
     ended = replace(
         state, turn_id=None, activity=False, abort_requested=False, outcome=None, guard=guard, parts=ledger, held={}
     )

@@ -26,9 +26,12 @@ from core.events import (
     TextDelta,
     ToolCall,
     TurnCancelled,
+    TurnCompleted,
     TurnFailed,
     UsageReport,
+    is_terminal,
 )
+from core.turn_guard import GuardPhase, TurnGuard, admit_terminal, arm, note_activity, start_turn
 
 Update = dict[str, Any]
 A, B = "sess-A", "sess-B"
@@ -203,3 +206,65 @@ def test_a_prompt_error_after_cancel_that_means_aborted_is_a_cancel(message: str
     _, with_cancel = fail_prompt(request_cancel(state), message)
     means_abort = message != "rate limited"
     assert [type(e) for e in with_cancel] == [TurnCancelled if means_abort else TurnFailed]
+
+
+shell_steps = st.lists(st.sampled_from(["begin", "cancel", "update", "finish", "fail"]), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shell_steps, st.lists(st.one_of(chunk, tool_update, noise), min_size=1, max_size=40))
+def test_the_fold_drives_its_turn_guard_and_every_prompt_answer_ends_its_turn(
+    steps: list[str], stream: list[Update]
+) -> None:
+    """The guard in the state moves as ``core.turn_guard`` driven by hand: a turn begun starts it, a cancel arms
+    it (turn running or not), an update of the running turn is activity, a prompt's answer is a terminal. The
+    answer always ends its own turn with exactly one terminal, whatever the guard says."""
+    state, expected, running = AcpState(session_id=A), TurnGuard(), False
+    updates = iter(stream * 40)
+    for index, step in enumerate(steps):
+        out: list[AgentEvent] = []
+        if step == "begin" and not running:  # the session refuses a second turn while one runs
+            state, expected, running = begin_turn(state, f"t{index}"), start_turn(expected), True
+        elif step == "cancel":
+            state, expected = request_cancel(state), arm(expected, turn_running=running)
+        elif step == "update":
+            state, out = fold_acp_update(state, next(updates), A)
+            expected = note_activity(expected) if running else expected
+        elif step in ("finish", "fail"):
+            answered = running
+            if step == "finish":
+                state, out = finish_prompt(state, {"stopReason": "end_turn"})
+            else:
+                state, out = fail_prompt(state, "Request aborted")
+            if answered:
+                expected, _ = admit_terminal(expected)
+            assert sum(is_terminal(e) for e in out) == int(answered)
+            running = False
+        assert not any(is_terminal(e) for e in out) or step in ("finish", "fail")
+        assert state.guard == expected
+
+
+def test_a_cancelled_turns_own_answer_is_admitted_and_the_next_live_turn_clears_the_guard() -> None:
+    say = {"sessionUpdate": KINDS["text"], "content": {"type": "text", "text": "hi"}}
+    state, _ = fold_acp_update(begin_turn(AcpState(session_id=A), "t1"), say)
+    state = request_cancel(state)
+    assert state.guard.phase is GuardPhase.AWAITING_OWN
+    state, out = fail_prompt(state, "Request aborted")
+    assert [type(e) for e in out] == [TurnCancelled]
+    assert (state.guard.phase, state.guard.consumed) == (GuardPhase.SWALLOWING, 0)
+
+    state = begin_turn(state, "t2")
+    assert state.guard.armed  # until the new turn shows life
+    state, _ = fold_acp_update(state, say)
+    assert state.guard == TurnGuard()
+    state, out = finish_prompt(state, {"stopReason": "end_turn"})
+    assert [type(e) for e in out] == [TurnCompleted]
+    assert state.guard == TurnGuard()
+
+
+def test_a_prompt_answer_the_guard_would_call_stray_still_ends_its_turn_and_is_only_counted() -> None:
+    state = request_cancel(AcpState(session_id=A))  # a cancel with no turn running: strays are expected
+    state = begin_turn(state, "t1")
+    state, out = finish_prompt(state, {"stopReason": "end_turn"})  # answered before any update
+    assert [type(e) for e in out] == [TurnCompleted]  # JSON-RPC pairs it with its request: it is this turn's
+    assert state.guard.consumed == 1

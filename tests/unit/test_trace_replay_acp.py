@@ -17,6 +17,7 @@ from core.events import (
     UsageReport,
     is_terminal,
 )
+from core.turn_guard import GuardPhase, TurnGuard
 from tests.fixtures.replay import AcpReplay, replay_acp
 
 AGENTS = ["qwen", "claude", "gemini", "opencode"]
@@ -55,6 +56,16 @@ def test_every_prompt_ends_exactly_once_and_the_cancelled_one_is_cancelled(agent
     assert isinstance(replay.of_turn("t6")[-1], TurnCancelled)  # "SLOW=0.5 ..." then session/cancel
     assert _texts(replay.of_turn("t6"), TextDelta) == ["word0 word1 word2 word3 "]
     assert all(isinstance(replay.of_turn(t)[-1], TurnCompleted) for t in replay.turns if t != "t6")
+
+
+def test_the_cancelled_turn_ends_with_its_own_answer_and_the_next_turn_disarms_the_guard(
+    agent_replay: tuple[str, AcpReplay],
+) -> None:
+    agent, replay = agent_replay
+    cancelled = replay.guards["t6"]
+    assert cancelled.phase is GuardPhase.SWALLOWING, agent  # armed by session/cancel, its own answer admitted
+    assert replay.guards["t7"] == TurnGuard(), agent  # the next turn showed life: clear, and no answer was a stray
+    assert all(guard.consumed == 0 for guard in replay.guards.values()), agent
 
 
 def test_think_write_turn_reasoning_tool_permission_and_answer(agent_replay: tuple[str, AcpReplay]) -> None:

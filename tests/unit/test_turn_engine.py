@@ -132,6 +132,6 @@ async def test_shutdown_fails_a_turn_that_outlives_the_grace(fast_store: Store, 
     done = await fast_store.get_task(turn.id)
     assert done is not None
     assert (done.status, done.error) == (TaskStatus.FAILED, SHUTDOWN_ERROR)
-    terminals = [row for row in await fast_store.list_events(turn.id) if row.event["type"].startswith("turn_")]
+    terminals = [row for row in await fast_store.list_events(turn.id) if str(row.event["type"]).startswith("turn_")]
     assert [row.event["type"] for row in terminals] == ["turn_failed"]  # exactly one terminal event
     assert backend.sessions[0]._cancelled.is_set()  # the agent was interrupted, not left working
