@@ -1,4 +1,4 @@
-"""Anthropic Messages: request normalisation, JSON and SSE replies, errors (agents.md §13)."""
+"""Anthropic Messages: request normalisation, JSON and SSE replies, errors."""
 
 from __future__ import annotations
 

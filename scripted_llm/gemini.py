@@ -1,4 +1,4 @@
-"""Gemini generateContent / streamGenerateContent: normalisation, replies, errors (agents.md §13)."""
+"""Gemini generateContent / streamGenerateContent: normalisation, replies, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``ScriptedLLM``: start, stop and inspect the scripted LLM server (agents.md §13).
+"""``ScriptedLLM``: start, stop and inspect the scripted LLM server.
 
 Tests start it on port 0 and point agents at it; every generation request is summarised in ``log()``.
 """

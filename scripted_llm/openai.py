@@ -1,4 +1,4 @@
-"""OpenAI chat completions: request normalisation, JSON and SSE replies, errors (agents.md §13)."""
+"""OpenAI chat completions: request normalisation, JSON and SSE replies, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Directive script: a normalized request in, a reply plan out (pure; agents.md §13.3-13.5).
+"""Directive script: a normalized request in, a reply plan out (pure).
 
 The protocol modules reduce their wire format to ``Request`` and render ``Reply`` back; everything an
 agent can make the fake LLM do is decided here, once, for all three protocols.
@@ -150,7 +150,7 @@ def _absolute(path: str, system: str) -> str:
 
 
 def minimal_value(schema: Mapping[str, Any] | None, depth: int = 0) -> Any:
-    """The smallest value satisfying ``schema`` (JSON mode §13.5)."""
+    """The smallest value satisfying ``schema`` (for JSON-mode requests)."""
     if not isinstance(schema, Mapping) or depth > 8:
         return {} if depth == 0 else None
     if isinstance(enum := schema.get("enum"), list) and enum:

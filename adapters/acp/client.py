@@ -1,8 +1,9 @@
 """The ACP ``Client`` side hearth implements: one object per agent process, routing by session id.
 
-Every ``Client`` method is implemented (libraries.md §1.6 #7); the ones hearth does not offer answer
+Every ``Client`` method is implemented (the SDK calls any of them; a missing one crashes the connection); the
+ones hearth does not offer answer
 "method not found". Updates are handed to the session synchronously, before any await, so their order
-survives the SDK running each notification in its own task (libraries.md §1.6 #5).
+survives the SDK running each notification in its own task.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Keeping an agent inside its worktree: which paths a tool call touches, and the ``auto`` permission choice.
 
 Options are chosen by their ``kind`` (allow_once, reject_once, ...), never by id: every agent names them
-differently (agents.md §4.4).
+differently (qwen, Claude Code and gemini each use their own ids).
 """
 
 from __future__ import annotations

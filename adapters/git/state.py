@@ -2,7 +2,8 @@
 
 libgit2 leaves untracked files out of a plain diff and cannot find renames between a tree and a
 working directory, so the working directory is copied into a temporary in-memory index built on the
-base tree (libraries.md §4 pitfall 1) and every diff is tree -> that index.
+base tree (a diff of a tree against the working directory misses untracked files and renames) and every
+diff is tree -> that index.
 """
 
 from __future__ import annotations

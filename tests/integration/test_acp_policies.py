@@ -1,6 +1,6 @@
 """ACP permissions (auto and ask), one-shot runs, a dead agent, and agents that cannot start.
 
-qwen serves as the real agent (it asks before every write: agents.md §4.4); the start failures use
+qwen serves as the real agent (it asks before every write); the start failures use
 operator-style agent definitions that need no code.
 """
 

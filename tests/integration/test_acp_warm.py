@@ -27,7 +27,7 @@ from tests.plugins.backends import SystemClock, make_runtime, require_agent, run
 pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]
 
 AGENTS = ("qwen", "claude", "gemini", "opencode-acp")
-LOAD_WORKS = {"qwen": True, "claude": True, "gemini": False, "opencode-acp": True}  # agents.md §4.6
+LOAD_WORKS = {"qwen": True, "claude": True, "gemini": False, "opencode-acp": True}  # gemini advertises no session/load
 FAST_RESTART = SupervisionPolicy(backoff_initial_s=0.05, backoff_max_s=0.2)
 
 

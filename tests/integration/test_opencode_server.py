@@ -84,7 +84,7 @@ async def test_reasoning_and_text_arrive_exactly_once(
     assert usage
     assert sum(u.input_tokens for u in usage) > 0
     assert sum(u.output_tokens for u in usage) > 0
-    # priced from the configured model price, as OpenCode does per step (agents.md §10)
+    # priced from the configured model price, as OpenCode does per step
     assert sum(u.cost_usd for u in usage) > 0
 
 

@@ -30,7 +30,7 @@ def provider_config(scripted_llm: ScriptedLLM) -> ProviderConfig:
         openai_base_url=scripted_llm.openai_base_url,
         openai_api_key="fake-openai-key",
         openai_model="fake-model",
-        openai_price=ModelPrice(input=3, output=15, cache_read=0.3, cache_write=3.75),  # agents.md §3.2
+        openai_price=ModelPrice(input=3, output=15, cache_read=0.3, cache_write=3.75),  # USD per million tokens
         anthropic_base_url=scripted_llm.anthropic_base_url,
         anthropic_api_key="fake-anthropic-key",
         anthropic_model="claude-sonnet-4-5",
