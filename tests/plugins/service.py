@@ -1,4 +1,4 @@
-"""hearth served for real: uvicorn in process on 127.0.0.1:<random port>, an httpx client, the Service inside.
+"""hearth served for real: uvicorn in process on 127.0.0.1:<random port>, an httpx client, the Node inside.
 
 Fixtures: ``hearth_settings`` (temp data dir, the test's repo root, every provider pointed at the scripted
 LLM), ``hearth`` (a running server on SQLite) and ``hearth_any_store`` (parametrized sqlite/postgres).
