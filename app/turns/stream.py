@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed, UsageReport
+from core.events import AgentEvent, TerminalEvent, TurnFailed, UsageReport, is_terminal
 from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
 from core.model import Usage
 from core.ports.agents import SessionHandle, TurnInput
@@ -23,7 +23,6 @@ from core.stream import Coalescer, flush_due, push
 
 log = logging.getLogger(__name__)
 
-TerminalEvent = TurnCompleted | TurnFailed | TurnCancelled
 RestartAgent = Callable[[str], Awaitable[None]]  # AgentBackend.restart of the backend running the turn
 DRAIN_AFTER_TERMINAL_S = 5.0
 RESTART_TIMEOUT_S = 30.0  # stopping is SIGTERM, a bounded wait, SIGKILL: well inside this
@@ -76,7 +75,7 @@ async def stream_turn(
         try:
             async for event in events:
                 queue.put_nowait((clock.monotonic(), event))
-                if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
+                if is_terminal(event):
                     break  # the turn is over: stop here, as the port promises the terminal event is the last
         except Exception as exc:  # the adapter broke mid-stream: the turn fails with what it said
             log.exception("agent stream of turn %s broke", turn.turn_id)
@@ -160,7 +159,7 @@ async def _consume(
             at, event = item
             held, ready = push(held, event, at)
             ready_events.extend(ready)
-            if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
+            if is_terminal(event):
                 terminal = event
                 break
         await journal.write(ready_events)
