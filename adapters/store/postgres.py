@@ -18,7 +18,7 @@ from adapters.store import rows
 from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, advisory_key, open_pool, quote_ident, redact
 from adapters.store.postgres_nodes import LeaseTaken, PostgresNodes, claim
 from adapters.store.postgres_sql import SQL
-from core.events import AgentEvent, dump_event
+from core.events import AgentEvent, dump_event, parse_event
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -266,7 +266,7 @@ class PostgresStore(PostgresNodes):
                 if index:
                     await self._fault_point(conn, "append_events")
                 seq = await conn.fetchval(SQL.insert_event, task_id, chat_id, body)
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=body))
+                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
         return stored
 
     async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.events import parse_event
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -141,7 +142,10 @@ def task_from(row: Row) -> Task:
 
 def event_from(row: Row) -> StoredEvent:
     return StoredEvent(
-        seq=int(row["seq"]), task_id=row["task_id"], chat_id=row["chat_id"], event=read_json(row["event"])
+        seq=int(row["seq"]),
+        task_id=row["task_id"],
+        chat_id=row["chat_id"],
+        event=parse_event(read_json(row["event"])),
     )
 
 

@@ -19,7 +19,7 @@ from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
 from adapters.store.sqlite_nodes import SqliteNodes, take_lease
 from adapters.store.sqlite_sql import SQL
-from core.events import AgentEvent, dump_event
+from core.events import AgentEvent, dump_event, parse_event
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -212,7 +212,7 @@ class SqliteStore(SqliteNodes):
                 if index:
                     self._fault_point("append_events")
                 seq = conn.execute(SQL.insert_event, (task_id, chat_id, body)).fetchone()[0]
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=json.loads(body)))
+                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
             return stored
 
         return await self._db.write(work) if bodies else []

@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from litestar.response import ServerSentEventMessage
 
+from core.events import dump_event, is_terminal
 from core.model import StoredEvent
 from core.ports.bus import EventBus
 from core.ports.store import Store
 
-TERMINAL_TYPES = frozenset({"turn_completed", "turn_failed", "turn_cancelled"})
 KEEPALIVE_S = 15.0
 POLL_S = 2.0
 TERMINAL_GRACE_S = 2.0
@@ -36,7 +36,7 @@ def parse_last_event_id(value: str | None) -> int:
 
 
 def _message(row: StoredEvent) -> ServerSentEventMessage:
-    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **row.event}
+    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **dump_event(row.event)}
     # no event name: plain "message" events reach EventSource.onmessage; the type is inside the data
     return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq))
 
@@ -69,7 +69,7 @@ async def event_stream(
                         continue
                     last = row.seq
                     yield _message(row)
-                    if task_id is not None and row.event.get("type") in TERMINAL_TYPES:
+                    if task_id is not None and is_terminal(row.event):
                         return
                 if task_id is not None and await _turn_over_without_terminal(store, task_id, last):
                     if over_since is not None and loop.time() - over_since >= TERMINAL_GRACE_S:
@@ -103,7 +103,7 @@ async def event_stream(
 
 
 async def _has_terminal_event(store: Store, task_id: str) -> bool:
-    return any(row.event.get("type") in TERMINAL_TYPES for row in await store.list_events(task_id))
+    return any(is_terminal(row.event) for row in await store.list_events(task_id))
 
 
 async def _turn_over_without_terminal(store: Store, task_id: str, last: int) -> bool:

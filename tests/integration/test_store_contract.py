@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from core.events import TextDelta, TurnCompleted, UsageReport, parse_event
+from core.events import TextDelta, TurnCompleted, UsageReport
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -313,7 +313,7 @@ async def test_events_append_in_order_and_list_after_seq(store: Store) -> None:
     assert len(set(seqs)) == 5
     listed = await store.list_events("t1")
     assert listed == first + last + final
-    assert parse_event(listed[0].event) == delta("a")
+    assert listed[0].event == delta("a")
     assert await store.list_events("t1", after_seq=first[1].seq) == last + final
     assert await store.list_chat_events("c1", after_seq=first[0].seq) == [first[1], *last, *final]
     assert await store.list_chat_events("c2") == other
@@ -328,7 +328,8 @@ async def test_events_with_nul_characters_are_stored(store: Store) -> None:
     stored = await store.append_events("t1", "c1", [delta("a\x00b")])
     (listed,) = await store.list_events("t1")
     assert listed == stored[0]
-    assert listed.event["text"] in {"a\x00b", "a\ufffdb"}
+    assert isinstance(listed.event, TextDelta)
+    assert listed.event.text in {"a\x00b", "a\ufffdb"}
 
 
 async def test_pending_changes_latest_wins_per_path_and_removal(store: Store) -> None:
