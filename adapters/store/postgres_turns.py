@@ -114,7 +114,7 @@ class PostgresTurns:
 
     async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
         found = await self._pool.fetch(SQL.fail_running, reason, _utc(at), node_id)
-        return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
+        return rows.oldest_first(rows.task_from(row) for row in found)
 
     async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
         found = await self._pool.fetch("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")

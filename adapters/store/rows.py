@@ -7,6 +7,7 @@ The readers accept either, so both stores build their records with the same func
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -171,6 +172,11 @@ def process_from(row: Row) -> ProcessRecord:
         node_id=row["node_id"],
         command=row["command"],
     )
+
+
+def oldest_first(tasks: Iterable[Task]) -> list[Task]:
+    """Tasks changed by one statement, in the order they were submitted (a statement's own order is undefined)."""
+    return sorted(tasks, key=lambda task: (task.created_at, task.id))
 
 
 def check_same_chat(chat_id: str, changes: Any) -> None:

@@ -77,7 +77,7 @@ class SqliteNodes:
                 if found:
                     conn.execute(MOVE_LEASE, chat)
                     failed += found
-            return sorted(failed, key=lambda task: (task.created_at, task.id))
+            return rows.oldest_first(failed)
 
         return await self._db.write(work)
 

@@ -96,7 +96,7 @@ class SqliteTurns:
     async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
         params = {"error": reason, "at": _t(at), "node_id": node_id}
         found = await self._db.write(lambda conn: conn.execute(SQL.fail_running, params).fetchall())
-        return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
+        return rows.oldest_first(rows.task_from(row) for row in found)
 
     async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
         found = await self._db.all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
