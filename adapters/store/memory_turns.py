@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
-from adapters.store.rows import as_utc, oldest_first
+from adapters.store.rows import as_utc, need_terminal, oldest_first
 from core.events import AgentEvent, dump_event
 from core.model import AgentSessionStatus, StoredEvent, Task, TaskStatus, Usage
 
@@ -60,8 +60,7 @@ class MemoryTurns:
     async def finish_task(
         self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
     ) -> Task:
-        if not status.is_terminal:
-            raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
+        need_terminal(status)
         current = self._tables.tasks.get(task_id)
         if current is None:
             raise LookupError(f"finish_task: no task {task_id!r} in memory")

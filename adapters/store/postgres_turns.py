@@ -91,8 +91,7 @@ class PostgresTurns:
     async def finish_task(
         self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
     ) -> Task:
-        if not status.is_terminal:
-            raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
+        rows.need_terminal(status)
         u = usage
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             current = await conn.fetchrow(SQL.lock_task, task_id)
@@ -118,9 +117,7 @@ class PostgresTurns:
 
     async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
         found = await self._pool.fetch("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
-        counts = dict.fromkeys(TaskStatus, 0)
-        counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
-        return counts
+        return rows.status_counts(found)
 
     # the turn journal
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:

@@ -174,6 +174,19 @@ def process_from(row: Row) -> ProcessRecord:
     )
 
 
+def need_terminal(status: TaskStatus) -> None:
+    """finish_task's one precondition: a finished task has a terminal status."""
+    if not status.is_terminal:
+        raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
+
+
+def status_counts(found: Iterable[Row]) -> dict[TaskStatus, int]:
+    """Rows of (status, n) as count_tasks_by_status reports them: every status a key, 0 where no row has it."""
+    counts = dict.fromkeys(TaskStatus, 0)
+    counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
+    return counts
+
+
 def oldest_first(tasks: Iterable[Task]) -> list[Task]:
     """Tasks changed by one statement, in the order they were submitted (a statement's own order is undefined)."""
     return sorted(tasks, key=lambda task: (task.created_at, task.id))

@@ -68,8 +68,7 @@ class SqliteTurns:
     async def finish_task(
         self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
     ) -> Task:
-        if not status.is_terminal:
-            raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
+        rows.need_terminal(status)
         params = {"id": task_id, "status": status.value, "error": error, "at": _t(at), **usage.model_dump()}
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row:
@@ -100,9 +99,7 @@ class SqliteTurns:
 
     async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
         found = await self._db.all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
-        counts = dict.fromkeys(TaskStatus, 0)
-        counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
-        return counts
+        return rows.status_counts(found)
 
     # the turn journal
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
