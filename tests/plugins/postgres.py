@@ -1,5 +1,5 @@
 """Database fixtures: ``pg_dsn`` and ``fresh_database()``, a fresh PostgreSQL database per test, dropped after (the
-role suites' ``store`` fixture lives beside them in tests/integration/store).
+``store`` fixture of the role suites is in ``tests.plugins.stores``).
 
 PostgreSQL comes from ``HEARTH_TEST_PG_DSN`` (default ``tests.plugins.environment.PG_DSN``); when it cannot
 be reached the test is skipped locally and fails under CI=true.

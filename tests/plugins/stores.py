@@ -1,7 +1,8 @@
-"""The ``store`` fixture of the role suites: an opened, migrated, empty store of each kind, closed after the test.
+"""``store``: an opened, migrated, empty store of each kind (``sqlite`` on a temp file, ``postgres`` on a fresh
+database, ``memory``), closed after the test; the role suites in tests/integration/store run on it.
 
-``store[memory]`` is the in-memory store of the fast tests: passing here beside the SQL stores is what makes it a
-faithful stand-in for them.
+``store[memory]`` is the in-memory store of the fast tests: passing those suites beside the SQL stores is what
+makes it a faithful stand-in for them.
 """
 
 from __future__ import annotations
