@@ -39,17 +39,16 @@ class MemoryTurns:
         at = as_utc(at)
         tasks = self._tables.tasks
         busy = {task.chat_id for task in tasks.values() if task.status == TaskStatus.RUNNING}
-        headed: set[str] = set()  # chats whose oldest queued task came up already: only that one may start
+        # in queue order, the first queued task of a chat is its head; every reason to pass a chat over holds for
+        # the whole chat, so a later task of a passed-over chat is passed over too and never jumps the queue
         for task in tasks.values():
             if task.status != TaskStatus.QUEUED:
                 continue
             chat_id = task.chat_id
-            if chat_id is not None:
-                if chat_id in headed:
-                    continue
-                headed.add(chat_id)
-                if chat_id in busy or chat_id in skip_chats or self._tables.leased_elsewhere(chat_id, node_id, at):
-                    continue
+            if chat_id is not None and (
+                chat_id in busy or chat_id in skip_chats or self._tables.leased_elsewhere(chat_id, node_id, at)
+            ):
+                continue
             started = task.model_copy(update={"status": TaskStatus.RUNNING, "started_at": at, "node_id": node_id})
             tasks[task.id] = started
             if chat_id is not None and lease_until is not None:
