@@ -7,7 +7,7 @@ discriminated by ``type``; ``parse_event`` and ``dump_event`` are the storage/wi
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -120,13 +120,16 @@ AgentEvent = Annotated[
     | TurnCancelled,
     Field(discriminator="type"),
 ]
+# The events that end a turn: each turn's stream has exactly one, and it is the last.
 TerminalEvent = TurnCompleted | TurnFailed | TurnCancelled
+# Their ``type`` values, for code that reads the JSON form (SSE clients) rather than parsed events.
+TERMINAL_EVENT_TYPES: frozenset[str] = frozenset(kind.model_fields["type"].default for kind in get_args(TerminalEvent))
 
 _ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
 
 
-def is_terminal(event: AgentEvent) -> bool:
-    return isinstance(event, TurnCompleted | TurnFailed | TurnCancelled)
+def is_terminal(event: AgentEvent) -> TypeGuard[TerminalEvent]:
+    return isinstance(event, TerminalEvent)
 
 
 def parse_event(data: dict[str, Any] | str | bytes) -> AgentEvent:

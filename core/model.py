@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.events import AgentEvent
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -197,7 +199,7 @@ class StoredEvent(Frozen):
     seq: int
     task_id: str
     chat_id: str | None
-    event: dict[str, object]  # the dump_event() form; parse_event() turns it back into an AgentEvent
+    event: AgentEvent
 
 
 class TranscriptEntry(Frozen):

@@ -1,2 +1,2 @@
 """The Store adapters: embedded SQLite (``sqlite``), PostgreSQL (``postgres``), their shared versioned schema
-(``schema``) and row <-> record mapping (``rows``)."""
+(``schema``) and row <-> record mapping (``rows``), and the in-memory store of the fast tests (``memory``)."""

@@ -95,7 +95,7 @@ class PostgresNodes:
 
     async def take_over_abandoned_chats(self, node_id: str, reason: str, at: datetime, until: datetime) -> list[Task]:
         found = await self._pool.fetch(TAKE_OVER_ABANDONED, node_id, reason, _utc(at), _utc(until))
-        return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
+        return rows.oldest_first(rows.task_from(row) for row in found)
 
     async def relay_turn_request(self, request: TurnRequest, at: datetime) -> str | None:
         node = await self._pool.fetchval(RELAY, request.task_id, request.model_dump_json(), _utc(at))

@@ -7,9 +7,11 @@ The readers accept either, so both stores build their records with the same func
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.events import parse_event
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -141,7 +143,10 @@ def task_from(row: Row) -> Task:
 
 def event_from(row: Row) -> StoredEvent:
     return StoredEvent(
-        seq=int(row["seq"]), task_id=row["task_id"], chat_id=row["chat_id"], event=read_json(row["event"])
+        seq=int(row["seq"]),
+        task_id=row["task_id"],
+        chat_id=row["chat_id"],
+        event=parse_event(read_json(row["event"])),
     )
 
 
@@ -167,6 +172,24 @@ def process_from(row: Row) -> ProcessRecord:
         node_id=row["node_id"],
         command=row["command"],
     )
+
+
+def need_terminal(status: TaskStatus) -> None:
+    """finish_task's one precondition: a finished task has a terminal status."""
+    if not status.is_terminal:
+        raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
+
+
+def status_counts(found: Iterable[Row]) -> dict[TaskStatus, int]:
+    """Rows of (status, n) as count_tasks_by_status reports them: every status a key, 0 where no row has it."""
+    counts = dict.fromkeys(TaskStatus, 0)
+    counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
+    return counts
+
+
+def oldest_first(tasks: Iterable[Task]) -> list[Task]:
+    """Tasks changed by one statement, in the order they were submitted (a statement's own order is undefined)."""
+    return sorted(tasks, key=lambda task: (task.created_at, task.id))
 
 
 def check_same_chat(chat_id: str, changes: Any) -> None:

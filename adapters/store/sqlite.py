@@ -2,24 +2,24 @@
 
 One connection on one dedicated thread (``adapters.store.sqlite_conn``) runs every transaction start to
 finish (reads ``BEGIN``, writes ``BEGIN IMMEDIATE``); the file is in WAL mode with a busy timeout, so a second
-hearth process on the same file (e.g. the CLI) waits instead of failing.
+hearth process on the same file (e.g. the CLI) waits instead of failing. The task queue and the journal live in
+``sqlite_turns``, what several nodes coordinate through in ``sqlite_nodes``; this module holds the rest.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Self
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
-from adapters.store.sqlite_nodes import SqliteNodes, take_lease
+from adapters.store.sqlite_nodes import SqliteNodes
 from adapters.store.sqlite_sql import SQL
-from core.events import AgentEvent, dump_event
+from adapters.store.sqlite_turns import SqliteTurns
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -27,11 +27,6 @@ from core.model import (
     ChatStatus,
     PendingChange,
     PendingChangeStatus,
-    ProcessRecord,
-    StoredEvent,
-    Task,
-    TaskStatus,
-    Usage,
     Worktree,
     WorktreeStatus,
 )
@@ -39,7 +34,7 @@ from core.model import (
 _t = rows.time_text
 
 
-class SqliteStore(SqliteNodes):
+class SqliteStore(SqliteTurns, SqliteNodes):
     """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:
@@ -53,9 +48,6 @@ class SqliteStore(SqliteNodes):
         Raises ``StoreUnavailableError`` (unusable file) or ``SchemaTooNewError`` (written by a newer hearth).
         """
         return cls(await SqliteConnection.open(path))
-
-    def _fault_point(self, name: str) -> None:
-        """Called between the statements of multi-statement transactions; tests override it to crash there."""
 
     async def ping(self) -> None:
         await self._db.one("SELECT 1")
@@ -129,102 +121,6 @@ class SqliteStore(SqliteNodes):
         params = (status.value, _t(at), chat_id, agent)
         await self._db.write(lambda conn: conn.execute(SQL.set_session_status, params))
 
-    # tasks
-    async def enqueue_task(self, task: Task) -> Task:
-        params = {**task.model_dump(exclude={"usage"}), **task.usage.model_dump()}
-        for column in ("created_at", "started_at", "finished_at"):
-            params[column] = _t(params[column])
-        await self._db.write(lambda conn: conn.execute(SQL.insert_task, params))
-        return task
-
-    async def get_task(self, task_id: str) -> Task | None:
-        row = await self._db.one("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return None if row is None else rows.task_from(row)
-
-    async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
-        """The newest ``limit`` tasks of the chat, oldest first."""
-        return [rows.task_from(row) for row in await self._db.all(SQL.list_tasks, (chat_id, limit))]
-
-    async def claim_next_task(
-        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
-    ) -> Task | None:
-        params = {"skip": json.dumps(list(skip_chats)), "node_id": node_id, "at": _t(at)}
-
-        def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            head = conn.execute(SQL.next_runnable, params).fetchone()
-            if head is None:
-                return None
-            row: sqlite3.Row = conn.execute(SQL.start_task, {**params, "id": head["id"]}).fetchone()
-            if lease_until is not None and row["chat_id"] is not None:
-                # next_runnable passed over chats leased to others: inside this transaction the lease is free
-                take_lease(conn, row["chat_id"], node_id, at, lease_until)
-            return row
-
-        row = await self._db.write(work)
-        return None if row is None else rows.task_from(row)
-
-    async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
-    ) -> Task:
-        if not status.is_terminal:
-            raise ValueError(f"finish_task needs a terminal status, got {status.value!r}")
-        params = {"id": task_id, "status": status.value, "error": error, "at": _t(at), **usage.model_dump()}
-
-        def work(conn: sqlite3.Connection) -> sqlite3.Row:
-            current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()
-            if current is None:
-                raise LookupError(f"finish_task: no task {task_id!r} in {self.path}")
-            if TaskStatus(current["status"]).is_terminal:
-                return current  # finished already: never count its usage twice
-            finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
-            self._fault_point("finish_task")
-            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
-                conn.execute(
-                    SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]}
-                )
-            return finished
-
-        return rows.task_from(await self._db.write(work))
-
-    async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
-        params = {"id": task_id, "at": _t(at)}
-        row = await self._db.write(lambda conn: conn.execute(SQL.cancel_queued, params).fetchone())
-        return None if row is None else rows.task_from(row)
-
-    async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
-        params = {"error": reason, "at": _t(at), "node_id": node_id}
-        found = await self._db.write(lambda conn: conn.execute(SQL.fail_running, params).fetchall())
-        return sorted((rows.task_from(row) for row in found), key=lambda task: (task.created_at, task.id))
-
-    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
-        found = await self._db.all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
-        counts = dict.fromkeys(TaskStatus, 0)
-        counts.update((TaskStatus(row["status"]), int(row["n"])) for row in found)
-        return counts
-
-    # the turn journal
-    async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
-        bodies = [json.dumps(dump_event(event)) for event in events]
-
-        def work(conn: sqlite3.Connection) -> list[StoredEvent]:
-            stored = []
-            for index, body in enumerate(bodies):
-                if index:
-                    self._fault_point("append_events")
-                seq = conn.execute(SQL.insert_event, (task_id, chat_id, body)).fetchone()[0]
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=json.loads(body)))
-            return stored
-
-        return await self._db.write(work) if bodies else []
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE task_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._db.all(sql, (task_id, after_seq))]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE chat_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._db.all(sql, (chat_id, after_seq))]
-
     # pending changes
     async def replace_pending_changes(
         self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]
@@ -289,20 +185,3 @@ class SqliteStore(SqliteNodes):
             return stored
 
         return dict(json.loads(await self._db.write(work)))
-
-    # processes
-    async def record_process(self, record: ProcessRecord) -> None:
-        params = {**record.model_dump(), "started_at": _t(record.started_at)}
-        await self._db.write(lambda conn: conn.execute(SQL.upsert_process, params))
-
-    async def list_processes(self, node_id: str) -> list[ProcessRecord]:
-        found = await self._db.all("SELECT * FROM processes WHERE node_id = ? ORDER BY started_at, key", (node_id,))
-        return [rows.process_from(row) for row in found]
-
-    async def forget_process(self, key: str, pid: int) -> None:
-        await self._db.write(lambda conn: conn.execute("DELETE FROM processes WHERE key = ? AND pid = ?", (key, pid)))
-
-    @asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """An embedded store has one node: the caller always leads."""
-        yield True

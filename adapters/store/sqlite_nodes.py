@@ -1,5 +1,5 @@
-"""What several nodes coordinate through, on SQLite (chat leases, relayed turn requests): the same rules as
-PostgreSQL, though one file rarely serves more than one node.
+"""What several nodes coordinate through, on SQLite (chat leases, relayed turn requests, each node's agent
+processes, single-leader sections): the same rules as PostgreSQL, though one file rarely serves more than one node.
 
 Every statement runs inside the caller's ``BEGIN IMMEDIATE`` transaction, so the read-then-write steps below are
 never interleaved with another writer.
@@ -8,12 +8,14 @@ never interleaved with another writer.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
-from core.model import Task, TurnRequest
+from adapters.store.sqlite_sql import SQL
+from core.model import ProcessRecord, Task, TurnRequest
 
 _t = rows.time_text
 
@@ -75,7 +77,7 @@ class SqliteNodes:
                 if found:
                     conn.execute(MOVE_LEASE, chat)
                     failed += found
-            return sorted(failed, key=lambda task: (task.created_at, task.id))
+            return rows.oldest_first(failed)
 
         return await self._db.write(work)
 
@@ -91,3 +93,20 @@ class SqliteNodes:
 
         taken = sorted(await self._db.write(work), key=lambda row: int(row["id"]))
         return [TurnRequest.model_validate_json(row["request"]) for row in taken]
+
+    # processes
+    async def record_process(self, record: ProcessRecord) -> None:
+        params = {**record.model_dump(), "started_at": _t(record.started_at)}
+        await self._db.write(lambda conn: conn.execute(SQL.upsert_process, params))
+
+    async def list_processes(self, node_id: str) -> list[ProcessRecord]:
+        found = await self._db.all("SELECT * FROM processes WHERE node_id = ? ORDER BY started_at, key", (node_id,))
+        return [rows.process_from(row) for row in found]
+
+    async def forget_process(self, key: str, pid: int) -> None:
+        await self._db.write(lambda conn: conn.execute("DELETE FROM processes WHERE key = ? AND pid = ?", (key, pid)))
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """An embedded store has one node: the caller always leads."""
+        yield True

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from core.events import dump_event
 from core.model import StoredEvent
 
 
@@ -22,7 +23,7 @@ def parse_last_event_id(value: str | None) -> int:
 
 
 def _message(row: StoredEvent) -> ServerSentEventMessage:
-    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **row.event}
+    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **dump_event(row.event)}
     return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq))
 
 

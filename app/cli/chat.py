@@ -21,8 +21,9 @@ from typing import Any, TextIO
 import httpx
 from httpx_sse import aconnect_sse
 
+from core.events import TERMINAL_EVENT_TYPES
+
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
-TERMINAL_TYPES = {"turn_completed", "turn_failed", "turn_cancelled"}
 
 
 class Renderer:
@@ -67,7 +68,7 @@ class Renderer:
             self._switch("notice")
             self.out.write(f"[{kind}: {data.get('reason') or data.get('message')}]\n")
             self._mode = ""
-        elif kind in TERMINAL_TYPES:
+        elif kind in TERMINAL_EVENT_TYPES:
             self._switch("end")
             detail = data.get("error") or data.get("reason") or data.get("stop_reason") or ""
             self.out.write(
@@ -91,7 +92,7 @@ async def stream_turn(client: httpx.AsyncClient, events_url: str, renderer: Rend
                     last_id = sse.id or last_id
                     data = json.loads(sse.data)
                     renderer.event(data)
-                    if data.get("type") in TERMINAL_TYPES:
+                    if data.get("type") in TERMINAL_EVENT_TYPES:
                         return str(data["type"])
         except (httpx.TransportError, httpx.HTTPStatusError) as exc:
             renderer.out.write(f"\n[stream interrupted ({exc}); reconnecting]\n")

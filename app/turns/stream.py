@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from app.turns.journal import TurnJournal
-from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed
+from core.events import AgentEvent, TerminalEvent, TurnFailed, is_terminal
 from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
 from core.ports.agents import SessionHandle, TurnInput
 from core.ports.clock import Clock
@@ -21,7 +21,6 @@ from core.stream import Coalescer, flush_due, push
 
 log = logging.getLogger(__name__)
 
-TerminalEvent = TurnCompleted | TurnFailed | TurnCancelled
 RestartAgent = Callable[[str], Awaitable[None]]  # AgentBackend.restart of the backend running the turn
 DRAIN_AFTER_TERMINAL_S = 5.0
 RESTART_TIMEOUT_S = 30.0  # stopping is SIGTERM, a bounded wait, SIGKILL: well inside this
@@ -49,7 +48,7 @@ async def stream_turn(
         try:
             async for event in events:
                 queue.put_nowait((clock.monotonic(), event))
-                if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
+                if is_terminal(event):
                     break  # the turn is over: stop here, as the port promises the terminal event is the last
         except Exception as exc:  # the adapter broke mid-stream: the turn fails with what it said
             log.exception("agent stream of turn %s broke", turn.turn_id)
@@ -133,7 +132,7 @@ async def _consume(
             at, event = item
             held, ready = push(held, event, at)
             ready_events.extend(ready)
-            if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
+            if is_terminal(event):
                 terminal = event
                 break
         await journal.write(ready_events)

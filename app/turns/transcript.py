@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from core.events import TextDelta, parse_event
+from core.events import TextDelta
 from core.model import StoredEvent, Task, TranscriptEntry
 from core.ports.store import Journal, PendingChangeStore, TaskQueue
 
@@ -13,11 +13,8 @@ def replies_by_task(events: list[StoredEvent]) -> dict[str, str]:
     """The agent's visible text per turn, deltas concatenated in journal order."""
     parts: dict[str, list[str]] = defaultdict(list)
     for stored in events:
-        if stored.event.get("type") != "text_delta":
-            continue
-        event = parse_event(stored.event)
-        if isinstance(event, TextDelta):
-            parts[stored.task_id].append(event.text)
+        if isinstance(stored.event, TextDelta):
+            parts[stored.task_id].append(stored.event.text)
     return {task_id: "".join(texts) for task_id, texts in parts.items()}
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from core.events import is_terminal
 from core.model import StoredEvent
 from core.ports.bus import EventBus
 from core.ports.store import Journal, TaskQueue
@@ -20,11 +21,6 @@ from core.streaming import BusState, StreamView, stream_step
 KEEPALIVE_S = 15.0
 POLL_S = 2.0
 TERMINAL_GRACE_S = 2.0
-_TERMINAL_TYPES = frozenset({"turn_completed", "turn_failed", "turn_cancelled"})
-
-
-def _terminal(row: StoredEvent) -> bool:
-    return row.event.get("type") in _TERMINAL_TYPES
 
 
 class EventStreams:
@@ -56,7 +52,7 @@ class EventStreams:
                             continue
                         last = row.seq
                         yield row
-                        if turn_id is not None and _terminal(row):
+                        if turn_id is not None and is_terminal(row.event):
                             delivered_terminal = True
                             break
                     view = await self._view(turn_id, last, delivered_terminal, bus, loop.time(), over_since)
@@ -104,7 +100,7 @@ class EventStreams:
             if finished:
                 unread = bool(await self._journal.list_events(turn_id, last))
             if finished and not unread and over_since is None:
-                journaled = any(_terminal(row) for row in await self._journal.list_events(turn_id))
+                journaled = any(is_terminal(row.event) for row in await self._journal.list_events(turn_id))
         return StreamView(
             turn_stream=turn_id is not None,
             delivered_terminal=delivered_terminal,

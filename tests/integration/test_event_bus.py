@@ -21,7 +21,12 @@ WAIT_S = 10.0
 
 
 def stored(seq: int, chat_id: str | None = "c1") -> StoredEvent:
-    return StoredEvent(seq=seq, task_id="t1", chat_id=chat_id, event={"type": "text_delta", "text": str(seq)})
+    return StoredEvent(
+        seq=seq,
+        task_id="t1",
+        chat_id=chat_id,
+        event=TextDelta(session_id="s1", turn_id="t1", part_id="p1", text=str(seq)),
+    )
 
 
 async def take(subscription: Subscription, count: int) -> list[StoredEvent]:

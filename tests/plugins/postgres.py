@@ -1,5 +1,5 @@
-"""Database fixtures: ``pg_dsn`` (a fresh PostgreSQL database per test, dropped after) and ``store``
-(the Store contract's two implementations: ``store[sqlite]`` on a temp file, ``store[postgres]`` on pg_dsn).
+"""Database fixtures: ``pg_dsn`` and ``fresh_database()``, a fresh PostgreSQL database per test, dropped after (the
+``store`` fixture of the role suites is in ``tests.plugins.stores``).
 
 PostgreSQL comes from ``HEARTH_TEST_PG_DSN`` (default ``tests.plugins.environment.PG_DSN``); when it cannot
 be reached the test is skipped locally and fails under CI=true.
@@ -10,15 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from adapters.store.postgres import PostgresStore, quote_ident, redact
-from adapters.store.sqlite import SqliteStore
-from core.ports.store import Store
+from adapters.store.postgres import quote_ident, redact
 from tests.plugins.environment import PG_DSN, unavailable
 
 CONNECT_TIMEOUT_S = 5.0
@@ -63,21 +60,3 @@ async def pg_dsn() -> AsyncIterator[str]:
     """A DSN of a brand-new, empty database; dropped (with any leftover connections) after the test."""
     async with fresh_database() as dsn:
         yield dsn
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An opened, migrated, empty store of each kind; closed after the test."""
-    if request.param == "sqlite":
-        sqlite = await SqliteStore.open(tmp_path / "data" / "hearth.db")
-        try:
-            yield sqlite
-        finally:
-            await sqlite.close()
-        return
-    async with fresh_database() as dsn:
-        postgres = await PostgresStore.open(dsn)
-        try:
-            yield postgres
-        finally:
-            await postgres.close()

@@ -40,7 +40,7 @@ async def test_a_turn_cancelled_before_its_event_is_journaled_still_streams_the_
     store = await _store_with_turn(tmp_path)
     bus = InMemoryEventBus()
     try:
-        assert await store.cancel_queued_task("t1", T0) is not None  # status first, as Turns.cancel (journal.dequeue) does
+        assert await store.cancel_queued_task("t1", T0) is not None  # status first, as dequeue does
         received: list[ServerSentEventMessage] = []
 
         async def follow() -> None:

@@ -3,7 +3,24 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from core.events import ToolCall, TurnCompleted, TurnFailed, dump_event, is_terminal, parse_event
+from core.events import (
+    TERMINAL_EVENT_TYPES,
+    AgentEvent,
+    ContextReset,
+    PermissionRequest,
+    PermissionResolved,
+    ReasoningDelta,
+    Retry,
+    TextDelta,
+    ToolCall,
+    TurnCancelled,
+    TurnCompleted,
+    TurnFailed,
+    UsageReport,
+    dump_event,
+    is_terminal,
+    parse_event,
+)
 
 
 def test_event_round_trips_through_its_stored_form() -> None:
@@ -15,6 +32,26 @@ def test_terminal_events_are_recognised() -> None:
     assert is_terminal(TurnCompleted(session_id="s", turn_id="t"))
     assert is_terminal(TurnFailed(session_id="s", turn_id="t", error="boom"))
     assert not is_terminal(ToolCall(session_id="s", turn_id="t", tool_call_id="c", name="x", status="pending"))
+
+
+def test_the_terminal_types_of_the_json_form_are_those_of_the_terminal_events() -> None:
+    ids = {"session_id": "s", "turn_id": "t"}
+    every_kind: list[AgentEvent] = [
+        TextDelta(**ids, part_id="p", text="x"),
+        ReasoningDelta(**ids, part_id="p", text="x"),
+        ToolCall(**ids, tool_call_id="c", name="x", status="pending"),
+        PermissionRequest(**ids, request_id="r", title="x"),
+        PermissionResolved(**ids, request_id="r", outcome="rejected"),
+        UsageReport(**ids),
+        Retry(**ids, attempt=1, message="x"),
+        ContextReset(**ids, reason="x"),
+        TurnCompleted(**ids),
+        TurnFailed(**ids, error="x"),
+        TurnCancelled(**ids),
+    ]
+    assert sorted(TERMINAL_EVENT_TYPES) == ["turn_cancelled", "turn_completed", "turn_failed"]
+    for event in every_kind:
+        assert is_terminal(event) == (dump_event(event)["type"] in TERMINAL_EVENT_TYPES), event
 
 
 def test_unknown_event_type_is_rejected() -> None:

@@ -12,7 +12,7 @@ import pytest
 from app.turns.journal import CANCELLED_BEFORE_START
 from app.turns.runner import SHUTDOWN_ERROR
 from app.usecases.errors import Refused
-from core.events import TextDelta, TurnFailed
+from core.events import PermissionResolved, TextDelta, TurnCancelled, TurnFailed, is_terminal
 from core.model import AgentSessionStatus, TaskOrigin, TaskStatus
 from core.ports.store import Store
 from tests.doubles.engine import AGENT, Engine, running_engine
@@ -42,7 +42,7 @@ async def test_a_turn_runs_to_success_and_its_text_is_journaled(engine: Engine, 
     done = await engine.finished(turn.id)
     assert done.status is TaskStatus.SUCCEEDED
     events = await engine.store.list_events(turn.id)
-    assert [e.event["type"] for e in events] == ["text_delta", "turn_completed"]
+    assert [e.event.type for e in events] == ["text_delta", "turn_completed"]
     (session,) = await engine.store.list_agent_sessions(chat)
     assert session.status is AgentSessionStatus.IDLE
     assert session.turns == 1
@@ -76,7 +76,8 @@ async def test_cancel_reaches_a_running_turn_and_a_queued_one(engine: Engine, gi
     assert (await engine.finished(running.id)).status is TaskStatus.CANCELLED
     assert (await engine.finished(queued.id)).status is TaskStatus.CANCELLED
     (journaled,) = await engine.store.list_events(queued.id)  # its stream ends saying why
-    assert (journaled.event["type"], journaled.event["reason"]) == ("turn_cancelled", CANCELLED_BEFORE_START)
+    assert isinstance(journaled.event, TurnCancelled)
+    assert journaled.event.reason == CANCELLED_BEFORE_START
     _, again = await engine.turns.cancel(chat, running.id)
     assert again == "already_finished"
 
@@ -91,7 +92,9 @@ async def test_a_permission_answer_reaches_the_waiting_question(engine: Engine, 
         await engine.turns.answer_permission(chat, turn.id, "r1", "allow")  # nothing waits any more
     assert unknown.value.error.field == "request_id"
     assert (await engine.finished(turn.id)).status is TaskStatus.SUCCEEDED
-    outcomes = [e.event.get("outcome") for e in await engine.store.list_events(turn.id)]
+    outcomes = [
+        e.event.outcome for e in await engine.store.list_events(turn.id) if isinstance(e.event, PermissionResolved)
+    ]
     assert "allow_once" in outcomes
 
 
@@ -132,6 +135,6 @@ async def test_shutdown_fails_a_turn_that_outlives_the_grace(fast_store: Store, 
     done = await fast_store.get_task(turn.id)
     assert done is not None
     assert (done.status, done.error) == (TaskStatus.FAILED, SHUTDOWN_ERROR)
-    terminals = [row for row in await fast_store.list_events(turn.id) if str(row.event["type"]).startswith("turn_")]
-    assert [row.event["type"] for row in terminals] == ["turn_failed"]  # exactly one terminal event
+    terminals = [row for row in await fast_store.list_events(turn.id) if is_terminal(row.event)]
+    assert [row.event.type for row in terminals] == ["turn_failed"]  # exactly one terminal event
     assert backend.sessions[0]._cancelled.is_set()  # the agent was interrupted, not left working

@@ -33,7 +33,7 @@ async def test_a_cancel_and_an_answer_sent_to_another_node_reach_the_turn(
 
         done = await a.finished(turn.id)
         assert done.status is TaskStatus.CANCELLED
-        types = [row.event["type"] for row in await fast_store.list_events(turn.id)]
+        types = [row.event.type for row in await fast_store.list_events(turn.id)]
         assert types[-1] == "turn_cancelled"
         assert "permission_resolved" in types
 

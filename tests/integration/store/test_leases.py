@@ -1,19 +1,14 @@
-"""Chat leases and relayed turn requests, run against both stores (fixture ``store``: sqlite and postgres)."""
+"""Chat leases (``LeaseStore``): a chat's live agents belong to one node at a time, and claims respect that."""
 
 from __future__ import annotations
 
 import asyncio
 
-from core.model import TaskStatus, TurnRequest, TurnRequestKind, Usage
+from core.model import TaskStatus
 from core.ports.store import Store
-from tests.integration.test_store_contract import at, chat, task
+from tests.integration.store.records import at, chats, task
 
 ABANDONED = "node {node} stopped renewing its lease"
-
-
-async def chats(store: Store, *ids: str) -> None:
-    for chat_id in ids:
-        await store.create_chat(chat(chat_id))
 
 
 async def test_a_claim_leases_the_chat_and_other_nodes_pass_it_over_until_it_expires(store: Store) -> None:
@@ -50,6 +45,38 @@ async def test_an_expired_lease_lets_any_node_claim_the_chat(store: Store) -> No
     assert (taken.id, taken.node_id) == ("a2", "n2")
     # n2 holds it now: n1 can no longer renew it
     assert await store.renew_chat_leases("n1", ["a"], at(31), at(61)) == ["a"]
+
+
+async def test_two_nodes_claiming_one_chat_at_once_never_both_get_it(store: Store) -> None:
+    await chats(store, *(f"c{n}" for n in range(6)))
+    for n in range(6):
+        for k in range(3):
+            await store.enqueue_task(task(f"c{n}-{k}", f"c{n}"))
+
+    async def drain(node: str) -> list[str]:
+        got: list[str] = []
+        while (claimed := await store.claim_next_task(node, at(0), lease_until=at(300))) is not None:
+            got.append(claimed.id)
+            await store.finish_task(claimed.id, TaskStatus.SUCCEEDED, None, claimed.usage, at(1))
+        return got
+
+    n1, n2 = await asyncio.gather(drain("n1"), drain("n2"))
+    assert sorted(n1 + n2) == sorted(f"c{n}-{k}" for n in range(6) for k in range(3))
+    owners = {chat_id: {t.node_id for t in await store.list_tasks(chat_id)} for chat_id in (f"c{n}" for n in range(6))}
+    assert all(len(nodes) == 1 for nodes in owners.values()), owners  # every chat stayed with one node
+
+
+async def test_a_closed_chat_is_no_longer_renewed_but_its_queued_turn_can_still_be_claimed(store: Store) -> None:
+    """Renewal reports a closed chat lost (its node lets go of the agents there); a turn queued before the close
+    is still claimed, so the runner can end it saying the chat is closed."""
+    await chats(store, "a")
+    await store.enqueue_task(task("a1", "a"))
+    assert await store.renew_chat_leases("n1", ["a"], at(0), at(30)) == []
+    await store.close_chat("a", at(1))
+    assert await store.renew_chat_leases("n1", ["a"], at(2), at(32)) == ["a"]
+    claimed = await store.claim_next_task("n1", at(3), lease_until=at(33))
+    assert claimed is not None
+    assert claimed.id == "a1"
 
 
 async def test_renew_extends_own_leases_and_reports_the_ones_lost(store: Store) -> None:
@@ -118,56 +145,3 @@ async def test_deleting_a_chat_drops_its_lease(store: Store) -> None:
     await store.delete_chat("a")
     await chats(store, "a")  # the same id again: nobody holds it
     assert await store.renew_chat_leases("n2", ["a"], at(1), at(31)) == []
-
-
-async def test_two_nodes_claiming_one_chat_at_once_never_both_get_it(store: Store) -> None:
-    await chats(store, *(f"c{n}" for n in range(6)))
-    for n in range(6):
-        for k in range(3):
-            await store.enqueue_task(task(f"c{n}-{k}", f"c{n}"))
-
-    async def drain(node: str) -> list[str]:
-        got: list[str] = []
-        while (claimed := await store.claim_next_task(node, at(0), lease_until=at(300))) is not None:
-            got.append(claimed.id)
-            await store.finish_task(claimed.id, TaskStatus.SUCCEEDED, None, claimed.usage, at(1))
-        return got
-
-    n1, n2 = await asyncio.gather(drain("n1"), drain("n2"))
-    assert sorted(n1 + n2) == sorted(f"c{n}-{k}" for n in range(6) for k in range(3))
-    owners = {chat_id: {t.node_id for t in await store.list_tasks(chat_id)} for chat_id in (f"c{n}" for n in range(6))}
-    assert all(len(nodes) == 1 for nodes in owners.values()), owners  # every chat stayed with one node
-
-
-async def test_turn_requests_reach_the_node_running_the_turn_once_in_order(store: Store) -> None:
-    await chats(store, "a", "b")
-    for task_id, chat_id in [("a1", "a"), ("b1", "b"), ("a2", "a")]:
-        await store.enqueue_task(task(task_id, chat_id))
-    await store.claim_next_task("n1", at(0), lease_until=at(30))  # a1
-    await store.claim_next_task("n2", at(0), lease_until=at(30))  # b1
-    answer = TurnRequest(task_id="a1", kind=TurnRequestKind.PERMISSION, request_id="perm-1", option_id="allow")
-    cancel_a1 = TurnRequest(task_id="a1", kind=TurnRequestKind.CANCEL)
-
-    assert await store.relay_turn_request(answer, at(1)) == "n1"
-    assert await store.relay_turn_request(cancel_a1, at(2)) == "n1"
-    assert await store.relay_turn_request(TurnRequest(task_id="b1", kind=TurnRequestKind.CANCEL), at(2)) == "n2"
-    assert await store.relay_turn_request(TurnRequest(task_id="a2", kind=TurnRequestKind.CANCEL), at(2)) is None
-    assert await store.relay_turn_request(TurnRequest(task_id="nope", kind=TurnRequestKind.CANCEL), at(2)) is None
-
-    assert await store.take_turn_requests("n1") == [answer, cancel_a1]
-    assert await store.take_turn_requests("n1") == []  # taken once
-    await store.finish_task("b1", TaskStatus.CANCELLED, "cancelled", Usage(), at(3))
-    assert await store.take_turn_requests("n2") == []  # b1 is over: its request is dropped, not delivered
-
-
-async def test_a_closed_chat_is_no_longer_renewed_but_its_queued_turn_can_still_be_claimed(store: Store) -> None:
-    """Renewal reports a closed chat lost (its node lets go of the agents there); a turn queued before the close
-    is still claimed, so the runner can end it saying the chat is closed."""
-    await chats(store, "a")
-    await store.enqueue_task(task("a1", "a"))
-    assert await store.renew_chat_leases("n1", ["a"], at(0), at(30)) == []
-    await store.close_chat("a", at(1))
-    assert await store.renew_chat_leases("n1", ["a"], at(2), at(32)) == ["a"]
-    claimed = await store.claim_next_task("n1", at(3), lease_until=at(33))
-    assert claimed is not None
-    assert claimed.id == "a1"

@@ -1,0 +1,124 @@
+"""Turns in memory: the task queue (queued, claimed by one node, finished once) and the journal of their events,
+with the rules of the SQL stores' statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
+from adapters.store.rows import as_utc, need_terminal, oldest_first
+from core.events import AgentEvent, dump_event
+from core.model import AgentSessionStatus, StoredEvent, Task, TaskStatus, Usage
+
+
+class MemoryTurns:
+    """The task queue and the journal of ``core.ports.Store``, for ``MemoryStore``."""
+
+    _tables: MemoryTables
+
+    # tasks
+    async def enqueue_task(self, task: Task) -> Task:
+        if task.id in self._tables.tasks:
+            raise MemoryIntegrityError(f"task {task.id!r} exists already")
+        self._tables.need_chat(task.chat_id)
+        self._tables.tasks[task.id] = in_utc(task)
+        return task
+
+    async def get_task(self, task_id: str) -> Task | None:
+        return self._tables.tasks.get(task_id)
+
+    async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
+        """The newest ``limit`` tasks of the chat, oldest first."""
+        newest_first = [task for task in reversed(self._tables.tasks.values()) if task.chat_id == chat_id]
+        return newest_first[:limit][::-1]
+
+    async def claim_next_task(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Task | None:
+        at = as_utc(at)
+        tasks = self._tables.tasks
+        busy = {task.chat_id for task in tasks.values() if task.status == TaskStatus.RUNNING}
+        # in queue order, the first queued task of a chat is its head; every reason to pass a chat over holds for
+        # the whole chat, so a later task of a passed-over chat is passed over too and never jumps the queue
+        for task in tasks.values():
+            if task.status != TaskStatus.QUEUED:
+                continue
+            chat_id = task.chat_id
+            if chat_id is not None and (
+                chat_id in busy or chat_id in skip_chats or self._tables.leased_elsewhere(chat_id, node_id, at)
+            ):
+                continue
+            started = task.model_copy(update={"status": TaskStatus.RUNNING, "started_at": at, "node_id": node_id})
+            tasks[task.id] = started
+            if chat_id is not None and lease_until is not None:
+                self._tables.take_lease(chat_id, node_id, at, lease_until)
+            return started
+        return None
+
+    async def finish_task(
+        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
+    ) -> Task:
+        need_terminal(status)
+        current = self._tables.tasks.get(task_id)
+        if current is None:
+            raise LookupError(f"finish_task: no task {task_id!r} in memory")
+        if current.status.is_terminal:
+            return current  # finished already: never count its usage twice
+        at = as_utc(at)
+        finished = current.model_copy(update={"status": status, "error": error, "finished_at": at, "usage": usage})
+        self._tables.tasks[task_id] = finished
+        if current.chat_id is not None and current.status == TaskStatus.RUNNING:  # a turn ran
+            self._count_turn(current.chat_id, current.agent, usage, at)
+        return finished
+
+    def _count_turn(self, chat_id: str, agent: str, usage: Usage, at: datetime) -> None:
+        session = self._tables.sessions.get((chat_id, agent))
+        if session is None:
+            return
+        idle = session.status in (AgentSessionStatus.BUSY, AgentSessionStatus.IDLE)  # crashed or closed stays so
+        self._tables.sessions[(chat_id, agent)] = session.model_copy(
+            update={
+                "turns": session.turns + 1,
+                "usage": session.usage + usage,
+                "status": AgentSessionStatus.IDLE if idle else session.status,
+                "last_used_at": at,
+            }
+        )
+
+    async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
+        task = self._tables.tasks.get(task_id)
+        if task is None or task.status != TaskStatus.QUEUED:
+            return None
+        cancelled = task.model_copy(update={"status": TaskStatus.CANCELLED, "finished_at": as_utc(at)})
+        self._tables.tasks[task_id] = cancelled
+        return cancelled
+
+    async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
+        update = {"status": TaskStatus.FAILED, "error": reason, "finished_at": as_utc(at)}
+        failed = [
+            task.model_copy(update=update)
+            for task in self._tables.tasks.values()
+            if task.status == TaskStatus.RUNNING and (node_id is None or task.node_id == node_id)
+        ]
+        self._tables.tasks.update((task.id, task) for task in failed)
+        return oldest_first(failed)
+
+    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
+        counts = dict.fromkeys(TaskStatus, 0)
+        for task in self._tables.tasks.values():
+            counts[task.status] += 1
+        return counts
+
+    # the turn journal
+    async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
+        self._tables.need_task(task_id)
+        self._tables.need_chat(chat_id)
+        bodies = [dump_event(event) for event in events]
+        return [self._tables.append_event(task_id, chat_id, body).stored() for body in bodies]
+
+    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
+        return [row.stored() for row in self._tables.journal if row.task_id == task_id and row.seq > after_seq]
+
+    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
+        return [row.stored() for row in self._tables.journal if row.chat_id == chat_id and row.seq > after_seq]

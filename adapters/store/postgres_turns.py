@@ -1,0 +1,146 @@
+"""Turns on PostgreSQL: the task queue (queued, claimed by one node, finished once) and the journal of their events.
+
+Claims take the head of a chat's queue with ``FOR UPDATE SKIP LOCKED`` (``postgres_nodes.claim``); a finish locks
+its task row first, so its usage reaches the agent session once however many finishers race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from adapters.store import rows
+from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, advisory_key
+from adapters.store.postgres_nodes import LeaseTaken, claim
+from adapters.store.postgres_sql import SQL
+from core.events import AgentEvent, dump_event, parse_event
+from core.model import StoredEvent, Task, TaskStatus, Usage
+
+_utc = rows.time_or_none
+
+
+def _without_nul(value: Any) -> Any:
+    """jsonb refuses U+0000 (raw tool output may hold one): it becomes U+FFFD instead of failing the turn."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
+class PostgresTurns:
+    """The task queue and the journal of ``core.ports.Store``, for ``PostgresStore``."""
+
+    _pool: asyncpg.Pool
+    where: str
+
+    async def _fault_point(self, conn: Conn, name: str) -> None:
+        """Awaited between the statements of multi-statement transactions; tests override it to crash there."""
+
+    # tasks
+    async def enqueue_task(self, task: Task) -> Task:
+        t, u = task, task.usage
+        await self._pool.execute(
+            SQL.insert_task,
+            t.id,
+            t.chat_id,
+            t.agent,
+            t.origin.value,
+            t.status.value,
+            t.prompt,
+            t.model,
+            t.error,
+            u.input_tokens,
+            u.output_tokens,
+            u.reasoning_tokens,
+            u.cost_usd,
+            _utc(t.created_at),
+            _utc(t.started_at),
+            _utc(t.finished_at),
+            t.node_id,
+        )
+        return task
+
+    async def get_task(self, task_id: str) -> Task | None:
+        row = await self._pool.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+        return None if row is None else rows.task_from(row)
+
+    async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
+        """The newest ``limit`` tasks of the chat, oldest first."""
+        return [rows.task_from(row) for row in await self._pool.fetch(SQL.list_tasks, chat_id, limit)]
+
+    async def claim_next_task(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Task | None:
+        for _attempt in range(3):
+            try:
+                async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+                    row = await claim(conn, node_id, at, skip_chats, lease_until)
+            except (asyncpg.UniqueViolationError, LeaseTaken):
+                # a racing claimer started the same chat first (tasks_one_running_per_chat), or another node
+                # leased the chat after this claim's snapshot: rolled back, look again
+                continue
+            return None if row is None else rows.task_from(row)
+        return None
+
+    async def finish_task(
+        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
+    ) -> Task:
+        rows.need_terminal(status)
+        u = usage
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            current = await conn.fetchrow(SQL.lock_task, task_id)
+            if current is None:
+                raise LookupError(f"finish_task: no task {task_id!r} in {self.where}")
+            if TaskStatus(current["status"]).is_terminal:
+                return rows.task_from(current)  # finished already: never count its usage twice
+            usage_values = (u.input_tokens, u.output_tokens, u.reasoning_tokens, u.cost_usd)
+            finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values)
+            assert finished is not None  # the row is locked by this transaction
+            await self._fault_point(conn, "finish_task")
+            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
+                await conn.execute(SQL.add_session_usage, current["chat_id"], current["agent"], *usage_values, _utc(at))
+            return rows.task_from(finished)
+
+    async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
+        row = await self._pool.fetchrow(SQL.cancel_queued, task_id, _utc(at))
+        return None if row is None else rows.task_from(row)
+
+    async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
+        found = await self._pool.fetch(SQL.fail_running, reason, _utc(at), node_id)
+        return rows.oldest_first(rows.task_from(row) for row in found)
+
+    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
+        found = await self._pool.fetch("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
+        return rows.status_counts(found)
+
+    # the turn journal
+    async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
+        bodies = [_without_nul(dump_event(event)) for event in events]
+        stored: list[StoredEvent] = []
+        if not bodies:
+            return stored
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            if chat_id is not None:
+                # one appender per chat at a time, so a chat's rows commit in seq order: a chat stream reads
+                # "seq > last seen" and would skip for good a lower seq that committed after a higher one
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
+            for index, body in enumerate(bodies):
+                if index:
+                    await self._fault_point(conn, "append_events")
+                seq = await conn.fetchval(SQL.insert_event, task_id, chat_id, body)
+                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
+        return stored
+
+    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
+        sql = "SELECT * FROM turn_events WHERE task_id = $1 AND seq > $2 ORDER BY seq"
+        return [rows.event_from(row) for row in await self._pool.fetch(sql, task_id, after_seq)]
+
+    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
+        sql = "SELECT * FROM turn_events WHERE chat_id = $1 AND seq > $2 ORDER BY seq"
+        return [rows.event_from(row) for row in await self._pool.fetch(sql, chat_id, after_seq)]
