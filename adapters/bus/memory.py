@@ -63,7 +63,7 @@ class Subscription:
 
 
 class InMemoryEventBus:
-    """Implements ``core.ports.EventBus`` within one process."""
+    """Implements ``core.ports.bus.EventBus`` within one process."""
 
     def __init__(self, buffer: int = DEFAULT_BUFFER) -> None:
         self._buffer = buffer

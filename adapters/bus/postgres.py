@@ -24,7 +24,7 @@ import asyncpg
 from adapters.bus.memory import DEFAULT_BUFFER, InMemoryEventBus, Subscription
 from adapters.store.postgres import redact
 from core.model import StoredEvent
-from core.ports.store import Store
+from core.ports.store import Journal
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,13 @@ WORK = "!work"  # a turn was queued or a request relayed somewhere: wake this no
 
 
 class PostgresEventBus:
-    """Implements ``core.ports.EventBus`` over LISTEN/NOTIFY; owns its listener task until ``close()``.
+    """Implements ``core.ports.bus.EventBus`` over LISTEN/NOTIFY; owns its listener task until ``close()``.
 
     NOTIFY reaches every listener of the database: hearths sharing one database in separate schemas
     should each pass their own ``channel``.
     """
 
-    def __init__(self, dsn: str, store: Store, channel: str, buffer: int) -> None:
+    def __init__(self, dsn: str, store: Journal, channel: str, buffer: int) -> None:
         self._dsn = dsn
         self._store = store
         self.channel = channel
@@ -63,7 +63,7 @@ class PostgresEventBus:
     async def open(
         cls,
         dsn: str,
-        store: Store,
+        store: Journal,
         *,
         channel: str = DEFAULT_CHANNEL,
         buffer: int = DEFAULT_BUFFER,
@@ -221,7 +221,7 @@ class PostgresEventBus:
 
 
 @asynccontextmanager
-async def opened(dsn: str, store: Store, **options: Any) -> AsyncIterator[PostgresEventBus]:
+async def opened(dsn: str, store: Journal, **options: Any) -> AsyncIterator[PostgresEventBus]:
     """``async with opened(dsn, store) as bus``: the bus closed on exit."""
     bus = await PostgresEventBus.open(dsn, store, **options)
     try:

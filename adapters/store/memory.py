@@ -30,7 +30,7 @@ from core.model import (
 
 
 class MemoryStore(MemoryTurns, MemoryNodes):
-    """Implements ``core.ports.Store`` in memory; everything is gone when the object is."""
+    """Implements ``core.ports.store.Store`` in memory; everything is gone when the object is."""
 
     def __init__(self) -> None:
         self._tables = MemoryTables()

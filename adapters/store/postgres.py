@@ -38,7 +38,7 @@ CLOSE_TIMEOUT_S = 10.0
 
 
 class PostgresStore(PostgresTurns, PostgresNodes):
-    """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on PostgreSQL."""
+    """Implements every role of ``core.ports.store.Store`` on PostgreSQL."""
 
     def __init__(self, pool: asyncpg.Pool, where: str) -> None:
         self._pool = pool

@@ -79,7 +79,7 @@ async def claim(
 
 
 class PostgresNodes:
-    """What several nodes coordinate through, of ``core.ports.Store`` for ``PostgresStore``."""
+    """What several nodes coordinate through, of ``core.ports.store.Store`` for ``PostgresStore``."""
 
     _pool: asyncpg.Pool
 

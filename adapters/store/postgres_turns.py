@@ -34,7 +34,7 @@ def _without_nul(value: Any) -> Any:
 
 
 class PostgresTurns:
-    """The task queue and the journal of ``core.ports.Store``, for ``PostgresStore``."""
+    """The task queue and the journal of ``core.ports.store.Store``, for ``PostgresStore``."""
 
     _pool: asyncpg.Pool
     where: str

@@ -35,7 +35,7 @@ _t = rows.time_text
 
 
 class SqliteStore(SqliteTurns, SqliteNodes):
-    """Implements ``core.ports.Store`` (and so ``ProcessRegistry``) on a SQLite file."""
+    """Implements every role of ``core.ports.store.Store`` on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:
         self.path = db.path

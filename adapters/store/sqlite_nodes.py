@@ -50,7 +50,7 @@ def take_lease(
 
 
 class SqliteNodes:
-    """What several nodes coordinate through, of ``core.ports.Store`` for ``SqliteStore``."""
+    """What several nodes coordinate through, of ``core.ports.store.Store`` for ``SqliteStore``."""
 
     _db: SqliteConnection
 

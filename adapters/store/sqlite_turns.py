@@ -23,7 +23,7 @@ _t = rows.time_text
 
 
 class SqliteTurns:
-    """The task queue and the journal of ``core.ports.Store``, for ``SqliteStore``."""
+    """The task queue and the journal of ``core.ports.store.Store``, for ``SqliteStore``."""
 
     _db: SqliteConnection
     path: Path
