@@ -14,7 +14,7 @@ from core.model import ProcessRecord, Task, TaskStatus, TurnRequest
 
 
 class MemoryNodes:
-    """What several nodes coordinate through, of ``core.ports.Store`` for ``MemoryStore``."""
+    """What several nodes coordinate through, of ``core.ports.store.Store`` for ``MemoryStore``."""
 
     _tables: MemoryTables
 

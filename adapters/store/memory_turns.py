@@ -13,7 +13,7 @@ from core.model import AgentSessionStatus, StoredEvent, Task, TaskStatus, Usage
 
 
 class MemoryTurns:
-    """The task queue and the journal of ``core.ports.Store``, for ``MemoryStore``."""
+    """The task queue and the journal of ``core.ports.store.Store``, for ``MemoryStore``."""
 
     _tables: MemoryTables
 
