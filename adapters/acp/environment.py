@@ -31,7 +31,7 @@ _OPENCODE_FLAGS = {
 
 
 def agent_home(spec: AgentSpec, runtime: BackendRuntime) -> Path:
-    return Path(runtime.data_dir) / "agents" / spec.name
+    return Path(runtime.agent_state_root) / spec.name
 
 
 def agent_environment(spec: AgentSpec, runtime: BackendRuntime) -> dict[str, str]:
