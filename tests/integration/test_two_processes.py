@@ -82,6 +82,7 @@ async def test_a_node_killed_mid_turn_loses_it_to_the_other_node_which_then_serv
     assert victim.orphans() == []  # the native agent runs inside hearth: nothing of the killed node survives
 
 
+@pytest.mark.agents
 async def test_a_chat_handed_over_by_a_stopped_node_resumes_its_agent_session_from_shared_state(
     pg_dsn: str,
     node_processes: NodeProcesses,
