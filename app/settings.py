@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # postgresql://... ; default: SQLite file in data_dir
     # default data_dir/worktrees; nodes sharing one PostgreSQL point it at storage they all see at the same path
     worktrees_dir: Path | None = None
+    # each agent's own state (its sessions), default data_dir/agents; nodes sharing one PostgreSQL point it at
+    # storage they all see at the same path, so a chat that moves node resumes its agents' sessions there
+    agent_state_dir: Path | None = None
     config_file: Path | None = None  # TOML with [[agents]] tables for operator-configured agents
     # this machine's hostname: nodes sharing one PostgreSQL need distinct ids (set it for two nodes on one machine)
     node_id: str = Field(default_factory=socket.gethostname, min_length=1)
@@ -64,6 +67,10 @@ class Settings(BaseSettings):
     @property
     def chat_worktrees_dir(self) -> Path:
         return self.worktrees_dir or self.data_dir / "worktrees"
+
+    @property
+    def agent_state_root(self) -> Path:
+        return self.agent_state_dir or self.data_dir / "agents"
 
     @property
     def agents_dir(self) -> Path:

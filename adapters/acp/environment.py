@@ -23,7 +23,7 @@ _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SHELL", "TERM", "USER", "LOGNAME"
 
 
 def agent_home(spec: AgentSpec, runtime: BackendRuntime) -> Path:
-    return Path(runtime.data_dir) / "agents" / spec.name
+    return Path(runtime.agent_state_root) / spec.name
 
 
 def agent_environment(spec: AgentSpec, runtime: BackendRuntime) -> dict[str, str]:

@@ -58,7 +58,7 @@ class OpenCodeServerBackend:
         self.runtime = runtime
         self._registry = registry
         self._clock = clock
-        self._dirs = state_dirs(runtime.data_dir, spec.name)
+        self._dirs = state_dirs(runtime.agent_state_root, spec.name)
         self._record_key = f"opencode-server:{spec.name}"
         self._server: ServerProcess | None = None
         self._client: OpenCodeClient | None = None

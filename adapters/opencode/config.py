@@ -62,8 +62,8 @@ class StateDirs:
             Path(path).mkdir(parents=True, exist_ok=True)
 
 
-def state_dirs(data_dir: str, agent: str) -> StateDirs:
-    return StateDirs(Path(data_dir) / "agents" / agent)
+def state_dirs(agent_state_root: str, agent: str) -> StateDirs:
+    return StateDirs(Path(agent_state_root) / agent)
 
 
 def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:

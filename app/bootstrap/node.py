@@ -30,7 +30,7 @@ from core.ports.store import Store
 from core.ports.worktrees import Worktrees
 
 
-def _runtime(settings: Settings) -> BackendRuntime:
+def backend_runtime(settings: Settings) -> BackendRuntime:
     return BackendRuntime(
         data_dir=str(settings.data_dir),
         agents_dir=str(settings.agents_dir),
@@ -41,6 +41,7 @@ def _runtime(settings: Settings) -> BackendRuntime:
         health_timeout_s=settings.health_timeout_s,
         llm_retry_limit=settings.llm_retry_limit,
         acp_recycle_mib=settings.acp_recycle_mib,
+        agent_state_dir=str(settings.agent_state_root),
     )
 
 
@@ -77,7 +78,7 @@ def build_backends(
     settings: Settings, store: Store, clock: Clock
 ) -> tuple[dict[str, AgentSpec], dict[str, AgentBackend], dict[str, AgentBackend]]:
     """The configured agents, a backend for each, and a one-shot backend for each warm ACP agent."""
-    runtime = _runtime(settings)
+    runtime = backend_runtime(settings)
     specs = settings.agents()
     backends = {name: build_backend(spec.backend, spec, runtime, store, clock) for name, spec in specs.items()}
     oneshot = {

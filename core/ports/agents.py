@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from pathlib import PurePath
 from typing import Protocol
 
 from returns.result import Result
@@ -101,7 +102,7 @@ class AgentBackend(Protocol):
 class BackendRuntime(Frozen):
     """What every backend is constructed with, besides its AgentSpec, the registry and a clock."""
 
-    data_dir: str  # the backend keeps its state under data_dir/agents/<agent name>
+    data_dir: str
     agents_dir: str  # hearth's npm cache (node_modules inside)
     node_id: str
     provider: ProviderConfig
@@ -110,3 +111,11 @@ class BackendRuntime(Frozen):
     health_timeout_s: float = 5.0
     llm_retry_limit: int = 3
     acp_recycle_mib: int = 512  # memory a warm ACP process may hold for sessions hearth let go of (then recycled)
+    # None: data_dir/agents. Nodes sharing one store point it at storage they all see, so that a chat moving to
+    # another node resumes its agents' own sessions there instead of starting them afresh
+    agent_state_dir: str | None = None
+
+    @property
+    def agent_state_root(self) -> str:
+        """Each agent keeps its own state (its sessions, HOME, logs) in ``agent_state_root/<agent name>``."""
+        return self.agent_state_dir or str(PurePath(self.data_dir, "agents"))

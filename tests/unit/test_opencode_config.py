@@ -21,7 +21,7 @@ PROVIDER = ProviderConfig(openai_base_url="http://127.0.0.1:9999/v1", openai_api
 def test_the_environment_is_built_from_scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEARTH_SECRET_FOR_TEST", "must-not-leak")
 
-    env = server_env(SPEC, PROVIDER, state_dirs(str(tmp_path), "opencode"), "pw-123")
+    env = server_env(SPEC, PROVIDER, state_dirs(str(tmp_path / "agents"), "opencode"), "pw-123")
 
     assert "HEARTH_SECRET_FOR_TEST" not in env
     assert env["OPENCODE_SERVER_PASSWORD"] == "pw-123"
