@@ -17,7 +17,7 @@ from typing import Any, Self
 import asyncpg
 
 from adapters.store import rows
-from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, open_pool, quote_ident, redact
+from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, open_pool, quote_ident, redact
 from adapters.store.postgres_nodes import PostgresNodes
 from adapters.store.postgres_sql import SQL
 from adapters.store.postgres_turns import PostgresTurns
@@ -41,7 +41,7 @@ class PostgresStore(PostgresTurns, PostgresNodes):
     """Implements every role of ``core.ports.store.Store`` on PostgreSQL."""
 
     def __init__(self, pool: asyncpg.Pool, where: str) -> None:
-        self._pool = pool
+        self._pool = GuardedPool(pool, where)
         self.where = where
 
     @classmethod
@@ -59,9 +59,9 @@ class PostgresStore(PostgresTurns, PostgresNodes):
     async def close(self) -> None:
         """Waits for borrowed connections (e.g. an ``exclusive`` block) a while, then cuts them."""
         try:
-            await asyncio.wait_for(self._pool.close(), timeout=CLOSE_TIMEOUT_S)
+            await asyncio.wait_for(self._pool.raw.close(), timeout=CLOSE_TIMEOUT_S)
         except TimeoutError:
-            self._pool.terminate()
+            self._pool.raw.terminate()
 
     # chats
     async def create_chat(self, chat: Chat) -> Chat:

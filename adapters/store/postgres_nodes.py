@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 
 from adapters.store import rows
-from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, advisory_key
+from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, advisory_key
 from adapters.store.postgres_sql import SQL
 from core.model import ProcessRecord, Task, TurnRequest
 
@@ -81,7 +81,7 @@ async def claim(
 class PostgresNodes:
     """What several nodes coordinate through, of ``core.ports.store.Store`` for ``PostgresStore``."""
 
-    _pool: asyncpg.Pool
+    _pool: GuardedPool
 
     async def renew_chat_leases(
         self, node_id: str, chat_ids: Sequence[str], at: datetime, until: datetime

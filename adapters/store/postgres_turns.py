@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from adapters.store import rows
-from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, advisory_key
+from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, advisory_key
 from adapters.store.postgres_nodes import LeaseTaken, claim
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
@@ -36,7 +36,7 @@ def _without_nul(value: Any) -> Any:
 class PostgresTurns:
     """The task queue and the journal of ``core.ports.store.Store``, for ``PostgresStore``."""
 
-    _pool: asyncpg.Pool
+    _pool: GuardedPool
     where: str
 
     async def _fault_point(self, conn: Conn, name: str) -> None:

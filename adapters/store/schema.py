@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.ports.store import StoreUnavailable
+
 Dialect = Literal["sqlite", "postgres"]
 
 
-class StoreUnavailableError(RuntimeError):
-    """The database cannot be opened or reached; the message names it and what to check."""
+class StoreUnavailableError(StoreUnavailable, RuntimeError):
+    """The database cannot be opened or reached at start; the message names it and what to check."""
 
 
 class SchemaTooNewError(RuntimeError):

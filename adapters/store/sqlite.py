@@ -50,7 +50,8 @@ class SqliteStore(SqliteTurns, SqliteNodes):
         return cls(await SqliteConnection.open(path))
 
     async def ping(self) -> None:
-        await self._db.one("SELECT 1")
+        """A write probe, not a read: in WAL mode reads go on while the file cannot take a write."""
+        await self._db.probe_write()
 
     async def close(self) -> None:
         await self._db.close()

@@ -2,12 +2,15 @@
 
 Reads run in ``BEGIN``, writes in ``BEGIN IMMEDIATE`` (the write lock taken up front, so two writers wait
 on the busy timeout instead of failing half-way). An asyncio.Lock queues callers in order; the single
-thread keeps transactions apart even when a waiting caller is cancelled.
+thread keeps transactions apart even when a waiting caller is cancelled. A fault of the file (read-only, I/O
+error, disk full, the write lock held elsewhere past the busy timeout) raises ``StoreUnavailable``; the
+transaction is rolled back either way, so the connection works again as soon as the file does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +20,26 @@ from typing import Any, TypeVar
 
 from adapters.store.rows import time_text
 from adapters.store.schema import VERSION_TABLE, StoreUnavailableError, pending_versions, split_statements
+from core.ports.store import StoreUnavailable
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 Params = dict[str, Any] | Sequence[Any]
+# primary result codes of a database that is there but cannot be used now: BUSY, LOCKED, NOMEM, READONLY, IOERR,
+# FULL, CANTOPEN, PROTOCOL (a constraint or a syntax error stays a bug, not an outage)
+_FAULT_CODES = {5, 6, 7, 8, 10, 13, 14, 15}
+
+
+def unavailable(error: sqlite3.Error, path: Path) -> StoreUnavailable | None:
+    """``StoreUnavailable`` naming the cause when ``error`` says the file cannot be used now, else None."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(error, sqlite3.OperationalError) or code is None or code & 0xFF not in _FAULT_CODES:
+        return None
+    name = getattr(error, "sqlite_errorname", str(code))
+    return StoreUnavailable(
+        f"the SQLite database {path} cannot be used now ({name}: {error}); check that its directory is writable, "
+        "the disk has room and no other process holds its write lock"
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -50,6 +69,10 @@ def _migrate(conn: sqlite3.Connection, where: str) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+class _ProbeDone(Exception):
+    """Ends a write probe with a rollback."""
 
 
 class SqliteConnection:
@@ -85,14 +108,21 @@ class SqliteConnection:
             conn.execute(begin)
             try:
                 result = work(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have rolled back itself (I/O error, disk full); a COMMIT that failed leaves it open
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return result
 
         async with self._lock:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, transaction, self._conn)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, transaction, self._conn)
+            except sqlite3.Error as error:
+                if (fault := unavailable(error, self.path)) is not None:
+                    raise fault from error
+                raise
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await self.run(work, "BEGIN IMMEDIATE")
@@ -106,6 +136,19 @@ class SqliteConnection:
     async def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         found = await self.all(sql, params)
         return found[0] if found else None
+
+    async def probe_write(self) -> None:
+        """Takes the write lock and starts a write, then rolls back: raises when a write could not be stored now.
+
+        The update matches no row, so nothing reaches the file; it still needs the lock and a writable database.
+        """
+
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE schema_version SET version = version WHERE 0")
+            raise _ProbeDone
+
+        with contextlib.suppress(_ProbeDone):
+            await self.run(probe, "BEGIN IMMEDIATE")
 
     async def close(self) -> None:
         if self._closed:

@@ -14,13 +14,14 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from app.usecases.errors import Refused, WorkAtRisk
+from app.usecases.errors import Refused, StoreUnavailable, WorkAtRisk
 from core.errors import DomainError, TooLarge
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://hearth.dev/problems/"
+STORE_RETRY_AFTER_S = 5  # a store fault that heals (a restart, a lock let go) is usually over within seconds
 
 
 @dataclass
@@ -58,18 +59,25 @@ _MEANING = {
     422: "a field is invalid for this chat or agent (named in field)",
     503: "the agent cannot run here now (the detail says what to install, fix or reset)",
 }
+_STORE_UNAVAILABLE = (
+    "the store is unavailable for a while (type store_unavailable, with a Retry-After header in seconds): retry "
+    "after that; or the agent cannot run here now (the detail says what to install, fix or reset)"
+)
 
 
 def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a route can give (400 is documented by Litestar itself)."""
+    """OpenAPI entries for the problem responses a route can give (400 is documented by Litestar itself).
+
+    Every such route reads or writes the store, so each also documents the 503 of a store that is out of reach.
+    """
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
-            description=_MEANING[status],
+            description=_STORE_UNAVAILABLE if status == 503 else _MEANING[status],
             media_type=PROBLEM_JSON,
             generate_examples=False,
         )
-        for status in statuses
+        for status in (*statuses, 503)
     }
 
 
@@ -119,6 +127,14 @@ def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, A
     return problem_response(exc.status_code, kind, kind.replace("_", " ").capitalize(), str(exc.detail))
 
 
+def _store_unavailable(request: Request[Any, Any, Any], exc: StoreUnavailable) -> Response[dict[str, Any]]:
+    log.warning("%s %s: the store is unavailable: %s", request.method, request.url.path, exc)
+    detail = f"the store is unavailable ({exc}); retry in {STORE_RETRY_AFTER_S} s"
+    response = problem_response(503, "store_unavailable", "Store unavailable", detail)
+    response.set_header("Retry-After", str(STORE_RETRY_AFTER_S))
+    return response
+
+
 def _crash(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -130,5 +146,6 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     Refused: _refused,
     ValidationException: _validation,
     HTTPException: _http,
+    StoreUnavailable: _store_unavailable,
     Exception: _crash,
 }

@@ -32,7 +32,11 @@ class SystemController(Controller):
 
     @get(
         "/api/health",
-        responses={503: ResponseSpec(dict[str, Any], description="the store cannot be reached: hearth cannot work")},
+        responses={
+            503: ResponseSpec(
+                dict[str, Any], description="the store cannot be reached or written: hearth cannot work (degraded)"
+            )
+        },
     )
     async def health(
         self, request: Request[Any, Any, Any], state: State, system: NamedDependency[System]
@@ -44,6 +48,6 @@ class SystemController(Controller):
             return Response({"status": body["status"]}, status_code=status_code)
         return Response(body, status_code=status_code)
 
-    @get("/metrics", media_type=MediaType.TEXT)
+    @get("/metrics", media_type=MediaType.TEXT, responses=documented_problems())
     async def metrics(self, system: NamedDependency[System]) -> str:
         return await system.metrics()

@@ -119,8 +119,13 @@ class Dispatcher:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # the store itself broke mid-turn; startup recovery fails the task if it stays running
-            log.exception("turn %s could not be finished", task.id)
+            # the runner retried storing the end while the store was out (app.turns.settle) and gave up
+            log.exception(
+                "turn %s could not be finished: it stays running in the store until startup recovery fails it at "
+                "the next start of hearth (its chat takes no new turn until then); restart hearth once the store "
+                "is back",
+                task.id,
+            )
         finally:
             self._registry.release(task.id)
             self._wake.set()

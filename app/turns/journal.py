@@ -31,7 +31,6 @@ class TurnJournal:
         if not events:
             return
         for event in events:
-            self.ended = self.ended or is_terminal(event)
             if isinstance(event, UsageReport):
                 self.usage = self.usage + Usage(
                     input_tokens=event.input_tokens,
@@ -39,7 +38,10 @@ class TurnJournal:
                     reasoning_tokens=event.reasoning_tokens,
                     cost_usd=event.cost_usd,
                 )
-        for stored in await self._journal.append_events(self.task_id, self.chat_id, events):
+        stored_rows = await self._journal.append_events(self.task_id, self.chat_id, events)
+        # only once stored: a terminal event the store refused is written again when the turn is finished
+        self.ended = self.ended or any(is_terminal(event) for event in events)
+        for stored in stored_rows:
             await self._bus.publish(stored)
 
 

@@ -4,7 +4,8 @@
 says why a stored one could not be resumed); 3. handoff preamble; 4-5. stream, persist, publish
 (``app.turns.stream``); 6. diff the worktree into pending changes with attribution (``core.changes``); 7. finish
 the task with its usage (the store adds it to the agent session and sets it idle). The turn is in the
-``TurnRegistry`` throughout, so a cancel or a permission answer reaches whichever phase it is in.
+``TurnRegistry`` throughout, so a cancel or a permission answer reaches whichever phase it is in. A store that is
+out of reach mid-turn fails the turn ("the store failed: ..."), stored once the store is back (``app.turns.settle``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.metrics import Metrics
 from app.turns.journal import TurnJournal
 from app.turns.registry import TurnRegistry
 from app.turns.sessions import OpenSession, TurnSessions
+from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
 from app.turns.stream import StreamResult, stream_turn
 from app.turns.transcript import load_transcript
 from core.changes import attribution_stamp, reconcile_pending
@@ -54,6 +56,7 @@ class TurnRunner:
         clock: Clock,
         metrics: Metrics,
         watchdog: WatchdogPolicy,
+        store_retry: StoreRetry = StoreRetry(),
     ) -> None:
         self._chats = chats
         self._worktree_rows = worktree_rows
@@ -67,30 +70,51 @@ class TurnRunner:
         self._clock = clock
         self._metrics = metrics
         self._watchdog = watchdog
+        self._store_retry = store_retry
 
     async def run(self, task: Task) -> Task:
         """Runs a claimed task to a terminal state; always finishes the task (shutdown included) before returning."""
         journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id)
         started = self._clock.monotonic()
+        journaled = True
         try:
             status, error = await self._steps(task, journal)
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(task, journal, TaskStatus.FAILED, SHUTDOWN_ERROR, journaled=False))
+            shutdown = self._finish(task, journal, TaskStatus.FAILED, SHUTDOWN_ERROR, journaled=False, retry=NO_RETRY)
+            await asyncio.shield(shutdown)
             raise
         except Exception as exc:
-            log.exception("turn %s failed inside hearth", task.id)
-            status, error = await self._fail(task, journal, f"hearth failed running the turn: {exc!r}")
-        finished = await self._finish(task, journal, status, error, journaled=True)
+            if (fault := store_fault(exc)) is not None:
+                # the agent's events could not be journaled (persist first), so the turn cannot go on
+                log.warning("turn %s: the store failed (%s); the turn fails once the store is back", task.id, fault)
+                error = f"the store failed: {fault}"
+            else:
+                log.exception("turn %s failed inside hearth", task.id)
+                error = f"hearth failed running the turn: {exc!r}"
+            status, journaled = TaskStatus.FAILED, False
+        finished = await self._finish(task, journal, status, error, journaled=journaled, retry=self._store_retry)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
         return finished
 
     async def _finish(
-        self, task: Task, journal: TurnJournal, status: TaskStatus, error: str | None, *, journaled: bool
+        self,
+        task: Task,
+        journal: TurnJournal,
+        status: TaskStatus,
+        error: str | None,
+        *,
+        journaled: bool,
+        retry: StoreRetry,
     ) -> Task:
+        """The terminal event (unless one is journaled) and the terminal status, retried while the store is out."""
         self._registry.finishing(task.id)
-        if not journaled and not journal.ended:
-            await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error or "")])
-        return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+
+        async def store_end() -> Task:
+            if not journaled and not journal.ended:  # ended only once stored: a retry never writes it twice
+                await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error or "")])
+            return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+
+        return await retry_store(f"finishing turn {task.id}", store_end, self._clock, retry)
 
     async def _fail(self, task: Task, journal: TurnJournal, error: str) -> Outcome:
         if not journal.ended:  # hearth failing after the agent's terminal event keeps that one the only one

@@ -78,7 +78,11 @@ class TurnSessions:
         if not isinstance(checked_out, Success):
             return Failure(checked_out.failure())
         live = checked_out.unwrap()
-        await self._record(task, live.handle, backend.kind, stored if resumable else None)
+        try:
+            await self._record(task, live.handle, backend.kind, stored if resumable else None)
+        except BaseException:  # the store failed: the session goes back, or the chat's next turn finds it busy
+            await self._pool.checkin(live)
+            raise
         return Success(OpenSession(live.handle, backend, live))
 
     async def _open_oneshot(self, spec: SessionSpec) -> Result[OpenSession, DomainError]:

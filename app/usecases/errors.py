@@ -2,7 +2,9 @@
 
 Core and adapters return ``Result`` values; a use case unwraps them with ``ok`` so its code reads straight
 through, and its caller (an HTTP controller, the CLI) renders the one exception family: the API maps
-``error.kind`` to problem+json in ``app.api.problems``. Anything else raised is a bug or broken infrastructure.
+``error.kind`` to problem+json in ``app.api.problems``. Anything else raised is a bug or broken infrastructure;
+``StoreUnavailable`` (re-exported here for the edge, which may not import the store's port) is the store being out
+of reach for a while, which the API answers with 503 and Retry-After.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from returns.result import Result
 
 from core.changes import WorktreeRisk
 from core.errors import Conflict, DomainError
+from core.ports.store import StoreUnavailable
+
+__all__ = ["Refused", "ShuttingDown", "StoreUnavailable", "WorkAtRisk", "ok"]
 
 T = TypeVar("T")
 

@@ -3,7 +3,9 @@
 One adapter class per database (SQLite, PostgreSQL, and the in-memory one of the fast tests) implements every
 role; ``Store`` names them all for the composition root and the contract suites. Each method is one atomic
 transaction. Expected refusals are values or ``None``; an exception means the store itself broke (disk full,
-connection lost) and the caller treats it as infrastructure failing.
+connection lost) and the caller treats it as infrastructure failing. When the database is out of reach for a
+while (unwritable, locked too long, refusing connections) every adapter raises ``StoreUnavailable``, so the app
+can answer 503 and retry without knowing which database it runs on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ from core.model import (
     Worktree,
     WorktreeStatus,
 )
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or written now (a fault that may heal); the message names the cause.
+
+    The transaction that raised it changed nothing (or, on a connection lost at commit, may have committed).
+    """
 
 
 class ChatStore(Protocol):
