@@ -68,7 +68,7 @@ class TurnController(Controller):
         status_code=200,
         responses={
             202: ResponseSpec(data_container=dict[str, Any], description="relayed to the node running the turn"),
-            **documented_problems(404, 409),
+            **documented_problems(404, 409, 422),
         },
     )
     async def answer_permission(
