@@ -52,6 +52,7 @@ TITLE: dict[str, str] = {
 }
 
 _MEANING = {
+    400: "the request is malformed: not JSON, an unknown or mistyped field (named in field; errors lists each)",
     404: "the chat, turn or request does not exist",
     409: "the chat or turn is in a state that refuses this (the detail says which, and what to do)",
     413: "an input is over a configured limit (named in field; the limit is in limit)",
@@ -61,7 +62,8 @@ _MEANING = {
 
 
 def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a route can give (400 is documented by Litestar itself)."""
+    """OpenAPI entries for the problem responses a route can give. 400 is always among them: a route with a path
+    parameter or a body can get a malformed request, and Litestar's own 400 entry would say application/json."""
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
@@ -69,7 +71,7 @@ def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_JSON,
             generate_examples=False,
         )
-        for status in statuses
+        for status in sorted({400, *statuses})
     }
 
 
