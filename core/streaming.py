@@ -1,11 +1,13 @@
 """When an event stream (SSE) of a turn or a chat ends: a pure decision the streaming loop asks after each read.
 
-A turn stream ends once it delivered the turn's terminal event. Some writers store a turn's terminal status before
-they journal its terminal event (the cancel of a queued turn, startup recovery), so a finished turn whose journal
-has nothing unread is given a grace period for that event; a client that reconnects after the end (the terminal
-event is journaled, it already saw it) ends at once. A chat stream never ends on its own. Either ends when the bus
-closes (shutdown: the client reconnects with ``Last-Event-ID``); a bus that overflowed (this reader fell behind)
-only stops waking the loop, which keeps polling the journal, so nothing is lost either way.
+A turn stream ends once it delivered the turn's terminal event. Every writer stores a turn's terminal status before
+it journals its terminal event (the runner, the cancel of a queued turn, startup recovery, a lease takeover), so
+whoever reacts to that event reads a finished turn; a finished turn whose journal has nothing unread is therefore
+given a grace period for that event (and ends without it if its writer died in between); a client that reconnects
+after the end (the terminal event is journaled, it already saw it) ends at once. A chat stream never ends on its
+own. Either ends when the bus closes (shutdown: the client reconnects with ``Last-Event-ID``); a bus that
+overflowed (this reader fell behind) only stops waking the loop, which keeps polling the journal, so nothing is
+lost either way.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -30,6 +31,8 @@ from core.events import (
     is_terminal,
 )
 from core.ports.agents import TurnInput
+
+log = logging.getLogger(__name__)
 
 LIVENESS_POLL_S = 1.0  # how often a waiting turn checks that its process still lives
 CANCEL_GRACE_S = 30.0  # an agent that does not confirm a cancel this long ends the turn anyway
@@ -166,7 +169,9 @@ class AcpSession:
             self._state, events = acp_events.finish_prompt(self._state, response)
             return events
         if isinstance(done.error, RequestError):
-            self._state, events = acp_events.fail_prompt(self._state, describe_request_error(done.error))
+            described = describe_request_error(done.error)
+            log.warning("%s turn %s: session/prompt failed: %s", self.process.spec.name, active.turn_id, described)
+            self._state, events = acp_events.fail_prompt(self._state, described)
             return events
         # The connection closed under the prompt: the agent died. Wait for its exit code to say so.
         await self.process.wait_exited(EXIT_WAIT_S)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,18 @@ class ActiveTurn:
     permissions: dict[str, tuple[asyncio.Future[str | None], list[dict[str, Any]]]] = field(default_factory=dict)
 
 
+ERROR_DATA_MAX_CHARS = 2000  # an agent may attach a whole schema or stack: enough to name the field, not a flood
+
+
 def describe_request_error(error: RequestError) -> str:
+    """The agent's JSON-RPC error with its ``data``, which often names the offending field (any JSON shape)."""
+    head = f"{error} (code {error.code})"
     data = error.data
-    details = data.get("details") or data.get("message") if isinstance(data, dict) else data
-    return f"{error} (code {error.code})" + (f": {details}" if details else "")
+    if data is None or data in ("", {}, []):
+        return head
+    if isinstance(data, dict) and set(data) <= {"details", "message"}:
+        data = data.get("details") or data.get("message")  # the common {"details": "..."}: just its text
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, default=str)
+    if len(text) > ERROR_DATA_MAX_CHARS:
+        text = f"{text[:ERROR_DATA_MAX_CHARS]}... ({len(text) - ERROR_DATA_MAX_CHARS} more characters)"
+    return f"{head}: {text}" if text else head

@@ -10,17 +10,32 @@ import pygit2
 from pygit2.enums import CheckoutStrategy, RepositoryOpenFlag
 
 from adapters.git.naming import confined_worktree_dir, is_inside
-from adapters.git.refusal import refuse
+from adapters.git.refusal import refuse, refuse_input
 from core.model import Worktree
+
+
+def resolve_repo_path(repo_path: str) -> Path:
+    """``repo_path`` as an absolute, resolved path; a path no filesystem can hold (a NUL byte), a ``~user`` with no
+    such user, or one the OS cannot resolve is refused as invalid input naming ``repo_path``."""
+    if "\x00" in repo_path:
+        refuse_input(f"repository path {repo_path!r} contains a NUL byte; send the path without it", field="repo_path")
+    try:
+        path = Path(repo_path).expanduser()
+    except RuntimeError as exc:  # "~someone" with no such user (or no home directory to expand "~")
+        detail = f"repository path {repo_path!r} cannot be expanded ({exc}); send an absolute path"
+        refuse_input(detail, field="repo_path")
+    if not path.is_absolute():
+        refuse_input(f"repository path {repo_path!r} must be absolute", field="repo_path")
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+        refuse_input(f"repository path {repo_path!r} cannot be resolved: {exc}", field="repo_path")
 
 
 def validate_repo(roots: Sequence[Path], worktrees_dir: Path, repo_path: str) -> Path:
     """The resolved top of a non-bare repository with commits inside one of ``roots``; refuses anything else,
     hearth's own worktrees included."""
-    path = Path(repo_path).expanduser()
-    if not path.is_absolute():
-        refuse(f"repository path {repo_path!r} must be absolute", field="repo_path")
-    resolved = path.resolve()
+    resolved = resolve_repo_path(repo_path)
     real_roots = [root.expanduser().resolve() for root in roots]
     if not any(is_inside(resolved, root) for root in real_roots):
         allowed = ", ".join(str(root) for root in real_roots) or "(none configured)"

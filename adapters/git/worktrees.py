@@ -19,7 +19,7 @@ from returns.result import Failure, Result, Success
 
 from adapters.git import changes, create, safety, snapshots
 from adapters.git.refusal import Refused
-from adapters.git.repos import validate_repo
+from adapters.git.repos import resolve_repo_path, validate_repo
 from core.errors import DomainError, GitError
 from core.model import FileDiff, Preflight, Worktree
 from core.ports.clock import Clock
@@ -40,7 +40,10 @@ class GitWorktrees:
         return self._dir
 
     def _lock(self, repo_path: str) -> asyncio.Lock:
-        key = str(Path(repo_path).expanduser().resolve())
+        try:
+            key = str(resolve_repo_path(repo_path))
+        except Refused:  # an unusable path: the work itself refuses it, naming repo_path
+            key = repo_path
         return self._locks.setdefault(key, asyncio.Lock())
 
     async def _run(self, repo_path: str, what: str, work: Callable[[], T]) -> Result[T, DomainError]:

@@ -12,7 +12,7 @@ from litestar.response import ServerSentEvent
 from app.api.dto import ChatCreate, CloseRequest, chat_json, session_json
 from app.api.idempotency import Idempotency
 from app.api.problems import documented_problems
-from app.api.sse import event_stream, parse_last_event_id
+from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
 from app.usecases.agents import Agents
 from app.usecases.chats import Chats
 from app.usecases.streams import EventStreams
@@ -91,7 +91,7 @@ class ChatController(Controller):
             "chips": {agent: chip.value for agent, chip in chips.items()},
         }
 
-    @get("/{chat_id:str}/events", responses=documented_problems(404))
+    @get("/{chat_id:str}/events", media_type=EVENT_STREAM, responses=documented_problems(404))
     async def chat_events(
         self,
         chat_id: FromPath[str],

@@ -53,6 +53,7 @@ TITLE: dict[str, str] = {
 }
 
 _MEANING = {
+    400: "the request is malformed: not JSON, an unknown or mistyped field (named in field; errors lists each)",
     404: "the chat, turn or request does not exist",
     409: "the chat or turn is in a state that refuses this (the detail says which, and what to do)",
     413: "an input is over a configured limit (named in field; the limit is in limit)",
@@ -66,10 +67,9 @@ _STORE_UNAVAILABLE = (
 
 
 def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a route can give (400 is documented by Litestar itself).
-
-    Every such route reads or writes the store, so each also documents the 503 of a store that is out of reach.
-    """
+    """OpenAPI entries for the problem responses a route can give. 400 is always among them: a route with a path
+    parameter or a body can get a malformed request, and Litestar's own 400 entry would say application/json. Every
+    such route reads or writes the store, so each also documents the 503 of a store that is out of reach."""
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
@@ -77,7 +77,7 @@ def documented_problems(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_JSON,
             generate_examples=False,
         )
-        for status in (*statuses, 503)
+        for status in sorted({400, *statuses, 503})
     }
 
 

@@ -14,6 +14,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from core.events import dump_event
 from core.model import StoredEvent
 
+EVENT_STREAM = "text/event-stream"  # the media type SSE routes declare, so the OpenAPI schema says it
+
 
 def parse_last_event_id(value: str | None) -> int:
     try:

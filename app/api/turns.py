@@ -14,7 +14,7 @@ from app.api.chats import LastEventId
 from app.api.dto import PermissionAnswer, TurnSubmit, turn_json
 from app.api.idempotency import Idempotency
 from app.api.problems import documented_problems
-from app.api.sse import event_stream, parse_last_event_id
+from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
 from app.usecases.streams import EventStreams
 from app.usecases.turns import Turns
 
@@ -68,7 +68,7 @@ class TurnController(Controller):
         status_code=200,
         responses={
             202: ResponseSpec(data_container=dict[str, Any], description="relayed to the node running the turn"),
-            **documented_problems(404, 409),
+            **documented_problems(404, 409, 422),
         },
     )
     async def answer_permission(
@@ -90,7 +90,7 @@ class TurnController(Controller):
 
         return await idempotency.run(request, action)
 
-    @get("/{turn_id:str}/events", responses=documented_problems(404))
+    @get("/{turn_id:str}/events", media_type=EVENT_STREAM, responses=documented_problems(404))
     async def events(
         self,
         chat_id: FromPath[str],

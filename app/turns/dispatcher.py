@@ -131,9 +131,10 @@ class Dispatcher:
             self._wake.set()
 
     async def _finish_unstarted(self, task: Task) -> None:
+        """Cancelled between its claim and its start: stored first, then journaled, as every turn ends."""
+        await self._queue.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, Usage(), self._clock.now())
         journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id)
         await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason=CANCELLED_BEFORE_START)])
-        await self._queue.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, Usage(), self._clock.now())
 
     async def shutdown(self, grace_s: float) -> None:
         """Stop claiming; let in-flight turns finish within ``grace_s``; then cancel them (they record why)."""

@@ -1,6 +1,8 @@
 """A turn's journal: persist first, then publish, so a subscriber never sees an event the store does not have.
 
-It also adds up the usage the agent reports, which ``finish_task`` stores with the turn's terminal status.
+It also adds up the usage the agent reports, which ``finish_task`` stores with the turn's terminal status. A turn's
+terminal event is written last, once its final state is stored (the runner, ``dequeue``, the dispatcher, recovery),
+so whoever reacts to it reads a finished turn.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ class RunningTurn:
     cancel_requested: bool = False
     finishing: bool = False  # the agent is done with it; its terminal status is being stored
     handle: SessionHandle | None = None  # the agent session running it, while one is open
+    answered: set[str] = field(default_factory=set)  # questions answered here (before the agent journals it)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -106,8 +107,15 @@ class TurnRegistry:
     async def answer_permission(self, turn_id: str, request_id: str, option_id: str | None) -> bool:
         """False when the turn does not run here or no such question waits."""
         turn = self._turns.get(turn_id)
-        handle = turn.handle if turn is not None else None
-        return handle is not None and await handle.answer_permission(request_id, option_id)
+        if turn is None or turn.handle is None or not await turn.handle.answer_permission(request_id, option_id):
+            return False
+        turn.answered.add(request_id)
+        return True
+
+    def answered(self, turn_id: str, request_id: str) -> bool:
+        """The question was answered on this node (its ``permission_resolved`` event may not be journaled yet)."""
+        turn = self._turns.get(turn_id)
+        return turn is not None and request_id in turn.answered
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:

@@ -3,7 +3,8 @@
 1. ensure the chat worktree; 2. resume or create the agent session (``app.turns.sessions``; a ContextReset event
 says why a stored one could not be resumed); 3. handoff preamble; 4-5. stream, persist, publish
 (``app.turns.stream``); 6. diff the worktree into pending changes with attribution (``core.changes``); 7. finish
-the task with its usage (the store adds it to the agent session and sets it idle). The turn is in the
+the task with its usage (the store adds it to the agent session and sets it idle), and only then journal the
+turn's terminal event, so whoever reacts to it reads the turn's final state. The turn is in the
 ``TurnRegistry`` throughout, so a cancel or a permission answer reaches whichever phase it is in. A store that is
 out of reach mid-turn fails the turn ("the store failed: ..."), stored once the store is back (``app.turns.settle``).
 """
@@ -24,7 +25,7 @@ from app.turns.stream import StreamResult, stream_turn
 from app.turns.transcript import load_transcript
 from core.changes import attribution_stamp, reconcile_pending
 from core.errors import Conflict, DomainError
-from core.events import ContextReset, TurnCancelled, TurnCompleted, TurnFailed
+from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
 from core.lifecycle import WatchdogPolicy
 from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, TranscriptEntry, Worktree
 from core.ports.agents import TurnInput
@@ -37,7 +38,17 @@ from core.routing import compose_prompt, handoff_preamble, last_turn_of
 log = logging.getLogger(__name__)
 
 SHUTDOWN_ERROR = "hearth shut down during the turn; submit it again"
-Outcome = tuple[TaskStatus, str | None]
+
+
+def outcome_of(terminal: TerminalEvent) -> tuple[TaskStatus, str | None]:
+    """The stored status and error of a turn that ended with ``terminal``."""
+    match terminal:
+        case TurnCompleted():
+            return TaskStatus.SUCCEEDED, None
+        case TurnCancelled(reason=reason):
+            return TaskStatus.CANCELLED, reason
+        case TurnFailed(error=error):
+            return TaskStatus.FAILED, error
 
 
 class TurnRunner:
@@ -76,12 +87,11 @@ class TurnRunner:
         """Runs a claimed task to a terminal state; always finishes the task (shutdown included) before returning."""
         journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id)
         started = self._clock.monotonic()
-        journaled = True
         try:
-            status, error = await self._steps(task, journal)
+            terminal = await self._steps(task, journal)
         except asyncio.CancelledError:
-            shutdown = self._finish(task, journal, TaskStatus.FAILED, SHUTDOWN_ERROR, journaled=False, retry=NO_RETRY)
-            await asyncio.shield(shutdown)
+            shutdown = TurnFailed(session_id="", turn_id=task.id, error=SHUTDOWN_ERROR)
+            await asyncio.shield(self._finish(task, journal, shutdown, retry=NO_RETRY))
             raise
         except Exception as exc:
             if (fault := store_fault(exc)) is not None:
@@ -91,46 +101,40 @@ class TurnRunner:
             else:
                 log.exception("turn %s failed inside hearth", task.id)
                 error = f"hearth failed running the turn: {exc!r}"
-            status, journaled = TaskStatus.FAILED, False
-        finished = await self._finish(task, journal, status, error, journaled=journaled, retry=self._store_retry)
+            terminal = TurnFailed(session_id="", turn_id=task.id, error=error)
+        finished = await self._finish(task, journal, terminal, retry=self._store_retry)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
         return finished
 
-    async def _finish(
-        self,
-        task: Task,
-        journal: TurnJournal,
-        status: TaskStatus,
-        error: str | None,
-        *,
-        journaled: bool,
-        retry: StoreRetry,
-    ) -> Task:
-        """The terminal event (unless one is journaled) and the terminal status, retried while the store is out."""
+    async def _finish(self, task: Task, journal: TurnJournal, terminal: TerminalEvent, *, retry: StoreRetry) -> Task:
+        """Store the final state (status, error, usage) first, then journal the terminal event: whoever reacts to
+        that event (an SSE client reading the turn at once) reads a finished turn. Exactly one terminal event. Each
+        step is retried on its own while the store is out of reach, so a repeat never finishes the task twice."""
         self._registry.finishing(task.id)
+        status, error = outcome_of(terminal)
 
-        async def store_end() -> Task:
-            if not journaled and not journal.ended:  # ended only once stored: a retry never writes it twice
-                await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error or "")])
+        async def store_final_state() -> Task:
             return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
 
-        return await retry_store(f"finishing turn {task.id}", store_end, self._clock, retry)
+        async def journal_terminal() -> None:
+            if not journal.ended:  # ended only once stored: a retry never writes it twice
+                await journal.write([terminal])
 
-    async def _fail(self, task: Task, journal: TurnJournal, error: str) -> Outcome:
-        if not journal.ended:  # hearth failing after the agent's terminal event keeps that one the only one
-            await journal.write([TurnFailed(session_id="", turn_id=task.id, error=error)])
-        return TaskStatus.FAILED, error
+        finished = await retry_store(f"storing the end of turn {task.id}", store_final_state, self._clock, retry)
+        await retry_store(f"journaling the end of turn {task.id}", journal_terminal, self._clock, retry)
+        return finished
 
-    async def _steps(self, task: Task, journal: TurnJournal) -> Outcome:
+    async def _steps(self, task: Task, journal: TurnJournal) -> TerminalEvent:
+        """Steps 1 to 6; returns the turn's terminal event, still to be journaled (``_finish``)."""
         # 1. the chat's worktree, shared by every agent and turn
         prepared = await self._prepare(task)
         if not isinstance(prepared, Success):
-            return await self._fail(task, journal, prepared.failure().detail)
+            return TurnFailed(session_id="", turn_id=task.id, error=prepared.failure().detail)
         chat, worktree = prepared.unwrap()
         # 2. resume or create the agent session
         opened = await self._sessions.open(task, worktree.path)
         if not isinstance(opened, Success):
-            return await self._fail(task, journal, opened.failure().detail)
+            return TurnFailed(session_id="", turn_id=task.id, error=opened.failure().detail)
         session = opened.unwrap()
         self._registry.attach(task.id, session.handle)
         unresponsive = False
@@ -145,14 +149,7 @@ class TurnRunner:
             await self._sessions.release(session, task.id, discard=unresponsive)
         # 6. every turn may have edited files, even a failed or cancelled one
         await self._record_changes(chat.id, task, worktree)
-        # 7. the terminal status; usage is added to the agent session by finish_task
-        match result.terminal:
-            case TurnCompleted():
-                return TaskStatus.SUCCEEDED, None
-            case TurnCancelled(reason=reason):
-                return TaskStatus.CANCELLED, reason
-            case TurnFailed(error=error):
-                return TaskStatus.FAILED, error
+        return result.terminal
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
         if task.chat_id is None:
@@ -185,9 +182,7 @@ class TurnRunner:
         prompt = compose_prompt(self._preamble(task.agent, session, transcript), task.prompt)
         turn = TurnInput(turn_id=task.id, prompt=prompt, transcript=transcript, model=task.model)
         if self._registry.cancel_requested(task.id):  # cancelled while the session was being opened
-            cancelled = TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id)
-            await journal.write([cancelled])
-            return StreamResult(cancelled)
+            return StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))
         return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
 
     async def _record_changes(self, chat_id: str, task: Task, worktree: Worktree) -> None:

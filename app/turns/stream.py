@@ -1,5 +1,8 @@
 """Step 5 of a turn: stream the backend's events, persist them in order, publish them, under a watchdog.
 
+The terminal event is returned, never journaled here: the runner stores the turn's final state first (changes,
+status, usage), then journals it, so whoever reacts to it reads a finished turn.
+
 A pump task owns the backend's event iterator and feeds a queue; the consumer drains whatever is queued in one
 batch, coalesces it (``core.stream``), appends it to the journal in one transaction and publishes the stored rows.
 Waiting on the queue (not on the iterator) lets the watchdog time out without tearing the backend's stream down.
@@ -28,7 +31,7 @@ RESTART_TIMEOUT_S = 30.0  # stopping is SIGTERM, a bounded wait, SIGKILL: well i
 
 @dataclass(frozen=True)
 class StreamResult:
-    terminal: TerminalEvent
+    terminal: TerminalEvent  # not journaled yet: the runner journals it once the turn's final state is stored
     agent_unresponsive: bool = False  # the watchdog gave up: the handle must not be reused
 
 
@@ -104,7 +107,6 @@ async def _consume(
             if step is WatchdogStep.PROBE and not handle.is_alive():
                 error = "the agent process died mid-turn; the next turn restarts it"
                 failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
-                await journal.write([failed])
                 return StreamResult(failed, agent_unresponsive=True)
             if step is WatchdogStep.CANCEL:
                 log.warning("turn %s: %s; cancelling it", turn.turn_id, f"silent for {now - last_event_at:.0f} s")
@@ -116,7 +118,6 @@ async def _consume(
             if step is WatchdogStep.RESTART:
                 error = await _restart_agent(restart, turn.turn_id, last_event_at, now)
                 failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
-                await journal.write([failed])
                 return StreamResult(failed, agent_unresponsive=True)
             continue
         batch = [first]
@@ -131,10 +132,11 @@ async def _consume(
                 item = (clock.monotonic(), terminal)
             at, event = item
             held, ready = push(held, event, at)
-            ready_events.extend(ready)
             if is_terminal(event):
+                ready_events.extend(ready[:-1])  # push flushed what it held, then the terminal event: keep that back
                 terminal = event
                 break
+            ready_events.extend(ready)
         await journal.write(ready_events)
         last_event_at = clock.monotonic()
         steps_taken = 0

@@ -19,6 +19,7 @@ from app.usecases.errors import Refused, ShuttingDown, ok
 from core.agents import AgentSpec, ProviderConfig, check_turn_model
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.model import Task, TaskOrigin, TurnRequest, TurnRequestKind
+from core.permissions import check_option, open_question_options
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.store import Journal, TaskQueue, TurnRequestRelay
@@ -119,6 +120,11 @@ class Turns:
         task = await self.get(chat_id, turn_id)
         if task.status.is_terminal:
             raise Refused(Conflict(detail=f"turn {turn_id} is already {task.status.value}", field="turn.status"))
+        # an option the question does not offer is refused before it reaches the agent (OpenCode would take it for
+        # "once"); a question answered here already is left to the delivery, which says it no longer waits
+        if not self._registry.answered(turn_id, request_id):
+            journaled = [row.event for row in await self._journal.list_events(turn_id)]
+            ok(check_option(request_id, option_id, open_question_options(journaled, request_id)))
         if await self._registry.answer_permission(turn_id, request_id, option_id):
             return None
         if task.node_id is not None and task.node_id != self._node_id:

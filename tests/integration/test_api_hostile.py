@@ -38,6 +38,15 @@ async def test_path_outside_repo_roots_is_refused(hearth: Hearth, git_repo: Path
     assert (await hearth.client.get("/api/chats")).json() == []
 
 
+async def test_unusable_repo_paths_are_422_naming_repo_path(hearth: Hearth, git_repo: Path) -> None:
+    """Paths no filesystem can hold or expand used to reach a 500."""
+    for hostile in (f"{git_repo}\x00", "\x00", "~no-such-user-hearth/repo", f"{git_repo}/{'x' * 300}"):
+        response = await hearth.client.post("/api/chats", json={"repo_path": hostile})
+        assert response.status_code == 422, (hostile, response.text)
+        assert _problem(response).get("field") == "repo_path"
+    assert (await hearth.client.get("/api/chats")).json() == []
+
+
 async def test_unknown_agent_empty_and_huge_prompts_store_nothing(hearth: Hearth, git_repo: Path) -> None:
     chat = await hearth.create_chat(git_repo)
     turns_url = f"/api/chats/{chat['id']}/turns"

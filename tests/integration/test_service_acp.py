@@ -69,6 +69,11 @@ async def test_permission_requests_are_answered_through_the_api(
             request = await hearth.wait_event(turn["events_url"], "permission_request")
             option = next(o["option_id"] for o in request["options"] if o["kind"] == "allow_once") if allow else None
             url = f"/api/chats/{chat}/turns/{turn['id']}/permissions/{request['request_id']}"
+            unknown = await hearth.client.post(url, json={"option_id": "no-such-option"})
+            assert unknown.status_code == 422, unknown.text  # refused, and the question still waits
+            assert unknown.headers["content-type"].startswith("application/problem+json")
+            assert unknown.json()["field"] == "option_id"
+            assert all(o["option_id"] in unknown.json()["detail"] for o in request["options"]), unknown.json()
             answered = await hearth.client.post(url, json={"option_id": option})
             assert answered.status_code == 200, answered.text
             again = await hearth.client.post(url, json={"option_id": option})

@@ -91,3 +91,17 @@ async def test_idempotent_submit_runs_once(hearth: Hearth, git_repo: Path) -> No
     assert len((await hearth.client.get(url)).json()) == 1
     other = await hearth.client.post(url, json=body, headers={"Idempotency-Key": "submit-2"})
     assert other.json()["id"] != responses[0].json()["id"]
+
+
+async def test_a_turn_read_on_its_terminal_event_is_finished(hearth_any_store: Hearth, git_repo: Path) -> None:
+    """The turn's final state is stored before its terminal event goes out: reading the turn at once, many times."""
+    hearth = hearth_any_store
+    chat = (await hearth.create_chat(git_repo))["id"]
+    for n in range(30):
+        turn = await hearth.submit(chat, "native", f"turn {n}")
+        terminal = await hearth.wait_event(turn["events_url"], "turn_completed")
+        read = (await hearth.client.get(turn["url"])).json()  # at once, as a client reacting to the event does
+        assert read["status"] == "succeeded", (n, terminal, read)
+        assert read["finished_at"] is not None, (n, read)
+        assert read["usage"]["input_tokens"] > 0, (n, read)
+        assert read["usage"]["output_tokens"] > 0, (n, read)

@@ -98,6 +98,25 @@ async def test_a_permission_answer_reaches_the_waiting_question(engine: Engine, 
     assert "allow_once" in outcomes
 
 
+async def test_an_answer_naming_an_option_not_offered_is_refused_and_the_question_still_waits(
+    engine: Engine, git_repo: Path
+) -> None:
+    chat = await _chat(engine, git_repo)
+    engine.backend.script([*ask("r1"), text("done")])  # offers the one option "allow"
+    turn = await engine.turns.submit(chat, AGENT, "edit", None, CHAT)
+    await engine.until(lambda: bool(engine.backend.sessions) and bool(engine.backend.sessions[0]._answers))
+    with pytest.raises(Refused) as unknown:
+        await engine.turns.answer_permission(chat, turn.id, "r1", "always")
+    assert (unknown.value.error.kind, unknown.value.error.field) == ("invalid_input", "option_id")
+    assert "'always'" in unknown.value.error.detail
+    assert "allow" in unknown.value.error.detail  # the options offered
+    assert await engine.turns.answer_permission(chat, turn.id, "r1", "allow") is None  # it still waited
+    with pytest.raises(Refused) as answered:
+        await engine.turns.answer_permission(chat, turn.id, "r1", "always")  # nothing waits: 404, not 422
+    assert (answered.value.error.kind, answered.value.error.field) == ("not_found", "request_id")
+    assert (await engine.finished(turn.id)).status is TaskStatus.SUCCEEDED
+
+
 async def test_an_agent_that_cannot_start_fails_the_turn_saying_why(engine: Engine, git_repo: Path) -> None:
     chat = await _chat(engine, git_repo)
     engine.backend.open_failure = "scripted: not installed; run: npm install scripted"
