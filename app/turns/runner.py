@@ -120,8 +120,8 @@ class TurnRunner:
             if not journal.ended:  # ended only once stored: a retry never writes it twice
                 await journal.write([terminal])
 
-        finished = await retry_store(f"storing the end of turn {task.id}", store_final_state, self._clock, retry)
-        await retry_store(f"journaling the end of turn {task.id}", journal_terminal, self._clock, retry)
+        finished = await retry_store(f"finishing turn {task.id}", store_final_state, self._clock, retry)
+        await retry_store(f"finishing turn {task.id} (journaling its end)", journal_terminal, self._clock, retry)
         return finished
 
     async def _steps(self, task: Task, journal: TurnJournal) -> TerminalEvent:
