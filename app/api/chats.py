@@ -16,8 +16,14 @@ from app.api.sse import event_stream, parse_last_event_id
 from app.usecases.agents import Agents
 from app.usecases.chats import Chats
 from app.usecases.streams import EventStreams
+from core.model import Chat
 
 LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", required=False)]
+
+
+async def _with_worktree(chats: Chats, chat: Chat) -> dict[str, Any]:
+    worktree = await chats.worktree(chat.id)
+    return {**chat_json(chat), "worktree": worktree.model_dump(mode="json") if worktree else None}
 
 
 class ChatController(Controller):
@@ -33,7 +39,7 @@ class ChatController(Controller):
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
         async def action() -> tuple[int, dict[str, Any]]:
-            return 201, chat_json(await chats.create(data.repo_path, data.ref, data.title))
+            return 201, await _with_worktree(chats, await chats.create(data.repo_path, data.ref, data.title))
 
         return await idempotency.run(request, action)
 
@@ -43,9 +49,7 @@ class ChatController(Controller):
 
     @get("/{chat_id:str}", responses=documented_problems(404))
     async def get_chat(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, Any]:
-        chat = await chats.get(chat_id)
-        worktree = await chats.worktree(chat_id)
-        return {**chat_json(chat), "worktree": worktree.model_dump(mode="json") if worktree else None}
+        return await _with_worktree(chats, await chats.get(chat_id))
 
     @post("/{chat_id:str}/close", status_code=200, responses=documented_problems(404, 409))
     async def close_chat(
