@@ -17,6 +17,7 @@ from app.usecases.agents import Agents
 from app.usecases.chats import Chats
 from app.usecases.streams import EventStreams
 from core.model import Chat
+from core.routing import CHIP_MEANING
 
 LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", required=False)]
 
@@ -86,7 +87,12 @@ class ChatController(Controller):
         risk = await chats.risk(chat_id)
         return {"chat_id": chat_id, **risk.model_dump(mode="json")}
 
-    @get("/{chat_id:str}/agent-sessions", responses=documented_problems(404))
+    @get(
+        "/{chat_id:str}/agent-sessions",
+        responses=documented_problems(404),
+        description="Each agent session of the chat (status, tokens, cost) and, per configured agent, the chip a "
+        "composer shows: " + "; ".join(f"`{chip.value}`: {meaning}" for chip, meaning in CHIP_MEANING.items()) + ".",
+    )
     async def agent_sessions(self, chat_id: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
         sessions, chips = await agents.sessions(chat_id)
         return {
