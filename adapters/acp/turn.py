@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,5 +31,9 @@ class ActiveTurn:
 
 def describe_request_error(error: RequestError) -> str:
     data = error.data
-    details = data.get("details") or data.get("message") if isinstance(data, dict) else data
+    if isinstance(data, dict):
+        # the usual keys first; any other shape is the agent's own words about what went wrong: keep them
+        details = data.get("details") or data.get("message") or (json.dumps(data, default=str) if data else None)
+    else:
+        details = data
     return f"{error} (code {error.code})" + (f": {details}" if details else "")
