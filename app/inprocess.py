@@ -11,6 +11,7 @@ import uvicorn
 from litestar import Litestar
 
 from app.api.server import create_app
+from app.api.serving import HearthServer
 from app.bootstrap.service import run_service
 from app.settings import Settings
 
@@ -31,7 +32,7 @@ async def serve_in_process(settings: Settings, graceful_s: int = 2) -> AsyncIter
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_s
     )
-    server = uvicorn.Server(config)
+    server = HearthServer(config, app)
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     try:
         async with asyncio.timeout(START_TIMEOUT_S):

@@ -21,8 +21,17 @@ def should_use_warm_backend(task: Task) -> bool:
 
 class Chip(StrEnum):
     RESUMED = "resumed"  # its own session exists and will be resumed
+    RESTARTED = "restarted"  # its own session's process died (crashed): the next turn starts it again and resumes
     HISTORY = "history"  # no resumable session, but other agents took turns: it sees them as history
     NEW = "new"  # nothing yet
+
+
+CHIP_MEANING: Mapping[Chip, str] = {
+    Chip.RESUMED: "its own session exists and the next turn resumes it",
+    Chip.RESTARTED: "its own session's process died; the next turn starts it again and resumes the session",
+    Chip.HISTORY: "no session of its own, but other agents took turns: it sees them as history",
+    Chip.NEW: "nothing yet",
+}
 
 
 def is_resumable(session: AgentSession) -> bool:
@@ -32,7 +41,10 @@ def is_resumable(session: AgentSession) -> bool:
 
 def composer_chip(agent: str, sessions: Sequence[AgentSession], transcript: Sequence[TranscriptEntry]) -> Chip:
     """``sessions`` are the chat's agent sessions, ``transcript`` its finished turns."""
-    if any(session.agent == agent and is_resumable(session) for session in sessions):
+    own = [session for session in sessions if session.agent == agent and is_resumable(session)]
+    if any(session.status is AgentSessionStatus.CRASHED for session in own):
+        return Chip.RESTARTED  # resumed too, but the user should see that the process died
+    if own:
         return Chip.RESUMED
     if any(entry.agent != agent for entry in transcript):
         return Chip.HISTORY

@@ -64,6 +64,14 @@ class MemoryStore(MemoryTurns, MemoryNodes):
         self._tables.chats[chat_id] = closed
         return closed
 
+    async def reopen_chat(self, chat_id: str) -> Chat | None:
+        chat = self._tables.chats.get(chat_id)
+        if chat is None:
+            return None
+        reopened = chat.model_copy(update={"status": ChatStatus.OPEN, "closed_at": None})
+        self._tables.chats[chat_id] = reopened
+        return reopened
+
     async def delete_chat(self, chat_id: str) -> bool:
         if self._tables.chats.pop(chat_id, None) is None:
             return False

@@ -88,6 +88,10 @@ class PostgresStore(PostgresTurns, PostgresNodes):
         row = await self._pool.fetchrow(SQL.close_chat, ChatStatus.CLOSED.value, _utc(at), chat_id)
         return None if row is None else rows.chat_from(row)
 
+    async def reopen_chat(self, chat_id: str) -> Chat | None:
+        row = await self._pool.fetchrow(SQL.reopen_chat, ChatStatus.OPEN.value, chat_id)
+        return None if row is None else rows.chat_from(row)
+
     async def delete_chat(self, chat_id: str) -> bool:
         tag = await self._pool.execute("DELETE FROM chats WHERE id = $1", chat_id)
         return tag != "DELETE 0"

@@ -8,6 +8,7 @@ class SQL:
         INSERT INTO chats (id, repo_path, ref, title, status, created_at, closed_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7)"""
     close_chat = "UPDATE chats SET status = $1, closed_at = $2 WHERE id = $3 RETURNING *"
+    reopen_chat = "UPDATE chats SET status = $1, closed_at = NULL WHERE id = $2 RETURNING *"
     drop_other_worktree = "DELETE FROM worktrees WHERE chat_id = $1 AND path <> $2"
     upsert_worktree = """
         INSERT INTO worktrees (path, chat_id, repo_path, branch, base_commit, status, created_at, archived_at,

@@ -74,6 +74,11 @@ class SqliteStore(SqliteTurns, SqliteNodes):
         row = await self._db.write(lambda conn: conn.execute(SQL.close_chat, params).fetchone())
         return None if row is None else rows.chat_from(row)
 
+    async def reopen_chat(self, chat_id: str) -> Chat | None:
+        params = (ChatStatus.OPEN.value, chat_id)
+        row = await self._db.write(lambda conn: conn.execute(SQL.reopen_chat, params).fetchone())
+        return None if row is None else rows.chat_from(row)
+
     async def delete_chat(self, chat_id: str) -> bool:
         count = await self._db.write(lambda conn: conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,)).rowcount)
         return count > 0

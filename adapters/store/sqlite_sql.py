@@ -8,6 +8,7 @@ class SQL:
         INSERT INTO chats (id, repo_path, ref, title, status, created_at, closed_at)
         VALUES (:id, :repo_path, :ref, :title, :status, :created_at, :closed_at)"""
     close_chat = "UPDATE chats SET status = ?, closed_at = ? WHERE id = ? RETURNING *"
+    reopen_chat = "UPDATE chats SET status = ?, closed_at = NULL WHERE id = ? RETURNING *"
     upsert_worktree = """
         INSERT INTO worktrees (path, chat_id, repo_path, branch, base_commit, status, created_at, archived_at,
                                snapshot_ref)

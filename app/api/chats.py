@@ -16,8 +16,15 @@ from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
 from app.usecases.agents import Agents
 from app.usecases.chats import Chats
 from app.usecases.streams import EventStreams
+from core.model import Chat
+from core.routing import CHIP_MEANING
 
 LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", required=False)]
+
+
+async def _with_worktree(chats: Chats, chat: Chat) -> dict[str, Any]:
+    worktree = await chats.worktree(chat.id)
+    return {**chat_json(chat), "worktree": worktree.model_dump(mode="json") if worktree else None}
 
 
 class ChatController(Controller):
@@ -33,7 +40,7 @@ class ChatController(Controller):
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
         async def action() -> tuple[int, dict[str, Any]]:
-            return 201, chat_json(await chats.create(data.repo_path, data.ref, data.title))
+            return 201, await _with_worktree(chats, await chats.create(data.repo_path, data.ref, data.title))
 
         return await idempotency.run(request, action)
 
@@ -43,9 +50,7 @@ class ChatController(Controller):
 
     @get("/{chat_id:str}", responses=documented_problems(404))
     async def get_chat(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, Any]:
-        chat = await chats.get(chat_id)
-        worktree = await chats.worktree(chat_id)
-        return {**chat_json(chat), "worktree": worktree.model_dump(mode="json") if worktree else None}
+        return await _with_worktree(chats, await chats.get(chat_id))
 
     @post("/{chat_id:str}/close", status_code=200, responses=documented_problems(404, 409))
     async def close_chat(
@@ -82,7 +87,12 @@ class ChatController(Controller):
         risk = await chats.risk(chat_id)
         return {"chat_id": chat_id, **risk.model_dump(mode="json")}
 
-    @get("/{chat_id:str}/agent-sessions", responses=documented_problems(404))
+    @get(
+        "/{chat_id:str}/agent-sessions",
+        responses=documented_problems(404),
+        description="Each agent session of the chat (status, tokens, cost) and, per configured agent, the chip a "
+        "composer shows: " + "; ".join(f"`{chip.value}`: {meaning}" for chip, meaning in CHIP_MEANING.items()) + ".",
+    )
     async def agent_sessions(self, chat_id: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
         sessions, chips = await agents.sessions(chat_id)
         return {

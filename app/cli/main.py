@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from app.version import VERSION
 
@@ -14,6 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from app.api.auth import InsecureBinding
     from app.api.server import create_app
+    from app.api.serving import HearthServer
     from app.bootstrap.service import run_service
     from app.settings import Settings
 
@@ -29,8 +32,19 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(f"hearth: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
     grace = int(settings.shutdown_grace_s) + 5
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=grace)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=grace
+    )
+    # uvicorn stops cleanly on SIGTERM/SIGINT, then raises the signal again for the handler it found; with the
+    # default one the process dies by the signal (status 143), which supervisors read as a crash
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped_cleanly)
+    HearthServer(config, app).run()
     return 0
+
+
+def _stopped_cleanly(signum: int, frame: FrameType | None) -> None:
+    """Takes the signal uvicorn raises again after its clean shutdown; the exit status stays 0."""
 
 
 def build_parser() -> argparse.ArgumentParser:

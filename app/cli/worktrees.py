@@ -12,7 +12,7 @@ from returns.pipeline import is_successful
 from app.bootstrap.adapters import open_store, open_worktrees
 from app.clock import SystemClock
 from app.settings import Settings
-from core.model import WorktreeStatus
+from core.model import ChatStatus, WorktreeStatus
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +67,14 @@ async def _restore_chat(settings: Settings, chat_id: str) -> int:
             return 1
         worktree = restored.unwrap()
         await store.upsert_worktree(worktree)
+        # closing the chat archived this worktree; bringing the work back means taking turns on it again
+        chat = await store.get_chat(chat_id)
+        reopened = (
+            chat is not None and chat.status is ChatStatus.CLOSED and await store.reopen_chat(chat_id) is not None
+        )
     finally:
         await store.close()
     print(f"hearth: restored chat {chat_id} from {worktree.snapshot_ref} at {worktree.path} on {worktree.branch}")
+    if reopened:
+        print(f"hearth: chat {chat_id} is open again and takes turns")
     return 0

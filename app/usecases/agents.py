@@ -94,7 +94,7 @@ class Agents:
         )
 
     async def sessions(self, chat_id: str) -> tuple[list[AgentSession], dict[str, Chip]]:
-        """The chat's agent sessions, and per configured agent the chip a composer shows: resumed, history or new."""
+        """The chat's agent sessions, and per configured agent the chip a composer shows: ``core.routing.Chip``."""
         await self._chats.get(chat_id)
         sessions = await self._sessions.list_agent_sessions(chat_id)
         transcript = await load_transcript(self._queue, self._journal, self._pending, chat_id, None)

@@ -46,9 +46,13 @@ class Chats:
         self._clock = clock
 
     async def create(self, repo_path: str, ref: str | None, title: str | None) -> Chat:
+        """The chat with its worktree ready: a bad ``ref`` or a git failure refuses it before any row is written."""
         resolved = ok(await self._worktrees.validate_repo(repo_path))
         chat = Chat(id=new_id("chat"), repo_path=resolved, ref=ref, title=title, created_at=self._clock.now())
-        return await self._chats.create_chat(chat)
+        worktree = ok(await self._worktrees.ensure(chat.id, resolved, ref, None, chat.created_at))
+        created = await self._chats.create_chat(chat)
+        await self._rows.upsert_worktree(worktree)
+        return created
 
     async def all(self) -> list[Chat]:
         return await self._chats.list_chats()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from core.events import is_terminal
 from core.model import StoredEvent
@@ -29,6 +30,14 @@ class EventStreams:
         self._journal = journal
         self._bus = bus
         self._keepalive_s = keepalive_s
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ends every open stream as a closed bus would (the client reconnects with ``Last-Event-ID``).
+
+        The server calls it as shutdown begins: it waits for open responses before it stops the service, and a
+        chat stream never ends on its own."""
+        self._stopping.set()
 
     async def _read(self, chat_id: str, turn_id: str | None, after: int) -> list[StoredEvent]:
         if turn_id is not None:
@@ -40,6 +49,7 @@ class EventStreams:
         async with self._bus.subscribe(chat_id) as live:
             notifications = aiter(live)
             pending: asyncio.Future[StoredEvent] | None = asyncio.ensure_future(anext(notifications))
+            stopping = asyncio.ensure_future(self._stopping.wait())
             loop = asyncio.get_running_loop()
             next_keepalive = loop.time() + self._keepalive_s
             over_since: float | None = None
@@ -55,6 +65,8 @@ class EventStreams:
                         if turn_id is not None and is_terminal(row.event):
                             delivered_terminal = True
                             break
+                    if stopping.done():
+                        bus = BusState.CLOSED
                     view = await self._view(turn_id, last, delivered_terminal, bus, loop.time(), over_since)
                     step = stream_step(view, TERMINAL_GRACE_S)
                     if step.end is not None:
@@ -66,23 +78,22 @@ class EventStreams:
                     timeout = max(0.0, min(POLL_S, next_keepalive - loop.time()))
                     if over_since is not None:
                         timeout = min(timeout, max(0.0, over_since + TERMINAL_GRACE_S - loop.time()))
-                    if pending is None:
-                        await asyncio.sleep(timeout)
-                    else:
-                        await asyncio.wait({pending}, timeout=timeout)
-                        if pending.done():
-                            if pending.exception() is None:
-                                pending = asyncio.ensure_future(anext(notifications))
-                            else:
-                                bus = BusState.OVERFLOWED if getattr(live, "overflowed", False) else BusState.CLOSED
+                    waiters: set[asyncio.Future[Any]] = {stopping} if pending is None else {stopping, pending}
+                    await asyncio.wait(waiters, timeout=timeout)
+                    if pending is not None and pending.done():
+                        if pending.exception() is None:
+                            pending = asyncio.ensure_future(anext(notifications))
+                        else:
+                            bus = BusState.OVERFLOWED if getattr(live, "overflowed", False) else BusState.CLOSED
                     if loop.time() >= next_keepalive:
                         yield None
                         next_keepalive = loop.time() + self._keepalive_s
             finally:
-                if pending is not None:
-                    pending.cancel()
-                    with contextlib.suppress(BaseException):
-                        await pending
+                for waiter in (pending, stopping):
+                    if waiter is not None:
+                        waiter.cancel()
+                        with contextlib.suppress(BaseException):
+                            await waiter
 
     async def _view(
         self,

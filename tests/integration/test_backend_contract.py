@@ -5,7 +5,10 @@ opencode-acp; the OpenCode server; the native agent). For an operator-configured
 
     HEARTH_CONTRACT_AGENT_CONFIG=path/to/agents.toml .venv/bin/pytest tests/integration/test_backend_contract.py
 
-runs the same scenarios against every agent of that file instead (see tests/plugins/backends.py).
+runs the same scenarios against every agent of that file instead (see tests/plugins/backends.py). This is the
+behaviour contract: its prompts are scripts for hearth's scripted LLM (remember, write a file, think, go slow), so
+an agent passes only if it calls its LLM through hearth's provider settings. What any ACP agent must do, LLM or
+not, is the protocol contract: tests/integration/test_acp_protocol_contract.py.
 One backend and one session per case for the whole module; the scenarios run in order like a chat.
 """
 

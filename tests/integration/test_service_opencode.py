@@ -106,9 +106,11 @@ async def test_killed_agent_fails_the_turn_and_the_next_turn_resumes(
         killed = await hearth.wait_turn(chat, turn["id"])
         assert killed["status"] == "failed"
         assert "SIGKILL" in killed["error"] or "-9" in killed["error"], killed["error"]
+        assert (await _chips(hearth, chat))["opencode"] == "restarted"  # not a plain "resumed": the process died
 
         after = await hearth.run_turn(chat, "opencode", "RECALL")
         assert after["status"] == "succeeded", after
+        assert (await _chips(hearth, chat))["opencode"] == "resumed"
         assert (await _session(hearth, chat, "opencode"))["backend_session_id"] == session_id
         assert "remember RED" in llm.log()[-1]["reply"]["text"]
         metrics = (await hearth.client.get("/metrics")).text

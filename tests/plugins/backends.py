@@ -6,6 +6,10 @@ cover every built-in agent; ``HEARTH_CONTRACT_AGENT_CONFIG=path/to/agents.toml``
 operator's config file, so a new ACP agent is checked with one command:
 
     HEARTH_CONTRACT_AGENT_CONFIG=agents.toml .venv/bin/pytest tests/integration/test_backend_contract.py
+
+(the behaviour contract, for agents that call their LLM through hearth's provider settings);
+tests/integration/test_acp_protocol_contract.py takes the same variable for the protocol contract any ACP agent
+must pass.
 """
 
 from __future__ import annotations

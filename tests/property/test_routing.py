@@ -73,12 +73,14 @@ def test_only_chat_turns_use_the_warm_backend(task: Task) -> None:
 
 @RELAXED
 @given(st.sampled_from(AGENTS), sessions, transcripts())
-def test_chip_is_resumed_iff_a_resumable_own_session_exists(
+def test_chip_is_resumed_or_restarted_iff_a_resumable_own_session_exists(
     agent: str, chat_sessions: list[AgentSession], transcript: list[TranscriptEntry]
 ) -> None:
     chip = composer_chip(agent, chat_sessions, transcript)
     own_resumable = any(s.agent == agent and s.status is not AgentSessionStatus.CLOSED for s in chat_sessions)
-    assert (chip is Chip.RESUMED) == own_resumable
+    own_crashed = any(s.agent == agent and s.status is AgentSessionStatus.CRASHED for s in chat_sessions)
+    assert (chip in (Chip.RESUMED, Chip.RESTARTED)) == own_resumable
+    assert (chip is Chip.RESTARTED) == own_crashed
     if not own_resumable:
         others = any(entry.agent != agent for entry in transcript)
         assert chip is (Chip.HISTORY if others else Chip.NEW)
@@ -88,8 +90,10 @@ def test_chip_is_resumed_iff_a_resumable_own_session_exists(
 def test_chip_examples() -> None:
     session = AgentSession(chat_id="c1", agent="qwen", backend=BackendKind.WARM_ACP, last_used_at=T0)
     entry = TranscriptEntry(task_id="t1", agent="qwen", prompt="p", reply="r", status=TaskStatus.SUCCEEDED)
-    for status in (AgentSessionStatus.IDLE, AgentSessionStatus.EVICTED, AgentSessionStatus.CRASHED):
+    for status in (AgentSessionStatus.IDLE, AgentSessionStatus.EVICTED):
         assert composer_chip("qwen", [session.model_copy(update={"status": status})], [entry]) is Chip.RESUMED
+    crashed = session.model_copy(update={"status": AgentSessionStatus.CRASHED})
+    assert composer_chip("qwen", [crashed], [entry]) is Chip.RESTARTED  # the process died: say so
     closed = session.model_copy(update={"status": AgentSessionStatus.CLOSED})
     assert composer_chip("qwen", [closed], [entry]) is Chip.NEW
     assert composer_chip("claude", [session], [entry]) is Chip.HISTORY

@@ -29,6 +29,10 @@ def _types(messages: list[ServerSentEventMessage]) -> list[str]:
     return [json.loads(str(m.data))["type"] for m in messages if m.data]
 
 
+def _seq(messages: list[ServerSentEventMessage]) -> int:
+    return int(next(str(m.id) for m in messages if m.data))
+
+
 async def _store_with_turn(tmp_path: Path) -> SqliteStore:
     store = await SqliteStore.open(tmp_path / "hearth.db")
     await store.create_chat(Chat(id="c1", repo_path="/repos/app", created_at=T0))
@@ -72,6 +76,35 @@ async def test_a_finished_turn_without_a_terminal_event_still_ends(tmp_path: Pat
         assert _types(received) == ["text_delta"]
         seen = [m async for m in sse_messages(streams.follow("c1", "t1", 1))]  # reconnect after everything
         assert _types(seen) == []
+    finally:
+        await bus.close()
+        await store.close()
+
+
+async def test_stop_ends_open_chat_streams_and_those_opened_after(tmp_path: Path) -> None:
+    """Shutdown: the server waits for open responses, and a chat stream never ends on its own."""
+    store = await _store_with_turn(tmp_path)
+    bus = InMemoryEventBus()
+    streams = EventStreams(queue=store, journal=store, bus=bus)
+    try:
+        await TurnJournal(store, bus, "t1", "c1").write(
+            [TextDelta(session_id="", turn_id="t1", part_id="p1", text="hi")]
+        )
+        received: list[ServerSentEventMessage] = []
+
+        async def follow() -> None:
+            async for message in sse_messages(streams.follow("c1", None, 0)):
+                received.append(message)
+
+        async with asyncio.timeout(STREAM_TIMEOUT_S), asyncio.TaskGroup() as group:
+            group.create_task(follow())
+            while len(received) < 2:  # connected, then the journaled delta
+                await asyncio.sleep(0.01)
+            streams.stop()
+        assert _types(received) == ["text_delta"]
+        async with asyncio.timeout(STREAM_TIMEOUT_S):
+            late = [row async for row in streams.follow("c1", None, 0)]
+        assert [row.seq for row in late if row is not None] == [_seq(received)]  # replays the journal, then ends
     finally:
         await bus.close()
         await store.close()

@@ -29,6 +29,17 @@ async def test_close_chat_sets_status_and_time(store: Store) -> None:
     assert await store.close_chat("missing", at(9)) is None
 
 
+async def test_reopen_chat_opens_a_closed_chat_again(store: Store) -> None:
+    opened = await store.create_chat(chat())
+    await store.close_chat("c1", at(9))
+    reopened = await store.reopen_chat("c1")
+    assert reopened == opened
+    assert reopened is not None
+    assert (reopened.status, reopened.closed_at) == (ChatStatus.OPEN, None)
+    assert await store.get_chat("c1") == reopened
+    assert await store.reopen_chat("missing") is None
+
+
 async def test_times_come_back_as_utc_whatever_offset_went_in(store: Store) -> None:
     plus_two = T0.astimezone(timezone(timedelta(hours=2)))
     await store.create_chat(chat(created_at=plus_two))
