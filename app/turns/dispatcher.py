@@ -18,7 +18,7 @@ from app.turns.journal import CANCELLED_BEFORE_START, TurnJournal
 from app.turns.registry import TurnRegistry
 from app.turns.runner import TurnRunner
 from core.events import TurnCancelled
-from core.model import Task, TaskStatus, TurnRequestKind, Usage
+from core.model import Task, TaskStatus, TurnRequestKind
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.store import Journal, TaskQueue, TurnRequestRelay
@@ -128,7 +128,7 @@ class Dispatcher:
     async def _finish_unstarted(self, task: Task) -> None:
         journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id)
         await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason=CANCELLED_BEFORE_START)])
-        await self._queue.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, Usage(), self._clock.now())
+        await self._queue.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, None, self._clock.now())
 
     async def shutdown(self, grace_s: float) -> None:
         """Stop claiming; let in-flight turns finish within ``grace_s``; then cancel them (they record why)."""
