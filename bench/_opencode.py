@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -64,7 +63,3 @@ async def turn(handle: SessionHandle, turn_id: str, prompt: str) -> None:
 
 def timer() -> float:
     return time.perf_counter()
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)

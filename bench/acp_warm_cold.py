@@ -3,12 +3,18 @@
 Run: ``.venv/bin/python -m bench.acp_warm_cold [--agents qwen claude] [--rounds 3] [--sessions 4]``.
 Starts its own scripted LLM; needs the agents in hearth's cache (``hearth agents install``).
 
-* cold turn: spawn + ``initialize`` + ``session/new`` + first turn (the one-shot path), to the terminal event;
-* warm turn: the next turn on the same warm session (median);
-* memory: RSS of the agent's process tree with 1 warm session, then with N sessions in the same process
-  (one process per agent), against N processes holding one session each (one process per session);
+Times are printed as min / median / max over the rounds; every figure says what it includes.
+
+* cold turn: spawn + ``initialize`` + ``session/new`` + first turn (the one-shot path), to the terminal event,
+  each round in a fresh data dir (the agent's home: settings, session files); rounds after the first find the
+  agent's files in the OS page cache, so a machine's first-ever start is slower;
+* warm turn: the next turn on the same warm session, its process already running;
+* memory: RSS of the agent's process tree (the agent and its children) with 1 warm session, then with N sessions
+  in the same process (one process per agent), against N processes holding one session each;
 * blast radius: kill -9 of the shared process and count the sessions whose handles died;
-* eviction: the memory the agent still holds after every session was evicted, without and with recycling.
+* eviction: the memory the agent still holds after all N sessions were evicted, never recycling against a
+  recycling budget low enough that it must trigger (1 MiB), with the count of processes it stopped; and whether
+  the default budget would have (it recycles only once evicted sessions hold more than it).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from adapters.acp.oneshot import OneShotAcpBackend
 from adapters.acp.warm import WarmAcpBackend
 from adapters.procfs import tree_rss_bytes
 from adapters.store.sqlite import SqliteStore
+from bench._stats import spread
 from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import is_terminal
 from core.lifecycle import RecyclePolicy
@@ -75,12 +82,16 @@ async def _open(backend: WarmAcpBackend | OneShotAcpBackend, cwd: Path, chat: st
 
 async def warm_vs_cold(spec: AgentSpec, runtime: BackendRuntime, store: SqliteStore, root: Path, rounds: int) -> None:
     cold: list[float] = []
-    one_shot = OneShotAcpBackend(spec.model_copy(update={"backend": BackendKind.ONE_SHOT}), runtime, store, _Clock())
     for index in range(rounds):
-        started = time.perf_counter()
-        handle = await _open(one_shot, root / f"cold-{index}", f"cold-{index}")
-        cold.append(await _turn(handle, f"cold-{index}", "hello, cold start") - started)
-    await one_shot.aclose()
+        fresh = runtime.model_copy(update={"data_dir": str(root / f"data-cold-{index}")})  # an empty agent home
+        kind = spec.model_copy(update={"backend": BackendKind.ONE_SHOT})
+        one_shot = OneShotAcpBackend(kind, fresh, store, _Clock())
+        try:
+            started = time.perf_counter()
+            handle = await _open(one_shot, root / f"cold-{index}", f"cold-{index}")
+            cold.append(await _turn(handle, f"cold-{index}", "hello, cold start") - started)
+        finally:
+            await one_shot.aclose()
     warm: list[float] = []
     backend = WarmAcpBackend(spec, runtime, store, _Clock())
     try:
@@ -91,11 +102,17 @@ async def warm_vs_cold(spec: AgentSpec, runtime: BackendRuntime, store: SqliteSt
             warm.append(await _turn(handle, f"warm-{index}", f"hello again {index}") - started)
     finally:
         await backend.aclose()
-    cold_s, warm_s = statistics.median(cold), statistics.median(warm)
     print(
-        f"{spec.name:8} cold turn {cold_s * 1000:7.0f} ms   warm turn {warm_s * 1000:6.0f} ms   "
-        f"warm is {cold_s / warm_s:5.1f}x faster",
+        f"{spec.name:8} cold turn (fresh data dir: spawn + initialize + session/new + turn): "
+        f"{spread(cold, 'ms', 1000, 0)}",
         flush=True,
+    )
+    print(
+        f"{spec.name:8} warm turn (next turn, same session, process running):            {spread(warm, 'ms', 1000, 0)}",
+        flush=True,
+    )
+    print(
+        f"{spec.name:8} median cold / median warm: {statistics.median(cold) / statistics.median(warm):.1f}x", flush=True
     )
 
 
@@ -114,14 +131,15 @@ async def memory_and_blast(
             await _turn(handles[-1], f"mem-{index}", "hello")
         many = tree_rss_bytes(info.pid)
         per_session = (many - one) / max(sessions - 1, 1)
-        separate = 0
+        each: list[float] = []
         for index, single in enumerate(singles):
             await _turn(await _open(single, root / f"single-{index}", f"single-{index}"), f"single-{index}", "hello")
-            separate += sum(tree_rss_bytes(p.pid) for p in single.processes())
+            each.append(sum(tree_rss_bytes(p.pid) for p in single.processes()))
+        separate = sum(each)
         print(
             f"{spec.name:8} one process: {one / MIB:6.0f} MiB with 1 session, {many / MIB:6.0f} MiB with {sessions} "
             f"(+{per_session / MIB:5.1f} MiB per extra session);  {sessions} processes x 1 session: "
-            f"{separate / MIB:6.0f} MiB ({separate / sessions / MIB:5.0f} MiB each)",
+            f"{separate / MIB:6.0f} MiB (each: {spread(each, 'MiB', 1 / MIB, 0)})",
             flush=True,
         )
         os.kill(info.pid, signal.SIGKILL)
@@ -142,24 +160,45 @@ async def memory_and_blast(
 async def eviction_memory(
     spec: AgentSpec, runtime: BackendRuntime, store: SqliteStore, root: Path, sessions: int
 ) -> None:
-    """What evicting every session gives back: without recycling the agent keeps them all; with the default
-    budget (core.lifecycle.RecyclePolicy) a process whose evicted sessions hold more is stopped once empty."""
+    """What evicting every session gives back. The agent keeps a closed session's memory until its process ends;
+    recycling (core.lifecycle.RecyclePolicy) stops a process once nothing in it is open and its evicted sessions
+    hold more than the budget. Compared: a budget never reached, one of 1 MiB that any session exceeds."""
     held: dict[str, float] = {}
-    for label, policy in (("without", RecyclePolicy(max_detached_bytes=1 << 62)), ("with", RecyclePolicy())):
+    recycled: dict[str, int] = {}
+    growth = 0.0
+    for label, policy in (
+        ("never", RecyclePolicy(max_detached_bytes=1 << 62)),
+        ("low", RecyclePolicy(max_detached_bytes=MIB)),
+    ):
         backend = WarmAcpBackend(spec, runtime, store, _Clock(), recycle_policy=policy)
         try:
             handles = []
             for index in range(sessions):
                 handles.append(await _open(backend, root / f"evict-{label}-{index}", f"evict-{label}-{index}"))
                 await _turn(handles[-1], f"evict-{label}-{index}", "hello")
+                if index == 0:
+                    (info,) = backend.processes()
+                    after_one = tree_rss_bytes(info.pid)
+            with_all = sum(tree_rss_bytes(p.pid) for p in backend.processes())
+            if label == "never":
+                growth = (with_all - after_one) / max(sessions - 1, 1)  # what one more session costs
             for handle in handles:
                 await handle.close()  # what the pool's eviction does
             held[label] = sum(tree_rss_bytes(p.pid) for p in backend.processes()) / MIB
+            recycled[label] = backend.recycled
         finally:
             await backend.aclose()
+    default = RecyclePolicy().max_detached_bytes
     print(
-        f"{spec.name:8} after evicting all {sessions} sessions: {held['without']:6.0f} MiB still held without "
-        f"recycling, {held['with']:6.0f} MiB with (budget {RecyclePolicy().max_detached_bytes // MIB} MiB)",
+        f"{spec.name:8} RSS still held after evicting all {sessions} sessions: {held['never']:6.0f} MiB never "
+        f"recycling ({recycled['never']} processes stopped), {held['low']:6.0f} MiB with a 1 MiB budget "
+        f"({recycled['low']} stopped)",
+        flush=True,
+    )
+    needed = default / growth if growth > 0 else float("inf")
+    print(
+        f"{spec.name:8} default budget {default // MIB} MiB: at ~{growth / MIB:.1f} MiB per session it recycles only "
+        f"after ~{needed:.0f} evicted sessions in one process ({sessions} here)",
         flush=True,
     )
 

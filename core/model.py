@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from core.events import AgentEvent
 
@@ -70,17 +70,20 @@ class PendingChangeStatus(StrEnum):
 
 
 class Usage(Frozen):
+    """Usage an agent reported (records hold ``None`` where it reported none: unknown, not zero)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: the agent stated no cost and no price is configured
 
     def __add__(self, other: Usage) -> Usage:
+        costs = [cost for cost in (self.cost_usd, other.cost_usd) if cost is not None]
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
-            cost_usd=self.cost_usd + other.cost_usd,
+            cost_usd=sum(costs) if costs else None,
         )
 
 
@@ -113,7 +116,7 @@ class AgentSession(Frozen):
     backend_session_id: str | None = None
     status: AgentSessionStatus = AgentSessionStatus.IDLE
     turns: int = 0
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage | None = None  # the sum over its turns that reported usage; None while none did
     last_used_at: datetime
     node_id: str | None = None
 
@@ -129,7 +132,7 @@ class Task(Frozen):
     prompt: str
     model: str | None = None
     error: str | None = None
-    usage: Usage = Field(default_factory=Usage)
+    usage: Usage | None = None  # None: not finished, or the agent reported no usage (e.g. Claude Code)
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -213,13 +213,9 @@ class NativeSession:
             input_tokens = int(outcome.usage.get("prompt_tokens") or 0)
             output_tokens = int(outcome.usage.get("completion_tokens") or 0)
             reasoning_tokens = int(details.get("reasoning_tokens") or 0)
-            price = self._backend.runtime.provider.openai_price
+            # tokens only: the turn's usage is priced once for every backend (core.usage)
             yield UsageReport(
-                **ids,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                reasoning_tokens=reasoning_tokens,
-                cost_usd=price.cost(input_tokens, output_tokens) if price else 0.0,
+                **ids, input_tokens=input_tokens, output_tokens=output_tokens, reasoning_tokens=reasoning_tokens
             )
 
 

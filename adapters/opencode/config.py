@@ -82,7 +82,7 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "hearth provider",
                 "options": {"baseURL": provider.openai_base_url, "apiKey": provider.openai_api_key or "none"},
-                "models": {name: _model_entry(name, provider) for name in provider.openai_model_choices()},
+                "models": {name: _model_entry(name) for name in provider.openai_model_choices()},
             }
         },
         "permission": {"edit": permission, "bash": permission, "webfetch": "deny"},
@@ -94,16 +94,9 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
     return json.dumps(config)
 
 
-def _model_entry(model: str, provider: ProviderConfig) -> dict[str, object]:
-    entry: dict[str, object] = {"name": model, "limit": {"context": 128000, "output": 8192}}
-    if (price := provider.openai_price) is not None:  # OpenCode prices each step-finish with it
-        entry["cost"] = {
-            "input": price.input,
-            "output": price.output,
-            "cache_read": price.cache_read,
-            "cache_write": price.cache_write,
-        }
-    return entry
+def _model_entry(model: str) -> dict[str, object]:
+    # no "cost": OpenCode then states 0 per step and hearth prices the tokens like every backend's (core.usage)
+    return {"name": model, "limit": {"context": 128000, "output": 8192}}
 
 
 def server_env(spec: AgentSpec, provider: ProviderConfig, dirs: StateDirs, password: str) -> dict[str, str]:

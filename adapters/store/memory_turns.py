@@ -10,6 +10,7 @@ from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_
 from adapters.store.rows import as_utc, need_terminal, oldest_first
 from core.events import AgentEvent, dump_event
 from core.model import AgentSessionStatus, StoredEvent, Task, TaskStatus, Usage
+from core.usage import combine
 
 
 class MemoryTurns:
@@ -57,7 +58,7 @@ class MemoryTurns:
         return None
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
+        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
     ) -> Task:
         need_terminal(status)
         current = self._tables.tasks.get(task_id)
@@ -72,7 +73,7 @@ class MemoryTurns:
             self._count_turn(current.chat_id, current.agent, usage, at)
         return finished
 
-    def _count_turn(self, chat_id: str, agent: str, usage: Usage, at: datetime) -> None:
+    def _count_turn(self, chat_id: str, agent: str, usage: Usage | None, at: datetime) -> None:
         session = self._tables.sessions.get((chat_id, agent))
         if session is None:
             return
@@ -80,7 +81,7 @@ class MemoryTurns:
         self._tables.sessions[(chat_id, agent)] = session.model_copy(
             update={
                 "turns": session.turns + 1,
-                "usage": session.usage + usage,
+                "usage": combine(session.usage, usage),
                 "status": AgentSessionStatus.IDLE if idle else session.status,
                 "last_used_at": at,
             }

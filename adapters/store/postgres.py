@@ -131,7 +131,7 @@ class PostgresStore(PostgresTurns, PostgresNodes):
         return None if row is None else rows.session_from(row)
 
     async def upsert_agent_session(self, session: AgentSession) -> None:
-        s, u = session, session.usage
+        s = session
         await self._pool.execute(
             SQL.upsert_session,
             s.chat_id,
@@ -140,10 +140,7 @@ class PostgresStore(PostgresTurns, PostgresNodes):
             s.backend_session_id,
             s.status.value,
             s.turns,
-            u.input_tokens,
-            u.output_tokens,
-            u.reasoning_tokens,
-            u.cost_usd,
+            *rows.usage_values(s.usage),
             _utc(s.last_used_at),
             s.node_id,
         )

@@ -20,18 +20,21 @@ class SQL:
             snapshot_ref = excluded.snapshot_ref"""
     upsert_session = """
         INSERT INTO agent_sessions (chat_id, agent, backend, backend_session_id, status, turns, input_tokens,
-                                    output_tokens, reasoning_tokens, cost_usd, last_used_at, node_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                    output_tokens, reasoning_tokens, cost_usd, usage_known, cost_known,
+                                    last_used_at, node_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         ON CONFLICT (chat_id, agent) DO UPDATE SET backend = excluded.backend,
             backend_session_id = excluded.backend_session_id, status = excluded.status, turns = excluded.turns,
             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
             reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+            usage_known = excluded.usage_known, cost_known = excluded.cost_known,
             last_used_at = excluded.last_used_at, node_id = excluded.node_id"""
     set_session_status = "UPDATE agent_sessions SET status = $1, last_used_at = $2 WHERE chat_id = $3 AND agent = $4"
     insert_task = """
         INSERT INTO tasks (id, chat_id, agent, origin, status, prompt, model, error, input_tokens, output_tokens,
-                           reasoning_tokens, cost_usd, created_at, started_at, finished_at, node_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"""
+                           reasoning_tokens, cost_usd, usage_known, cost_known, created_at, started_at, finished_at,
+                           node_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"""
     list_tasks = """
         SELECT * FROM (SELECT * FROM tasks WHERE chat_id = $1 ORDER BY queue_seq DESC LIMIT $2) AS newest
         ORDER BY queue_seq"""
@@ -60,14 +63,14 @@ class SQL:
     lock_task = "SELECT * FROM tasks WHERE id = $1 FOR UPDATE"
     finish_task = """
         UPDATE tasks SET status = $2, error = $3, finished_at = $4, input_tokens = $5, output_tokens = $6,
-            reasoning_tokens = $7, cost_usd = $8
+            reasoning_tokens = $7, cost_usd = $8, usage_known = $9, cost_known = $10
         WHERE id = $1 RETURNING *"""
     # a crashed or closed session keeps that status: only the turn's own busy/idle state becomes idle
     add_session_usage = """
         UPDATE agent_sessions SET turns = turns + 1, input_tokens = input_tokens + $3,
             output_tokens = output_tokens + $4, reasoning_tokens = reasoning_tokens + $5,
-            cost_usd = cost_usd + $6,
-            status = CASE WHEN status IN ('busy', 'idle') THEN 'idle' ELSE status END, last_used_at = $7
+            cost_usd = cost_usd + $6, usage_known = usage_known OR $7, cost_known = cost_known OR $8,
+            status = CASE WHEN status IN ('busy', 'idle') THEN 'idle' ELSE status END, last_used_at = $9
         WHERE chat_id = $1 AND agent = $2"""
     cancel_queued = """
         UPDATE tasks SET status = 'cancelled', finished_at = $2 WHERE id = $1 AND status = 'queued' RETURNING *"""

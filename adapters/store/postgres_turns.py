@@ -44,7 +44,7 @@ class PostgresTurns:
 
     # tasks
     async def enqueue_task(self, task: Task) -> Task:
-        t, u = task, task.usage
+        t = task
         await self._pool.execute(
             SQL.insert_task,
             t.id,
@@ -55,10 +55,7 @@ class PostgresTurns:
             t.prompt,
             t.model,
             t.error,
-            u.input_tokens,
-            u.output_tokens,
-            u.reasoning_tokens,
-            u.cost_usd,
+            *rows.usage_values(t.usage),
             _utc(t.created_at),
             _utc(t.started_at),
             _utc(t.finished_at),
@@ -89,17 +86,16 @@ class PostgresTurns:
         return None
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
+        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
     ) -> Task:
         rows.need_terminal(status)
-        u = usage
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             current = await conn.fetchrow(SQL.lock_task, task_id)
             if current is None:
                 raise LookupError(f"finish_task: no task {task_id!r} in {self.where}")
             if TaskStatus(current["status"]).is_terminal:
                 return rows.task_from(current)  # finished already: never count its usage twice
-            usage_values = (u.input_tokens, u.output_tokens, u.reasoning_tokens, u.cost_usd)
+            usage_values = rows.usage_values(usage)
             finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values)
             assert finished is not None  # the row is locked by this transaction
             await self._fault_point(conn, "finish_task")

@@ -100,13 +100,32 @@ def worktree_from(row: Row) -> Worktree:
     )
 
 
-def usage_from(row: Row) -> Usage:
+def usage_from(row: Row) -> Usage | None:
+    """The numeric columns are NOT NULL (schema v1); the v3 flags say whether they mean anything."""
+    if not row["usage_known"]:
+        return None
     return Usage(
         input_tokens=int(row["input_tokens"]),
         output_tokens=int(row["output_tokens"]),
         reasoning_tokens=int(row["reasoning_tokens"]),
-        cost_usd=float(row["cost_usd"]),
+        cost_usd=float(row["cost_usd"]) if row["cost_known"] else None,
     )
+
+
+USAGE_COLUMNS = ("input_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "usage_known", "cost_known")
+
+
+def usage_values(usage: Usage | None) -> tuple[int, int, int, float, bool, bool]:
+    """Values for USAGE_COLUMNS, in that order: unknown is stored as 0 with its flag false."""
+    if usage is None:
+        return 0, 0, 0, 0.0, False, False
+    cost = usage.cost_usd
+    return usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, cost or 0.0, True, cost is not None
+
+
+def usage_params(usage: Usage | None) -> dict[str, object]:
+    """USAGE_COLUMNS as named parameters (SQLite)."""
+    return dict(zip(USAGE_COLUMNS, usage_values(usage), strict=True))
 
 
 def session_from(row: Row) -> AgentSession:

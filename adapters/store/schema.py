@@ -237,10 +237,33 @@ CREATE TABLE turn_requests (
 CREATE INDEX turn_requests_by_task ON turn_requests (task_id, id);
 """
 
+# v3: usage an agent did not report is unknown, not 0 (Claude Code reports none; a cost needs a stated cost or a
+# configured price). The NOT NULL numeric columns stay; two flags say whether they mean anything. Rows written
+# before v3 could not tell, so the upgrade reads them as earlier hearth wrote them: all zeros was "nothing
+# reported", and a cost of 0 was "no price" (it wrote 0 rather than a guess). Tokens and costs are kept as they are.
+_V3 = """
+ALTER TABLE tasks ADD COLUMN usage_known {flag};
+ALTER TABLE tasks ADD COLUMN cost_known {flag};
+ALTER TABLE agent_sessions ADD COLUMN usage_known {flag};
+ALTER TABLE agent_sessions ADD COLUMN cost_known {flag};
+UPDATE tasks SET usage_known = (input_tokens + output_tokens + reasoning_tokens > 0 OR cost_usd > 0),
+    cost_known = (cost_usd > 0);
+UPDATE agent_sessions SET usage_known = (input_tokens + output_tokens + reasoning_tokens > 0 OR cost_usd > 0),
+    cost_known = (cost_usd > 0);
+"""
+
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
-    "sqlite": {1: _V1_SQLITE, 2: _V2.format(time="TEXT", serial="INTEGER")},
-    "postgres": {1: _V1_POSTGRES, 2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY")},
+    "sqlite": {
+        1: _V1_SQLITE,
+        2: _V2.format(time="TEXT", serial="INTEGER"),
+        3: _V3.format(flag="INTEGER NOT NULL DEFAULT 0"),
+    },
+    "postgres": {
+        1: _V1_POSTGRES,
+        2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY"),
+        3: _V3.format(flag="BOOLEAN NOT NULL DEFAULT FALSE"),
+    },
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])
 assert set(MIGRATIONS["sqlite"]) == set(MIGRATIONS["postgres"]), "both dialects must know the same versions"

@@ -113,7 +113,7 @@ class SqliteStore(SqliteTurns, SqliteNodes):
         return None if row is None else rows.session_from(row)
 
     async def upsert_agent_session(self, session: AgentSession) -> None:
-        params = {**session.model_dump(exclude={"usage"}), **session.usage.model_dump()}
+        params = {**session.model_dump(exclude={"usage"}), **rows.usage_params(session.usage)}
         params["last_used_at"] = _t(session.last_used_at)
         await self._db.write(lambda conn: conn.execute(SQL.upsert_session, params))
 

@@ -20,21 +20,24 @@ class SQL:
             snapshot_ref = excluded.snapshot_ref"""
     upsert_session = """
         INSERT INTO agent_sessions (chat_id, agent, backend, backend_session_id, status, turns, input_tokens,
-                                    output_tokens, reasoning_tokens, cost_usd, last_used_at, node_id)
+                                    output_tokens, reasoning_tokens, cost_usd, usage_known, cost_known,
+                                    last_used_at, node_id)
         VALUES (:chat_id, :agent, :backend, :backend_session_id, :status, :turns, :input_tokens, :output_tokens,
-                :reasoning_tokens, :cost_usd, :last_used_at, :node_id)
+                :reasoning_tokens, :cost_usd, :usage_known, :cost_known, :last_used_at, :node_id)
         ON CONFLICT (chat_id, agent) DO UPDATE SET backend = excluded.backend,
             backend_session_id = excluded.backend_session_id, status = excluded.status, turns = excluded.turns,
             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
             reasoning_tokens = excluded.reasoning_tokens, cost_usd = excluded.cost_usd,
+            usage_known = excluded.usage_known, cost_known = excluded.cost_known,
             last_used_at = excluded.last_used_at, node_id = excluded.node_id"""
     set_session_status = "UPDATE agent_sessions SET status = ?, last_used_at = ? WHERE chat_id = ? AND agent = ?"
     insert_task = """
         INSERT INTO tasks (id, queue_seq, chat_id, agent, origin, status, prompt, model, error, input_tokens,
-                           output_tokens, reasoning_tokens, cost_usd, created_at, started_at, finished_at, node_id)
+                           output_tokens, reasoning_tokens, cost_usd, usage_known, cost_known, created_at,
+                           started_at, finished_at, node_id)
         VALUES (:id, (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM tasks), :chat_id, :agent, :origin, :status,
-                :prompt, :model, :error, :input_tokens, :output_tokens, :reasoning_tokens, :cost_usd, :created_at,
-                :started_at, :finished_at, :node_id)"""
+                :prompt, :model, :error, :input_tokens, :output_tokens, :reasoning_tokens, :cost_usd, :usage_known,
+                :cost_known, :created_at, :started_at, :finished_at, :node_id)"""
     list_tasks = """
         SELECT * FROM (SELECT * FROM tasks WHERE chat_id = ? ORDER BY queue_seq DESC LIMIT ?) ORDER BY queue_seq"""
     # the head of each chat's queue, if nothing of that chat runs; chat-less tasks are always runnable
@@ -55,13 +58,15 @@ class SQL:
         WHERE id = :id AND status = 'queued' RETURNING *"""
     finish_task = """
         UPDATE tasks SET status = :status, error = :error, finished_at = :at, input_tokens = :input_tokens,
-            output_tokens = :output_tokens, reasoning_tokens = :reasoning_tokens, cost_usd = :cost_usd
+            output_tokens = :output_tokens, reasoning_tokens = :reasoning_tokens, cost_usd = :cost_usd,
+            usage_known = :usage_known, cost_known = :cost_known
         WHERE id = :id RETURNING *"""
     # a crashed or closed session keeps that status: only the turn's own busy/idle state becomes idle
     add_session_usage = """
         UPDATE agent_sessions SET turns = turns + 1, input_tokens = input_tokens + :input_tokens,
             output_tokens = output_tokens + :output_tokens,
             reasoning_tokens = reasoning_tokens + :reasoning_tokens, cost_usd = cost_usd + :cost_usd,
+            usage_known = (usage_known OR :usage_known), cost_known = (cost_known OR :cost_known),
             status = CASE WHEN status IN ('busy', 'idle') THEN 'idle' ELSE status END, last_used_at = :at
         WHERE chat_id = :chat_id AND agent = :agent"""
     cancel_queued = """

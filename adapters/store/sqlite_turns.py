@@ -33,7 +33,7 @@ class SqliteTurns:
 
     # tasks
     async def enqueue_task(self, task: Task) -> Task:
-        params = {**task.model_dump(exclude={"usage"}), **task.usage.model_dump()}
+        params = {**task.model_dump(exclude={"usage"}), **rows.usage_params(task.usage)}
         for column in ("created_at", "started_at", "finished_at"):
             params[column] = _t(params[column])
         await self._db.write(lambda conn: conn.execute(SQL.insert_task, params))
@@ -66,10 +66,10 @@ class SqliteTurns:
         return None if row is None else rows.task_from(row)
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
+        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
     ) -> Task:
         rows.need_terminal(status)
-        params = {"id": task_id, "status": status.value, "error": error, "at": _t(at), **usage.model_dump()}
+        params = {"id": task_id, "status": status.value, "error": error, "at": _t(at), **rows.usage_params(usage)}
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row:
             current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()

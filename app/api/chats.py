@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import ServerSentEvent
 
-from app.api.dto import ChatCreate, CloseRequest, chat_json, session_json
+from app.api.dto import AgentSessionsView, ChatCreate, CloseRequest, chat_json
 from app.api.idempotency import Idempotency
 from app.api.problems import documented_problems
 from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
@@ -89,17 +90,14 @@ class ChatController(Controller):
 
     @get(
         "/{chat_id:str}/agent-sessions",
-        responses=documented_problems(404),
+        responses={200: ResponseSpec(AgentSessionsView, description="the chat's agents"), **documented_problems(404)},
         description="Each agent session of the chat (status, tokens, cost) and, per configured agent, the chip a "
         "composer shows: " + "; ".join(f"`{chip.value}`: {meaning}" for chip, meaning in CHIP_MEANING.items()) + ".",
     )
     async def agent_sessions(self, chat_id: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
         sessions, chips = await agents.sessions(chat_id)
-        return {
-            "chat_id": chat_id,
-            "sessions": [session_json(s) for s in sessions],
-            "chips": {agent: chip.value for agent, chip in chips.items()},
-        }
+        chip_values = {agent: chip.value for agent, chip in chips.items()}
+        return AgentSessionsView(chat_id=chat_id, sessions=sessions, chips=chip_values).model_dump(mode="json")
 
     @get("/{chat_id:str}/events", media_type=EVENT_STREAM, responses=documented_problems(404))
     async def chat_events(

@@ -48,13 +48,30 @@ def chat_json(chat: Chat) -> dict[str, Any]:
     return {**chat.model_dump(mode="json"), "url": f"/api/chats/{chat.id}"}
 
 
+class TurnView(Task):
+    """A turn as the API shows it. ``usage`` is null until it finishes, and stays null when its agent reported
+    none (Claude Code); ``usage.cost_usd`` is null when the agent stated no cost and no price is configured."""
+
+    url: str
+    events_url: str
+
+
+class CancelView(TurnView):
+    cancel: str = Field(description="what the cancel did: dequeued, interrupting or already_finished")
+
+
+class AgentSessionsView(BaseModel):
+    """A chat's agent sessions: a session's ``usage`` sums its turns that reported usage, null while none did."""
+
+    chat_id: str
+    sessions: list[AgentSession]
+    chips: dict[str, str]
+
+
 def turn_json(task: Task) -> dict[str, Any]:
+    """Built through ``TurnView`` so the OpenAPI document is the shape sent."""
     base = f"/api/chats/{task.chat_id}/turns/{task.id}"
-    return {**task.model_dump(mode="json"), "url": base, "events_url": f"{base}/events"}
-
-
-def session_json(session: AgentSession) -> dict[str, Any]:
-    return session.model_dump(mode="json")
+    return TurnView(**dict(task), url=base, events_url=f"{base}/events").model_dump(mode="json")
 
 
 def change_json(change: PendingChange) -> dict[str, Any]:

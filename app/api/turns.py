@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 
 from app.api.chats import LastEventId
-from app.api.dto import PermissionAnswer, TurnSubmit, turn_json
+from app.api.dto import CancelView, PermissionAnswer, TurnSubmit, TurnView, turn_json
 from app.api.idempotency import Idempotency
 from app.api.problems import documented_problems
 from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
@@ -23,7 +23,14 @@ class TurnController(Controller):
     path = "/api/chats/{chat_id:str}/turns"
     tags = ["turns"]
 
-    @post("/", status_code=202, responses=documented_problems(404, 409, 413, 422))
+    @post(
+        "/",
+        status_code=202,
+        responses={
+            202: ResponseSpec(TurnView, description="the queued turn"),
+            **documented_problems(404, 409, 413, 422),
+        },
+    )
     async def submit(
         self,
         request: Request[Any, Any, Any],
@@ -38,17 +45,21 @@ class TurnController(Controller):
 
         return await idempotency.run(request, action)
 
-    @get("/", responses=documented_problems(404))
+    @get("/", responses={200: ResponseSpec(list[TurnView], description="the chat's turns"), **documented_problems(404)})
     async def list_turns(self, chat_id: FromPath[str], turns: NamedDependency[Turns]) -> list[dict[str, Any]]:
         return [turn_json(t) for t in await turns.of_chat(chat_id)]
 
-    @get("/{turn_id:str}", responses=documented_problems(404))
+    @get("/{turn_id:str}", responses={200: ResponseSpec(TurnView, description="the turn"), **documented_problems(404)})
     async def get_turn(
         self, chat_id: FromPath[str], turn_id: FromPath[str], turns: NamedDependency[Turns]
     ) -> dict[str, Any]:
         return turn_json(await turns.get(chat_id, turn_id))
 
-    @post("/{turn_id:str}/cancel", status_code=202, responses=documented_problems(404))
+    @post(
+        "/{turn_id:str}/cancel",
+        status_code=202,
+        responses={202: ResponseSpec(CancelView, description="the turn as it is now"), **documented_problems(404)},
+    )
     async def cancel(
         self,
         request: Request[Any, Any, Any],

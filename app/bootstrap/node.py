@@ -28,6 +28,7 @@ from core.ports.clock import Clock
 from core.ports.processes import HostProcesses
 from core.ports.store import Store
 from core.ports.worktrees import Worktrees
+from core.usage import price_for
 
 
 def backend_runtime(settings: Settings) -> BackendRuntime:
@@ -118,6 +119,9 @@ def assemble(
         clock=clock,
         metrics=metrics,
         watchdog=watchdog,
+        prices={
+            name: price for name, spec in specs.items() if (price := price_for(spec, settings.provider)) is not None
+        },
     )
     dispatcher = Dispatcher(
         queue=store,

@@ -18,7 +18,7 @@ from app.turns.journal import CANCELLED_BEFORE_START, TurnJournal
 from app.turns.registry import TurnRegistry
 from app.turns.runner import TurnRunner
 from core.events import TurnCancelled
-from core.model import Task, TaskStatus, TurnRequestKind, Usage
+from core.model import Task, TaskStatus, TurnRequestKind
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.store import Journal, TaskQueue, TurnRequestRelay
@@ -132,7 +132,7 @@ class Dispatcher:
 
     async def _finish_unstarted(self, task: Task) -> None:
         """Cancelled between its claim and its start: stored first, then journaled, as every turn ends."""
-        await self._queue.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, Usage(), self._clock.now())
+        await self._queue.finish_task(task.id, TaskStatus.CANCELLED, CANCELLED_BEFORE_START, None, self._clock.now())
         journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id)
         await journal.write([TurnCancelled(session_id="", turn_id=task.id, reason=CANCELLED_BEFORE_START)])
 

@@ -1,8 +1,8 @@
 """A turn's journal: persist first, then publish, so a subscriber never sees an event the store does not have.
 
-It also adds up the usage the agent reports, which ``finish_task`` stores with the turn's terminal status. A turn's
-terminal event is written last, once its final state is stored (the runner, ``dequeue``, the dispatcher, recovery),
-so whoever reacts to it reads a finished turn.
+It also adds up the usage the agent reports and prices it (``core.usage``, the one ledger), which
+``finish_task`` stores with the turn's terminal status. A turn's terminal event is written last, once its final
+state is stored (the runner, ``dequeue``, the dispatcher, recovery), so whoever reacts to it reads a finished turn.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from core.agents import ModelPrice
 from core.events import AgentEvent, TurnCancelled, UsageReport, is_terminal
 from core.model import Task, Usage
 from core.ports.bus import EventBus
 from core.ports.store import Journal, TaskQueue
+from core.usage import combine, priced, reported
 
 CANCELLED_BEFORE_START = "cancelled before it started"
 
@@ -21,25 +23,28 @@ CANCELLED_BEFORE_START = "cancelled before it started"
 class TurnJournal:
     """Persist first, then publish: a subscriber never sees an event the store does not have."""
 
-    def __init__(self, journal: Journal, bus: EventBus, task_id: str, chat_id: str | None) -> None:
+    def __init__(
+        self, journal: Journal, bus: EventBus, task_id: str, chat_id: str | None, price: ModelPrice | None = None
+    ) -> None:
         self._journal = journal
         self._bus = bus
         self.task_id = task_id
         self.chat_id = chat_id
-        self.usage = Usage()
+        self._price = price  # the agent's provider's; a journal that records no agent's turn needs none
+        self._reported: Usage | None = None  # None until the agent reports usage
         self.ended = False  # its terminal event is journaled: a turn has exactly one
+
+    @property
+    def usage(self) -> Usage | None:
+        """The turn's usage so far, priced once here for every backend: None when the agent reported none."""
+        return priced(self._reported, self._price)
 
     async def write(self, events: Sequence[AgentEvent]) -> None:
         if not events:
             return
         for event in events:
             if isinstance(event, UsageReport):
-                self.usage = self.usage + Usage(
-                    input_tokens=event.input_tokens,
-                    output_tokens=event.output_tokens,
-                    reasoning_tokens=event.reasoning_tokens,
-                    cost_usd=event.cost_usd,
-                )
+                self._reported = combine(self._reported, reported(event))
         stored_rows = await self._journal.append_events(self.task_id, self.chat_id, events)
         # only once stored: a terminal event the store refused is written again when the turn is finished
         self.ended = self.ended or any(is_terminal(event) for event in events)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from returns.result import Failure, Result, Success
 
@@ -23,6 +24,7 @@ from app.turns.sessions import OpenSession, TurnSessions
 from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
 from app.turns.stream import StreamResult, stream_turn
 from app.turns.transcript import load_transcript
+from core.agents import ModelPrice
 from core.changes import attribution_stamp, reconcile_pending
 from core.errors import Conflict, DomainError
 from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
@@ -67,6 +69,7 @@ class TurnRunner:
         clock: Clock,
         metrics: Metrics,
         watchdog: WatchdogPolicy,
+        prices: Mapping[str, ModelPrice],
         store_retry: StoreRetry = StoreRetry(),
     ) -> None:
         self._chats = chats
@@ -81,11 +84,12 @@ class TurnRunner:
         self._clock = clock
         self._metrics = metrics
         self._watchdog = watchdog
+        self._prices = prices  # agent -> its provider's price, for the usage ledger (``core.usage``)
         self._store_retry = store_retry
 
     async def run(self, task: Task) -> Task:
         """Runs a claimed task to a terminal state; always finishes the task (shutdown included) before returning."""
-        journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id)
+        journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id, self._prices.get(task.agent))
         started = self._clock.monotonic()
         try:
             terminal = await self._steps(task, journal)

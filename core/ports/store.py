@@ -94,9 +94,11 @@ class TaskQueue(Protocol):
         ...
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage, at: datetime
+        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
     ) -> Task:
-        """Terminal status plus usage added to the (chat, agent) session, turn counted, session idle: one tx."""
+        """Terminal status plus usage added to the (chat, agent) session, turn counted, session idle: one tx.
+
+        ``usage`` None: the agent reported none; the task keeps None and the session's usage is unchanged."""
         ...
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:

@@ -93,7 +93,9 @@ async def test_two_turns_the_second_carries_the_transcript_of_every_agent(
     assert len(usage) == 1
     assert usage[0].input_tokens > 0
     assert usage[0].output_tokens > 0
-    assert usage[0].cost_usd == pytest.approx((usage[0].input_tokens * 3 + usage[0].output_tokens * 15) / 1e6)
+    assert (
+        usage[0].cost_usd == 0
+    )  # tokens only: hearth's ledger prices the turn (tests/integration/test_service_usage.py)
     assert all(e.session_id == "native-c1" and e.turn_id == "t1" for e in first)
 
     history = (

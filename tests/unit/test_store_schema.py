@@ -28,11 +28,15 @@ TABLES = {
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
-def test_every_statement_is_a_whole_create(dialect: Dialect) -> None:
+def test_every_statement_is_a_whole_create_alter_or_backfill(dialect: Dialect) -> None:
     statements = [s for script in MIGRATIONS[dialect].values() for s in split_statements(script)]
-    assert all(s.startswith(("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX")) for s in statements)
+    kinds = ("CREATE TABLE", "CREATE INDEX", "CREATE UNIQUE INDEX", "ALTER TABLE", "UPDATE")
+    assert all(s.startswith(kinds) for s in statements), statements
     created = {s.split()[2] for s in statements if s.startswith("CREATE TABLE")}
     assert created == TABLES
+    changed = {s.split()[2] for s in statements if s.startswith("ALTER TABLE")}
+    changed |= {s.split()[1] for s in statements if s.startswith("UPDATE")}
+    assert changed <= TABLES
 
 
 def test_versions_run_in_order_from_the_current_one() -> None:

@@ -57,6 +57,28 @@ async def test_a_skipped_or_cancelled_head_never_lets_the_next_jump_the_queue(st
     assert await store.cancel_queued_task("t2", at(4)) is None  # running: not cancellable here
 
 
+async def test_usage_nobody_reported_stays_unknown_in_the_task_and_the_session(store: Store) -> None:
+    await store.create_chat(chat())
+    await store.upsert_agent_session(session(status=AgentSessionStatus.BUSY))
+    queued = await store.enqueue_task(task("t1"))
+    assert queued.usage is None  # not finished: nothing to know yet
+    await store.claim_next_task("n", at(1))
+    done = await store.finish_task("t1", TaskStatus.SUCCEEDED, None, None, at(2))
+    stored = await store.get_agent_session("c1", "opencode")
+    assert stored is not None
+    assert (done.usage, stored.turns, stored.usage) == (None, 1, None)
+
+    await store.enqueue_task(task("t2"))
+    await store.claim_next_task("n", at(3))
+    await store.finish_task("t2", TaskStatus.SUCCEEDED, None, Usage(output_tokens=4), at(4))  # tokens, no cost
+    stored = await store.get_agent_session("c1", "opencode")
+    assert stored is not None
+    assert (stored.turns, stored.usage) == (2, Usage(output_tokens=4, cost_usd=None))
+    reread = await store.get_task("t2")
+    assert reread is not None
+    assert reread.usage == Usage(output_tokens=4, cost_usd=None)
+
+
 async def test_finish_task_adds_usage_and_a_turn_to_the_session(store: Store) -> None:
     await store.create_chat(chat())
     await store.upsert_agent_session(session(status=AgentSessionStatus.BUSY, turns=2, usage=Usage(input_tokens=10)))
