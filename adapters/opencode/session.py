@@ -85,6 +85,7 @@ class OpenCodeSession:
         self._state = OpenCodeState()  # lives across turns: it knows old messages and carries the turn guard
         self._client: OpenCodeClient | None = None
         self._turn_running = False
+        self._turn_requested = False  # run_turn was called and the turn is not running yet
         self._cancel_requested = False
         self._closed = False
 
@@ -108,7 +109,14 @@ class OpenCodeSession:
         return not self._closed and self._host.server_alive()
 
     # --- turns ---------------------------------------------------------------------------------------
-    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+    def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+        if not self._turn_running:
+            # From this call on a cancel belongs to this turn, even while the server is still being (re)started
+            # (seconds when cold): it is remembered here and honoured before the prompt is sent.
+            self._turn_requested, self._cancel_requested = True, False
+        return self._run_turn(turn)
+
+    async def _run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         if self._closed:
             yield TurnFailed(**ids, error="this OpenCode session was closed; open a new one")
@@ -116,12 +124,18 @@ class OpenCodeSession:
         if self._turn_running:
             yield TurnFailed(**ids, error="a turn is already running in this session; wait for it or cancel it")
             return
-        ensured = await self._host.ensure_server()
+        try:
+            ensured = await self._host.ensure_server()
+        finally:
+            self._turn_requested = False
         if isinstance(ensured, Failure):
             yield TurnFailed(**ids, error=ensured.failure().detail)
             return
+        if self._cancel_requested:  # cancelled while the server was starting: nothing was sent to OpenCode
+            yield TurnCancelled(**ids)
+            return
         server, client = ensured.unwrap()
-        self._client, self._turn_running, self._cancel_requested = client, True, False
+        self._client, self._turn_running = client, True
         self._state = begin_turn(self._state, turn.turn_id)
         ended = False
         try:
@@ -240,6 +254,9 @@ class OpenCodeSession:
             await client.abort(self._session_id, self.cwd)
 
     async def cancel(self) -> None:
+        if self._turn_requested:  # run_turn was called, the server is not ready yet: honoured before prompting
+            self._cancel_requested = True
+            return
         if not self._turn_running or self._client is None:
             return
         self._cancel_requested = True
