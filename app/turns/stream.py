@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from app.turns.journal import TurnJournal
 from core.events import AgentEvent, TurnCancelled, TurnCompleted, TurnFailed
-from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
+from core.lifecycle import (
+    WatchdogPolicy,
+    WatchdogStep,
+    silence_cancel_reason,
+    silence_reason,
+    step_due_at,
+    watchdog_step,
+)
 from core.ports.agents import SessionHandle, TurnInput
 from core.ports.clock import Clock
 from core.stream import Coalescer, flush_due, push
@@ -87,6 +94,7 @@ async def _consume(
     last_event_at = clock.monotonic()
     steps_taken = 0
     held = Coalescer()
+    cancelled_by_watchdog: str | None = None  # the reason the turn's TurnCancelled gets: hearth cancelled it
     while True:
         deadline = step_due_at(steps_taken, last_event_at, watchdog)
         flush_at = held.deadline()
@@ -109,6 +117,7 @@ async def _consume(
                 return StreamResult(failed, agent_unresponsive=True)
             if step is WatchdogStep.CANCEL:
                 log.warning("turn %s: %s; cancelling it", turn.turn_id, f"silent for {now - last_event_at:.0f} s")
+                cancelled_by_watchdog = silence_cancel_reason(last_event_at, now)
                 try:  # a hung agent may not even take the cancel request: the next step must not wait on it
                     async with asyncio.timeout(watchdog.escalation_s):
                         await handle.cancel()
@@ -131,6 +140,8 @@ async def _consume(
                 terminal = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
                 item = (clock.monotonic(), terminal)
             at, event = item
+            if cancelled_by_watchdog is not None and isinstance(event, TurnCancelled):
+                event = event.model_copy(update={"reason": cancelled_by_watchdog})  # never "aborted by request"
             held, ready = push(held, event, at)
             ready_events.extend(ready)
             if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):

@@ -29,6 +29,8 @@ class _SlowStartHost:
     stream_idle_timeout_s = 5.0
     llm_retry_limit = 3
     default_model = "fake-model"
+    permission_auto = True
+    permission_timeout_s = 5.0
 
     def __init__(self) -> None:
         self.starting = asyncio.Event()

@@ -81,6 +81,23 @@ async def test_cancel_reaches_a_running_turn_and_a_queued_one(engine: Engine, gi
     assert again == "already_finished"
 
 
+async def test_a_turn_the_watchdog_cancels_says_hearth_cancelled_a_silent_agent(
+    fast_store: Store, git_repo: Path, tmp_path: Path
+) -> None:
+    async with running_engine(fast_store, git_repo.parent, tmp_path / "worktrees", turn_watchdog_s=0.3) as engine:
+        chat = await _chat(engine, git_repo)
+        engine.backend.script([Gate()])  # never opened: the agent is silent and only the cancel ends the turn
+        turn = await engine.turns.submit(chat, AGENT, "silent", None, CHAT)
+        finished = await engine.finished(turn.id)
+        events = await engine.store.list_events(turn.id)
+    assert finished.status is TaskStatus.CANCELLED
+    assert finished.error is not None
+    assert "hearth's turn watchdog cancelled the turn" in finished.error
+    assert "agent sent nothing for" in finished.error
+    assert "by request" not in finished.error
+    assert (events[-1].event["type"], events[-1].event["reason"]) == ("turn_cancelled", finished.error)
+
+
 async def test_a_permission_answer_reaches_the_waiting_question(engine: Engine, git_repo: Path) -> None:
     chat = await _chat(engine, git_repo)
     engine.backend.script([*ask("r1"), text("done")])
