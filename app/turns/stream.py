@@ -25,6 +25,7 @@ from core.lifecycle import (
 from core.ports.agents import SessionHandle, TurnInput
 from core.ports.clock import Clock
 from core.stream import Coalescer, flush_due, push
+from core.tool_closure import OpenTools, closing_updates, seal
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ async def _consume(
     steps_taken = 0
     held = Coalescer()
     cancelled_by_watchdog: str | None = None  # the reason the turn's TurnCancelled gets: hearth cancelled it
+    tools = OpenTools()  # tool calls not final yet: closed with the terminal (core.tool_closure)
     while True:
         deadline = step_due_at(steps_taken, last_event_at, watchdog)
         flush_at = held.deadline()
@@ -113,7 +115,7 @@ async def _consume(
             if step is WatchdogStep.PROBE and not handle.is_alive():
                 error = "the agent process died mid-turn; the next turn restarts it"
                 failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
-                await journal.write([failed])
+                await journal.write([*closing_updates(tools, failed), failed])
                 return StreamResult(failed, agent_unresponsive=True)
             if step is WatchdogStep.CANCEL:
                 log.warning("turn %s: %s; cancelling it", turn.turn_id, f"silent for {now - last_event_at:.0f} s")
@@ -126,7 +128,7 @@ async def _consume(
             if step is WatchdogStep.RESTART:
                 error = await _restart_agent(restart, turn.turn_id, last_event_at, now)
                 failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
-                await journal.write([failed])
+                await journal.write([*closing_updates(tools, failed), failed])
                 return StreamResult(failed, agent_unresponsive=True)
             continue
         batch = [first]
@@ -142,8 +144,10 @@ async def _consume(
             at, event = item
             if cancelled_by_watchdog is not None and isinstance(event, TurnCancelled):
                 event = event.model_copy(update={"reason": cancelled_by_watchdog})  # never "aborted by request"
-            held, ready = push(held, event, at)
-            ready_events.extend(ready)
+            tools, sealed = seal(tools, event)
+            for each in sealed:
+                held, ready = push(held, each, at)
+                ready_events.extend(ready)
             if isinstance(event, TurnCompleted | TurnFailed | TurnCancelled):
                 terminal = event
                 break
