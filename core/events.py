@@ -64,6 +64,7 @@ class PermissionResolved(_Event):
     type: Literal["permission_resolved"] = "permission_resolved"
     request_id: str
     outcome: str  # the chosen option kind, or "rejected" / "timed_out"
+    reason: str | None = None  # why hearth answered it itself (auto refusal outside the worktree, timeout)
 
 
 class UsageReport(_Event):

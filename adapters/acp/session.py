@@ -66,6 +66,8 @@ class AcpSession:
         self._close_process_when_done = close_process_when_done
         self._on_closed = on_closed
         self._turn: ActiveTurn | None = None
+        self._turn_requested = False  # run_turn was called and its turn has not started yet
+        self._cancel_before_prompt = False
         prefix = acp_events.thought_prefix_for(process.agent_name)
         self._state = state or acp_events.AcpState(session_id=session_id, thought_prefix=prefix)
         self._closed = False
@@ -103,13 +105,24 @@ class AcpSession:
     def busy(self) -> bool:
         return self._turn is not None
 
-    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+    def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+        if self._turn is None:
+            # From this call on a cancel belongs to this turn, even before the generator first runs (the
+            # consumer's pump starts it a loop iteration later): it is remembered and honoured before prompting.
+            self._turn_requested, self._cancel_before_prompt = True, False
+        return self._run_turn(turn)
+
+    async def _run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         sid, turn_id = self._session_id, turn.turn_id
         if self._turn is not None:
             yield TurnFailed(session_id=sid, turn_id=turn_id, error="another turn is still running in this session")
             return
+        self._turn_requested = False
         if not self.is_alive():
             yield TurnFailed(session_id=sid, turn_id=turn_id, error=self._dead_reason())
+            return
+        if self._cancel_before_prompt:  # nothing was sent to the agent: the turn simply ends cancelled
+            yield TurnCancelled(session_id=sid, turn_id=turn_id)
             return
         active = ActiveTurn(turn_id=turn_id)
         self._turn = active
@@ -198,6 +211,9 @@ class AcpSession:
     async def cancel(self) -> None:
         """``session/cancel`` only: the process is never killed to cancel (a dead one has nothing to cancel)."""
         active = self._turn
+        if active is None and self._turn_requested:  # run_turn was called but has not prompted: honoured there
+            self._cancel_before_prompt = True
+            return
         self._state = acp_events.request_cancel(self._state)  # arms the turn guard, a turn running or not
         if active is None or active.cancel_requested_at is not None:
             return

@@ -85,12 +85,17 @@ class NativeSession:
         await self.cancel()
         self._backend.forget(self)
 
-    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+    def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+        # The interrupt exists from this call on, before the generator first runs: a cancel that arrives in
+        # between is honoured (the first model call raises Interrupted) instead of finding nothing to interrupt.
+        interrupt = self._interrupt = Interrupt()
+        return self._run_turn(turn, interrupt)
+
+    async def _run_turn(self, turn: TurnInput, interrupt: Interrupt) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         if self._closed:
             yield TurnFailed(**ids, error="the native agent session is closed; open a new one")
             return
-        interrupt = self._interrupt = Interrupt()
         system = {"role": "system", "content": SYSTEM_PROMPT.format(cwd=self._workspace.root)}
         history = history_messages(turn.transcript, self._backend.spec.name, turn.turn_id)
         messages = [system, *history, {"role": "user", "content": turn.prompt}]
@@ -128,7 +133,8 @@ class NativeSession:
             limit = self._backend.max_steps
             yield TurnFailed(**ids, error=f"the native agent stopped after {limit} model calls without a final answer")
         finally:
-            self._interrupt = None
+            if self._interrupt is interrupt:
+                self._interrupt = None
 
     async def _model_call(
         self, turn: TurnInput, step: int, messages: list[dict[str, Any]], outcome: StepOutcome, interrupt: Interrupt

@@ -257,6 +257,14 @@ class OpenCodeServerBackend:
     def default_model(self) -> str:
         return self.runtime.provider.openai_model
 
+    @property
+    def permission_auto(self) -> bool:
+        return self.spec.permission == "auto"
+
+    @property
+    def permission_timeout_s(self) -> float:
+        return self.runtime.permission_timeout_s
+
     # --- reporting and shutdown -----------------------------------------------------------------------
     async def health(self) -> dict[str, object]:
         """Liveness, health-check verdict, and the server's RSS and CPU sampled from /proc."""

@@ -19,6 +19,7 @@ from returns.result import Failure, Result
 
 from adapters.opencode.client import Json, OpenCodeClient
 from adapters.opencode.config import PROVIDER_ID
+from adapters.opencode.permissions import PermissionDesk
 from adapters.opencode.process import ServerProcess
 from core.errors import DomainError
 from core.events import AgentEvent, Retry, TurnCancelled, TurnFailed, is_terminal
@@ -50,6 +51,16 @@ class ServerHost(Protocol):
 
     @property
     def default_model(self) -> str: ...
+
+    @property
+    def permission_auto(self) -> bool:
+        """``permission = "auto"``: hearth answers every question itself (inside the worktree allow, else reject)."""
+        ...
+
+    @property
+    def permission_timeout_s(self) -> float:
+        """Under ``ask``, a question nobody answered this long is rejected."""
+        ...
 
     def server_alive(self) -> bool: ...
 
@@ -84,7 +95,9 @@ class OpenCodeSession:
         self._reset_reason = reset_reason
         self._state = OpenCodeState()  # lives across turns: it knows old messages and carries the turn guard
         self._client: OpenCodeClient | None = None
+        self._permissions = PermissionDesk(session_id, cwd)
         self._turn_running = False
+        self._turn_requested = False  # run_turn was called and the turn is not running yet
         self._cancel_requested = False
         self._closed = False
 
@@ -108,7 +121,14 @@ class OpenCodeSession:
         return not self._closed and self._host.server_alive()
 
     # --- turns ---------------------------------------------------------------------------------------
-    async def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+    def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
+        if not self._turn_running:
+            # From this call on a cancel belongs to this turn, even while the server is still being (re)started
+            # (seconds when cold): it is remembered here and honoured before the prompt is sent.
+            self._turn_requested, self._cancel_requested = True, False
+        return self._run_turn(turn)
+
+    async def _run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:
         ids = {"session_id": self._session_id, "turn_id": turn.turn_id}
         if self._closed:
             yield TurnFailed(**ids, error="this OpenCode session was closed; open a new one")
@@ -116,13 +136,20 @@ class OpenCodeSession:
         if self._turn_running:
             yield TurnFailed(**ids, error="a turn is already running in this session; wait for it or cancel it")
             return
-        ensured = await self._host.ensure_server()
+        try:
+            ensured = await self._host.ensure_server()
+        finally:
+            self._turn_requested = False
         if isinstance(ensured, Failure):
             yield TurnFailed(**ids, error=ensured.failure().detail)
             return
+        if self._cancel_requested:  # cancelled while the server was starting: nothing was sent to OpenCode
+            yield TurnCancelled(**ids)
+            return
         server, client = ensured.unwrap()
-        self._client, self._turn_running, self._cancel_requested = client, True, False
+        self._client, self._turn_running = client, True
         self._state = begin_turn(self._state, turn.turn_id)
+        self._permissions.begin(client, self._host.permission_auto, self._host.permission_timeout_s)
         ended = False
         try:
             async for event in self._turn_events(turn, client, server):
@@ -134,6 +161,7 @@ class OpenCodeSession:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(_ABORT_ON_EXIT_S):
                         await self._abort(client)
+            await self._permissions.end()
             self._turn_running = False
 
     async def _turn_events(
@@ -168,8 +196,9 @@ class OpenCodeSession:
                         progressed = True
                         if snapshots_only and raw.get("type") == "message.part.delta":
                             continue  # deltas were missed while disconnected: only full snapshots are safe now
+                        self._permissions.note_raw(raw)
                         self._state, events = fold_opencode_event(self._state, raw, self._session_id)
-                        for event in events:
+                        for event in await self._permissions.sift(events):
                             if isinstance(event, Retry) and event.attempt > self._host.llm_retry_limit:
                                 yield event
                                 yield await self._give_up_retrying(client, stream, event)
@@ -240,6 +269,9 @@ class OpenCodeSession:
             await client.abort(self._session_id, self.cwd)
 
     async def cancel(self) -> None:
+        if self._turn_requested:  # run_turn was called, the server is not ready yet: honoured before prompting
+            self._cancel_requested = True
+            return
         if not self._turn_running or self._client is None:
             return
         self._cancel_requested = True

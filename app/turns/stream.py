@@ -16,11 +16,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from app.turns.journal import TurnJournal
-from core.events import AgentEvent, TerminalEvent, TurnFailed, is_terminal
-from core.lifecycle import WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
+from core.events import AgentEvent, TerminalEvent, TurnCancelled, TurnFailed, is_terminal
+from core.lifecycle import (
+    WatchdogPolicy,
+    WatchdogStep,
+    silence_cancel_reason,
+    silence_reason,
+    step_due_at,
+    watchdog_step,
+)
 from core.ports.agents import SessionHandle, TurnInput
 from core.ports.clock import Clock
 from core.stream import Coalescer, flush_due, push
+from core.tool_closure import OpenTools, closing_updates, seal
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,8 @@ async def _consume(
     last_event_at = clock.monotonic()
     steps_taken = 0
     held = Coalescer()
+    cancelled_by_watchdog: str | None = None  # the reason the turn's TurnCancelled gets: hearth cancelled it
+    tools = OpenTools()  # tool calls not final yet: closed with the terminal (core.tool_closure)
     while True:
         deadline = step_due_at(steps_taken, last_event_at, watchdog)
         flush_at = held.deadline()
@@ -107,9 +117,11 @@ async def _consume(
             if step is WatchdogStep.PROBE and not handle.is_alive():
                 error = "the agent process died mid-turn; the next turn restarts it"
                 failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
+                await journal.write(closing_updates(tools, failed))  # the runner journals the terminal itself
                 return StreamResult(failed, agent_unresponsive=True)
             if step is WatchdogStep.CANCEL:
                 log.warning("turn %s: %s; cancelling it", turn.turn_id, f"silent for {now - last_event_at:.0f} s")
+                cancelled_by_watchdog = silence_cancel_reason(last_event_at, now)
                 try:  # a hung agent may not even take the cancel request: the next step must not wait on it
                     async with asyncio.timeout(watchdog.escalation_s):
                         await handle.cancel()
@@ -118,6 +130,7 @@ async def _consume(
             if step is WatchdogStep.RESTART:
                 error = await _restart_agent(restart, turn.turn_id, last_event_at, now)
                 failed = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
+                await journal.write(closing_updates(tools, failed))  # the runner journals the terminal itself
                 return StreamResult(failed, agent_unresponsive=True)
             continue
         batch = [first]
@@ -131,12 +144,16 @@ async def _consume(
                 terminal = TurnFailed(session_id=session_id, turn_id=turn.turn_id, error=error)
                 item = (clock.monotonic(), terminal)
             at, event = item
-            held, ready = push(held, event, at)
+            if cancelled_by_watchdog is not None and isinstance(event, TurnCancelled):
+                event = event.model_copy(update={"reason": cancelled_by_watchdog})  # never "aborted by request"
+            tools, sealed = seal(tools, event)
+            for each in sealed:
+                held, ready = push(held, each, at)
+                # push flushed what it held, then the terminal event: keep that back for the runner
+                ready_events.extend(ready[:-1] if is_terminal(each) else ready)
             if is_terminal(event):
-                ready_events.extend(ready[:-1])  # push flushed what it held, then the terminal event: keep that back
                 terminal = event
                 break
-            ready_events.extend(ready)
         await journal.write(ready_events)
         last_event_at = clock.monotonic()
         steps_taken = 0

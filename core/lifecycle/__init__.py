@@ -35,7 +35,15 @@ from core.lifecycle.supervision import (
     restart_due,
     supervise,
 )
-from core.lifecycle.watchdog import ESCALATION, WatchdogPolicy, WatchdogStep, silence_reason, step_due_at, watchdog_step
+from core.lifecycle.watchdog import (
+    ESCALATION,
+    WatchdogPolicy,
+    WatchdogStep,
+    silence_cancel_reason,
+    silence_reason,
+    step_due_at,
+    watchdog_step,
+)
 
 __all__ = [
     "ESCALATION",
@@ -77,6 +85,7 @@ __all__ = [
     "may_dispose_directory",
     "recycle_step",
     "restart_due",
+    "silence_cancel_reason",
     "silence_reason",
     "step_due_at",
     "supervise",

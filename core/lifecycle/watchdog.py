@@ -60,3 +60,11 @@ def silence_reason(last_event_at: float, now: float, restart_error: str | None =
         f"{silent}; hearth failed the turn, but stopping the agent process failed ({restart_error}). "
         "The next turn starts it again"
     )
+
+
+def silence_cancel_reason(last_event_at: float, now: float) -> str:
+    """The reason of a turn the watchdog cancelled (the agent took the cancel): hearth did it, not a person."""
+    return (
+        f"the agent sent nothing for {now - last_event_at:.0f} s, so hearth's turn watchdog cancelled the turn "
+        "(HEARTH_TURN_WATCHDOG_S); send it again, or raise that limit if the agent needs longer between events"
+    )

@@ -9,11 +9,15 @@ shell drives it with ``begin_turn`` before it posts a prompt and ``request_abort
   assistant messages of the current turn are emitted. User parts (the prompt) never become agent text,
   and the late final state of an aborted turn's message cannot leak into the next turn.
 * Text/reasoning exactly once (``core.opencode.parts``); tool parts upserted; usage once per step-finish.
-* Terminal: ``session.idle`` after the turn showed activity (busy status or a new assistant message),
-  or after an abort was requested, ends the turn: cancelled after ``MessageAbortedError`` or an abort,
-  failed after another error, completed otherwise (``core.opencode.ending``). OpenCode sends
-  ``session.idle`` twice after an abort or an error; the second one finds no turn, or a next turn without
-  activity, and yields nothing; the turn guard states the same law independently.
+* Terminal: ``session.idle`` ends the turn only when it is tied to the turn's own messages (``ends_turn``):
+  its newest assistant message completed with a final answer (``time.completed`` or an error, finish not
+  "tool-calls"; ``session.next.step.ended`` in the other family) or completed after one of the turn's
+  permissions was rejected (OpenCode stops there), an error was reported, or hearth asked for
+  the abort. It ends cancelled after ``MessageAbortedError`` or an abort, failed after another error,
+  completed otherwise (``core.opencode.ending``). OpenCode sends ``session.idle`` twice after an abort or an
+  error; the trailing one can arrive in any order with the next turn's events and never ends that turn
+  before its own answer (not by event order: by ownership). The turn guard states a similar law
+  independently.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class OpenCodeState:
     abort_requested: bool = False
     outcome: Outcome | None = None  # first error/abort seen in the current turn
     finish: str | None = None  # the last assistant finish reason ("stop", "tool-calls", "length")
+    last_own: str | None = None  # the current turn's newest assistant message
+    answered: bool = False  # that message completed with a final answer (not "tool-calls") or an error
+    completed: bool = False  # that message completed, whatever its finish
+    refused: bool = False  # a permission of this turn was rejected: OpenCode stops after that step's tool calls
     guard: TurnGuard = field(default_factory=TurnGuard)
     family: Family | None = None  # which event family carries content for this session
     messages: Mapping[str, MessageSeen] = field(default_factory=dict)
@@ -75,6 +83,10 @@ def begin_turn(state: OpenCodeState, turn_id: str) -> OpenCodeState:
         abort_requested=False,
         outcome=None,
         finish=None,
+        last_own=None,
+        answered=False,
+        completed=False,
+        refused=False,
         guard=start_turn(state.guard),
         held={},
         parts=PartLedger(),
@@ -132,7 +144,8 @@ def fold_opencode_event(
     if kind == "permission.asked":
         return state, [permission_request(props, ids)]
     if kind == "permission.replied":
-        return state, [permission_resolved(props, ids)]
+        refused = state.refused or raw.text(props, "reply") == "reject"
+        return replace(state, refused=refused), [permission_resolved(props, ids)]
     if kind == "session.next.retried":
         return _active(state), [retry_from_next(props, ids)]
     if is_content(kind):
@@ -182,8 +195,8 @@ def _on_message(state: OpenCodeState, info: raw.Raw, session_id: str) -> tuple[O
     events: list[AgentEvent] = []
     if message_id not in state.messages:
         state = replace(state, messages={**state.messages, message_id: MessageSeen(role, state.turn_id)})
-        if role == "assistant":
-            state = _active(state)
+        if role == "assistant":  # the turn's newest step: its answer is still to come
+            state = replace(_active(state), last_own=message_id, answered=False, completed=False)
         held = state.held.get(message_id, ())
         state = replace(state, held={k: v for k, v in state.held.items() if k != message_id})
         if role == "assistant":
@@ -191,9 +204,13 @@ def _on_message(state: OpenCodeState, info: raw.Raw, session_id: str) -> tuple[O
                 state, more = fold_opencode_event(state, event, session_id)
                 events.extend(more)
     if _mine(state, message_id):
-        state = replace(state, finish=raw.text(info, "finish") or state.finish)
+        finish = raw.text(info, "finish")
+        state = replace(state, finish=finish or state.finish)
         if "error" in info:
             state = _with_outcome(state, outcome_of(info.get("error")))
+        completed = raw.obj(info, "time").get("completed") is not None or "error" in info
+        if message_id == state.last_own and completed:
+            state = replace(state, answered="error" in info or finish != "tool-calls", completed=True)
     return state, events
 
 
@@ -238,9 +255,13 @@ def _on_delta(state: OpenCodeState, event: raw.Raw, props: raw.Raw, ids: Ids) ->
 def _on_next(state: OpenCodeState, kind: str, props: raw.Raw, ids: Ids) -> tuple[OpenCodeState, list[AgentEvent]]:
     message_id = message_id_of(props)
     if message_id and message_id not in state.messages:  # this family has no message.updated of its own
-        state = _active(replace(state, messages={**state.messages, message_id: MessageSeen("assistant", ids.turn_id)}))
+        seen = {**state.messages, message_id: MessageSeen("assistant", ids.turn_id)}
+        state = _active(replace(state, messages=seen, last_own=message_id, answered=False, completed=False))
     if message_id and not _mine(state, message_id):
         return state, []
+    if kind in ("session.next.step.ended", "session.next.step.failed") and message_id == state.last_own:
+        answered = kind.endswith("failed") or raw.text(props, "finish") != "tool-calls"
+        state = replace(state, answered=answered, completed=True)
     taken = _take_family(state, "next")
     if taken is None:
         return state, []
@@ -269,15 +290,34 @@ def _with_outcome(state: OpenCodeState, outcome: Outcome) -> OpenCodeState:
     return state if state.outcome is not None else replace(state, outcome=outcome)
 
 
+def ends_turn(state: OpenCodeState) -> bool:
+    """Whether a ``session.idle`` may end the current turn, whatever order stray events arrive in: only once the
+    turn's own answer is complete (its newest assistant message finished, not with "tool-calls"), an error was
+    reported for it, or hearth aborted it. Any other idle is a trailing one of an earlier turn."""
+    refused_step_done = state.refused and state.completed  # a rejected permission stops OpenCode after its step
+    return state.answered or refused_step_done or state.outcome is not None or state.abort_requested
+
+
 def _on_idle(state: OpenCodeState, ids: Ids) -> tuple[OpenCodeState, list[AgentEvent]]:
-    if not (state.activity or state.abort_requested):
-        return state, []  # an idle before this turn showed life belongs to an earlier one
+    if not ends_turn(state):
+        return state, []
     guard, admitted = admit_terminal(state.guard)
     if not admitted:
         return replace(state, guard=guard), []
     ledger, events = release_all_waiting(state.parts, ids)
     events.append(terminal_event(state.outcome, state.abort_requested, state.finish, ids))
     ended = replace(
-        state, turn_id=None, activity=False, abort_requested=False, outcome=None, guard=guard, parts=ledger, held={}
+        state,
+        turn_id=None,
+        activity=False,
+        abort_requested=False,
+        outcome=None,
+        last_own=None,
+        answered=False,
+        completed=False,
+        refused=False,
+        guard=guard,
+        parts=ledger,
+        held={},
     )
     return ended, events

@@ -66,6 +66,7 @@ async def running_engine(
     max_parallel: int = 4,
     backend: ScriptedBackend | None = None,
     poll_s: float = 0.02,
+    turn_watchdog_s: float = 300.0,
 ) -> AsyncIterator[Engine]:
     """A node wired by the composition root around a scripted agent; its dispatcher runs for the duration of the
     block, then shuts down as a node does (no jobs, no startup recovery)."""
@@ -79,6 +80,7 @@ async def running_engine(
         shutdown_grace_s=2.0,
         database_url=None,
         max_prompt_chars=10_000,
+        turn_watchdog_s=turn_watchdog_s,
     )
     backend = backend or ScriptedBackend(AGENT)
     spec = AgentSpec(name=AGENT, backend=BackendKind.WARM_ACP, command=AGENT)

@@ -5,6 +5,8 @@ One warm process per agent for the whole module: the tests run in order against 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -20,7 +22,7 @@ from adapters.store.sqlite import SqliteStore
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from core.events import AgentEvent, ReasoningDelta, TextDelta, ToolCall, TurnCancelled, TurnCompleted, TurnFailed
 from core.lifecycle import SupervisionPolicy
-from core.ports.agents import SessionHandle, SessionSpec
+from core.ports.agents import SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 from tests.plugins.backends import SystemClock, make_runtime, require_agent, run_turn
 
@@ -109,6 +111,18 @@ async def test_cancel_returns_cancelled_and_the_next_turn_completes(warm: Warm) 
     assert isinstance(after.terminal, TurnCompleted), after.events
     assert "ping after cancel" in after.text
     assert warm.handle.is_alive()
+
+
+async def test_a_cancel_right_after_run_turn_is_called_ends_the_turn_without_prompting(warm: Warm) -> None:
+    stream = warm.handle.run_turn(TurnInput(turn_id="t3b", prompt="EARLY-CANCEL never prompted"))
+    await warm.handle.cancel()  # before the consumer's first step: the generator has not run yet
+    async with asyncio.timeout(30), contextlib.aclosing(stream):
+        events = [event async for event in stream]
+
+    assert [type(e) for e in events] == [TurnCancelled], events
+    assert not any("EARLY-CANCEL" in str(entry.get("last_user")) for entry in warm.llm.log())
+    after = await run_turn(warm.handle, "t3c", "ping after an early cancel")
+    assert isinstance(after.terminal, TurnCompleted), after.events
 
 
 async def test_a_closed_handle_reopens_the_same_session_in_the_same_warm_process(warm: Warm) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -185,6 +186,20 @@ async def test_cancel_while_the_consumer_holds_an_event(handle: SessionHandle) -
 
     assert isinstance(events[-1], TurnCancelled)
     assert text_of(events) == "word0 "
+
+
+async def test_a_cancel_right_after_run_turn_is_called_ends_the_turn_before_the_llm_is_asked(
+    handle: SessionHandle, llm: ScriptedLLM
+) -> None:
+    stream = handle.run_turn(TurnInput(turn_id="early", prompt="EARLY-CANCEL never asked"))
+    await handle.cancel()  # before the consumer's first step: the generator has not run yet
+    async with asyncio.timeout(15), contextlib.aclosing(stream):
+        events = [event async for event in stream]
+
+    assert [type(e) for e in events] == [TurnCancelled]
+    assert not any("EARLY-CANCEL" in str(entry.get("last_user")) for entry in llm.log())
+    after = await run(handle, "after an early cancel", "t2")
+    assert isinstance(after[-1], TurnCompleted)
 
 
 async def test_http_400_fails_the_turn_with_status_and_message(handle: SessionHandle) -> None:

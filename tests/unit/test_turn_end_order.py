@@ -56,6 +56,7 @@ async def test_the_terminal_event_follows_the_stored_status_usage_and_changes(en
     assert row.event.type == "turn_completed"
     assert task.status is TaskStatus.SUCCEEDED, task
     assert task.finished_at is not None
+    assert task.usage is not None
     assert (task.usage.input_tokens, task.usage.output_tokens, task.usage.cost_usd) == (7, 3, 0.5)
     pending = await engine.store.list_pending_changes(chat)
     assert [change.path for change in pending] == ["made-by-the-agent.txt"]

@@ -12,7 +12,7 @@ import pytest
 from app.turns.journal import CANCELLED_BEFORE_START
 from app.turns.runner import SHUTDOWN_ERROR
 from app.usecases.errors import Refused
-from core.events import PermissionResolved, TextDelta, TurnCancelled, TurnFailed, is_terminal
+from core.events import PermissionResolved, TextDelta, ToolCall, TurnCancelled, TurnFailed, is_terminal
 from core.model import AgentSessionStatus, TaskOrigin, TaskStatus
 from core.ports.store import Store
 from tests.doubles.engine import AGENT, Engine, running_engine
@@ -80,6 +80,43 @@ async def test_cancel_reaches_a_running_turn_and_a_queued_one(engine: Engine, gi
     assert journaled.event.reason == CANCELLED_BEFORE_START
     _, again = await engine.turns.cancel(chat, running.id)
     assert again == "already_finished"
+
+
+async def test_a_turn_the_watchdog_cancels_says_hearth_cancelled_a_silent_agent(
+    fast_store: Store, git_repo: Path, tmp_path: Path
+) -> None:
+    async with running_engine(fast_store, git_repo.parent, tmp_path / "worktrees", turn_watchdog_s=0.3) as engine:
+        chat = await _chat(engine, git_repo)
+        engine.backend.script([Gate()])  # never opened: the agent is silent and only the cancel ends the turn
+        turn = await engine.turns.submit(chat, AGENT, "silent", None, CHAT)
+        finished = await engine.finished(turn.id)
+        events = await engine.store.list_events(turn.id)
+    assert finished.status is TaskStatus.CANCELLED
+    assert finished.error is not None
+    assert "hearth's turn watchdog cancelled the turn" in finished.error
+    assert "agent sent nothing for" in finished.error
+    assert "by request" not in finished.error
+    assert (events[-1].event["type"], events[-1].event["reason"]) == ("turn_cancelled", finished.error)
+
+
+async def test_a_tool_call_left_running_by_a_cancelled_turn_is_closed_with_the_terminal(
+    engine: Engine, git_repo: Path
+) -> None:
+    chat = await _chat(engine, git_repo)
+    gate = Gate()
+    shell = ToolCall(session_id="", turn_id="", tool_call_id="call-1", name="bash", status="running", output="tick")
+    engine.backend.script([shell, gate])  # the agent ends the turn without ever finishing the tool
+    running = await engine.turns.submit(chat, AGENT, "sleep", None, CHAT)
+    await asyncio.wait_for(gate.reached.wait(), 5)
+    await engine.turns.cancel(chat, running.id)
+    assert (await engine.finished(running.id)).status is TaskStatus.CANCELLED
+    events = [stored.event for stored in await engine.store.list_events(running.id)]
+    assert events[-1]["type"] == "turn_cancelled"
+    last_state = {e["tool_call_id"]: e for e in events if e["type"] == "tool_call"}
+    assert last_state["call-1"]["status"] == "failed"
+    output = str(last_state["call-1"]["output"])
+    assert "the turn was cancelled before this tool reported its result" in output
+    assert output.startswith("tick")
 
 
 async def test_a_permission_answer_reaches_the_waiting_question(engine: Engine, git_repo: Path) -> None:
