@@ -96,7 +96,8 @@ async def test_a_turn_the_watchdog_cancels_says_hearth_cancelled_a_silent_agent(
     assert "hearth's turn watchdog cancelled the turn" in finished.error
     assert "agent sent nothing for" in finished.error
     assert "by request" not in finished.error
-    assert (events[-1].event["type"], events[-1].event["reason"]) == ("turn_cancelled", finished.error)
+    assert isinstance(events[-1].event, TurnCancelled)
+    assert events[-1].event.reason == finished.error
 
 
 async def test_a_tool_call_left_running_by_a_cancelled_turn_is_closed_with_the_terminal(
@@ -111,10 +112,10 @@ async def test_a_tool_call_left_running_by_a_cancelled_turn_is_closed_with_the_t
     await engine.turns.cancel(chat, running.id)
     assert (await engine.finished(running.id)).status is TaskStatus.CANCELLED
     events = [stored.event for stored in await engine.store.list_events(running.id)]
-    assert events[-1]["type"] == "turn_cancelled"
-    last_state = {e["tool_call_id"]: e for e in events if e["type"] == "tool_call"}
-    assert last_state["call-1"]["status"] == "failed"
-    output = str(last_state["call-1"]["output"])
+    assert isinstance(events[-1], TurnCancelled)
+    last_state = {e.tool_call_id: e for e in events if isinstance(e, ToolCall)}
+    assert last_state["call-1"].status == "failed"
+    output = str(last_state["call-1"].output)
     assert "the turn was cancelled before this tool reported its result" in output
     assert output.startswith("tick")
 
