@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m bench.trials [--only NAME ...] [--rounds N] [--chats N --turns N] [--sse-turns N]``.
 Needs the agents in hearth's cache (``hearth agents install``) and PostgreSQL at ``HEARTH_TEST_PG_DSN`` (default
 postgresql://root@127.0.0.1:5432/test; each trial creates and drops its own database); a trial that lacks one says
-so and the others run. About four minutes on 2 cores with the defaults; ``--rounds`` scales the crash trials,
+so and the others run. About four minutes on 2 cores with the defaults; ``--rounds`` scales the crash and fault trials,
 ``--chats``/``--turns`` the load. Figures go to stdout, hearth's own log lines to stderr.
 
 * agent-kill: kill -9 of each agent's process mid-turn (opencode, qwen, claude); the next turn resumes;
@@ -11,7 +11,9 @@ so and the others run. About four minutes on 2 cores with the defaults; ``--roun
   same agent session afterwards;
 * sse: SSE clients hanging up and reconnecting with Last-Event-ID: events lost or duplicated (must be 0);
 * load: N chats x M turns on the native agent: all complete, in order per chat, no 5xx;
-* failover: two ``hearth serve`` processes on one PostgreSQL, the node running a turn killed with kill -9.
+* failover: two ``hearth serve`` processes on one PostgreSQL, the node running a turn killed with kill -9;
+* store-faults: the store out of reach mid-turn and healed, on SQLite and PostgreSQL: writes answer 503, the held
+  turn ends, the chat goes on, nothing stored before is lost.
 
 The trials drive hearth with the integration tests' own helpers (tests/plugins), so a trial and a test of the
 same thing agree on what "held" means. Every try prints; none asserts a time.
@@ -30,10 +32,11 @@ from pathlib import Path
 
 from bench._trial import Context, Trial, clock, why_not_run
 from bench._trials_crashes import agent_kill, hearth_kill
+from bench._trials_faults import store_faults
 from bench._trials_service import failover, load, sse_reconnects
 from scripted_llm.llm import ScriptedLLM
 
-TRIALS = ("agent-kill", "hearth-kill", "sse", "load", "failover")
+TRIALS = ("agent-kill", "hearth-kill", "sse", "load", "failover", "store-faults")
 Run = Callable[[Context], Awaitable[Trial]]
 
 
@@ -48,6 +51,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, Run]]:
     runs += [(f"sse {s}", partial(sse_reconnects, store=s, turns=args.sse_turns)) for s in args.stores]
     runs.append(("load", partial(load, chats=args.chats, turns=args.turns)))
     runs.append(("failover", partial(failover, rounds=args.rounds)))
+    runs += [(f"store-faults {s}", partial(store_faults, store=s, rounds=args.rounds)) for s in args.stores]
     return [(label, run) for label, run in runs if label.split()[0] in args.only]
 
 
@@ -99,7 +103,7 @@ def main() -> None:
     parser.add_argument("--agents", nargs="+", default=["opencode", "qwen", "claude"], help="for agent-kill")
     parser.add_argument("--restart-agents", nargs="+", default=["opencode", "qwen"], help="agents in hearth-kill")
     parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
-    parser.add_argument("--rounds", type=int, default=1, help="tries of each crash trial (agent/hearth kill, failover)")
+    parser.add_argument("--rounds", type=int, default=1, help="tries of each crash and fault trial")
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--turns", type=int, default=5, help="turns per chat in the load trial")
     parser.add_argument("--sse-turns", type=int, default=6, help="slow turns read through reconnecting SSE clients")

@@ -10,15 +10,14 @@ ends, the chat's next turn succeeds, and nothing stored before the fault is lost
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from app.settings import Settings
-from tests.plugins.outages import postgres_refusing, sqlite_write_lock
+from tests.plugins.outages import postgres_refusing, settle_log, sqlite_write_lock
 from tests.plugins.postgres import fresh_database
 from tests.plugins.service import Hearth, serve_hearth
 
@@ -26,24 +25,6 @@ pytestmark = pytest.mark.agents
 
 FAULT_TIMEOUT_S = 90.0
 Outage = Callable[[], AbstractAsyncContextManager[None]]
-
-
-@contextmanager
-def settle_log() -> Iterator[list[str]]:
-    """The messages of ``app.turns.settle`` (the retried finish of a turn) while the block runs."""
-    messages: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    logger = logging.getLogger("app.turns.settle")
-    handler = Collect(logging.WARNING)
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
 
 
 @asynccontextmanager

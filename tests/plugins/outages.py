@@ -7,9 +7,10 @@ an open connection (it keeps writing through its descriptor), so the SQLite one 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,3 +49,22 @@ async def postgres_refusing(dsn: str) -> AsyncIterator[None]:
             await admin.execute(f"ALTER DATABASE {quote_ident(database)} ALLOW_CONNECTIONS true")
     finally:
         await admin.close()
+
+
+@contextmanager
+def settle_log() -> Iterator[list[str]]:
+    """The messages of ``app.turns.settle`` (the retried finish of a turn) while the block runs: how a caller
+    knows a turn has met the fault before healing it."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("app.turns.settle")
+    handler = Collect(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
