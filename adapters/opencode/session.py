@@ -19,6 +19,7 @@ from returns.result import Failure, Result
 
 from adapters.opencode.client import Json, OpenCodeClient
 from adapters.opencode.config import PROVIDER_ID
+from adapters.opencode.late import late_tool_updates
 from adapters.opencode.permissions import PermissionDesk
 from adapters.opencode.process import ServerProcess
 from core.errors import DomainError
@@ -203,6 +204,12 @@ class OpenCodeSession:
                                 yield event
                                 yield await self._give_up_retrying(client, stream, event)
                                 return
+                            if is_terminal(event):
+                                self._state, late = await late_tool_updates(
+                                    self._state, stream, self._session_id, event
+                                )
+                                for update in late:
+                                    yield update
                             yield event
                             if is_terminal(event):
                                 return

@@ -125,6 +125,33 @@ async def test_cancel_during_a_slow_turn_then_the_next_turn_completes(
     assert all(e.turn_id == "t2" for e in after)
 
 
+async def test_a_shell_tool_cut_by_a_cancel_ends_with_opencodes_own_final_update(
+    backend: OpenCodeServerBackend, llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    # OpenCode reports the aborted command's result only after the session went idle: the turn must wait for it
+    handle = await open_chat(backend, make_git_repo(tmp_path / "repo"), "cancel-shell")
+
+    async def cancel_once_running(event: AgentEvent) -> None:
+        if isinstance(event, ToolCall) and event.status == "running":
+            await handle.cancel()
+
+    cancelled = await run_turn(handle, "t1", "BASH sleep 30", cancel_once_running)
+    after = await run_turn(handle, "t2", "after the shell cancel")
+
+    assert isinstance(cancelled[-1], TurnCancelled)
+    calls = [e for e in cancelled if isinstance(e, ToolCall)]
+    assert any(call.status == "running" for call in calls)
+    assert len({call.tool_call_id for call in calls}) == 1
+    final = calls[-1]
+    assert final.status in ("completed", "failed")
+    assert "aborted" in (final.output or "").lower()
+    assert "the turn was cancelled before this tool reported its result" not in (final.output or "")
+    assert all(e.turn_id == "t1" for e in cancelled)
+    assert isinstance(after[-1], TurnCompleted)
+    assert text_of(after) == "Hello from fake LLM. You said: after the shell cancel"
+    assert all(e.turn_id == "t2" for e in after)
+
+
 async def test_requests_without_the_password_are_refused(backend: OpenCodeServerBackend) -> None:
     health = await backend.health()
     assert health["healthy"] is True
