@@ -18,7 +18,7 @@ import httpx
 from adapters.opencode.client import OpenCodeClient
 from core import raw
 from core.events import AgentEvent, PermissionRequest, PermissionResolved
-from core.opencode.events import event_session_id
+from core.opencode.demux import event_session_id
 from core.opencode.permissions import auto_verdict, timed_out_reason
 
 log = logging.getLogger(__name__)

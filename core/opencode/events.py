@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from core import raw
 from core.events import AgentEvent, Retry
+from core.opencode.demux import event_session_id
 from core.opencode.ending import Outcome, outcome_of, terminal_event
 from core.opencode.next import fold_next, is_content, message_id_of, retry_from_next
 from core.opencode.parts import (
@@ -99,23 +100,6 @@ def request_abort(state: OpenCodeState) -> OpenCodeState:
     return replace(
         state, abort_requested=running or state.abort_requested, guard=arm(state.guard, turn_running=running)
     )
-
-
-def event_session_id(event: raw.Raw) -> str | None:
-    props = raw.obj(event, "properties")
-    return (
-        raw.text(props, "sessionID")
-        or raw.text(raw.obj(props, "info"), "sessionID")
-        or raw.text(raw.obj(props, "part"), "sessionID")
-    )
-
-
-def unwrap_global_event(wrapped: raw.Raw) -> raw.Raw | None:
-    """A ``/global/event`` frame as a bare event; None for the durable-log ``sync`` duplicates."""
-    payload = raw.obj(wrapped, "payload") if "payload" in wrapped else wrapped
-    if not payload or raw.text(payload, "type") == "sync":
-        return None
-    return payload
 
 
 def fold_opencode_event(

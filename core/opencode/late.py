@@ -17,7 +17,8 @@ from typing import Any
 
 from core import raw
 from core.events import AgentEvent, ToolCall
-from core.opencode.events import OpenCodeState, event_session_id, fold_opencode_event
+from core.opencode.demux import event_session_id
+from core.opencode.events import OpenCodeState, fold_opencode_event
 from core.opencode.next import fold_next, message_id_of
 from core.opencode.parts import Ids, on_tool, tool_call_from_part
 from core.tool_closure import FINAL_STATUSES
