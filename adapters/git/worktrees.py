@@ -17,9 +17,10 @@ from typing import TypeVar
 import pygit2
 from returns.result import Failure, Result, Success
 
-from adapters.git import changes, create, safety, snapshots
+from adapters.git import boundary, changes, create, safety, snapshots
 from adapters.git.refusal import Refused
 from adapters.git.repos import resolve_repo_path, validate_repo
+from core.boundary import StagingBoundary
 from core.errors import DomainError, GitError
 from core.model import FileDiff, Preflight, Worktree
 from core.ports.clock import Clock
@@ -93,6 +94,13 @@ class GitWorktrees:
     async def preflight(self, worktree: Worktree, unapplied_changes: int) -> Preflight:
         async with self._lock(worktree.repo_path):
             return await asyncio.to_thread(safety.preflight, self._dir, worktree, unapplied_changes)
+
+    async def boundary(self, worktree: Worktree, pending: Sequence[str]) -> Result[StagingBoundary, DomainError]:
+        return await self._run(
+            worktree.repo_path,
+            "reading the staging boundary",
+            lambda: boundary.boundary(self._dir, worktree, pending),
+        )
 
     async def soft_delete(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
         return await self._run(

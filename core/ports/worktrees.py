@@ -8,6 +8,7 @@ from typing import Protocol
 
 from returns.result import Result
 
+from core.boundary import StagingBoundary
 from core.errors import DomainError
 from core.model import FileDiff, Preflight, Worktree
 
@@ -33,6 +34,10 @@ class Worktrees(Protocol):
     async def discard(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]: ...
     async def write_file(self, worktree: Worktree, path: str, content: str) -> Result[None, DomainError]: ...
     async def preflight(self, worktree: Worktree, unapplied_changes: int) -> Preflight: ...
+    async def boundary(self, worktree: Worktree, pending: Sequence[str]) -> Result[StagingBoundary, DomainError]:
+        """The base against the checkout's HEAD, and which ``pending`` files the checkout changed since the base."""
+        ...
+
     async def soft_delete(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
         """Snapshot to refs/hearth/snapshots/<chat>/<ts>, then remove dir, admin entry, branch. Idempotent."""
         ...
