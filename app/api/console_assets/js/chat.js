@@ -58,6 +58,7 @@ export function renderChat(view, chatId) {
     title.after(el("p", { class: "muted" }, "Repository ", el("code", {}, chat.repo_path), ` · ${chat.status}`));
     list.forEach(addTurn);
     await Promise.all([composer.load(), diff.refresh()]);
+    if (list.length) composer.pick(list[list.length - 1].agent); // carry on with the agent of the last turn
     // The chat's stream from its start: every event once, in seq order; EventSource reconnects by itself with
     // Last-Event-ID, and the seq check above drops anything already shown.
     source = new EventSource(`${base}/events`);
@@ -108,6 +109,11 @@ class Composer {
       const found = this.agents.find((a) => a.name === option.value);
       option.textContent = `${option.value}${found && !found.found ? " (not installed)" : ""} · ${CHIP_LABEL[chip] || chip}`;
     }
+    this.showChip();
+  }
+
+  pick(agent) {
+    if ([...this.agent.options].some((o) => o.value === agent)) this.agent.value = agent;
     this.showChip();
   }
 
