@@ -66,3 +66,36 @@ async def test_the_agents_page_shows_each_agent_and_the_node_health(hearth: Hear
     await expect(page.get_by_role("region", name="Health")).to_contain_text("Status: ok")
     await expect(page.get_by_role("region", name="Health")).to_contain_text("Store (sqlite): reachable")
     await screenshot(page, "agents-and-health")
+
+
+async def test_the_diff_panel_colours_code_takes_a_manual_edit_and_discards(
+    hearth: Hearth, git_repo: Path, page: Page
+) -> None:
+    chat = (await hearth.create_chat(git_repo, title="edits"))["id"]
+    code = 'def greet():\\n    return \\"hi\\"  # a greeting\\n'
+    write = await hearth.run_turn(chat, "native", f'TOOL write {{"path": "greet.py", "content": "{code}"}}')
+    assert write["status"] == "succeeded", write
+    worktree = Path((await hearth.client.get(f"/api/chats/{chat}")).json()["worktree"]["path"])
+    await page.goto(f"{hearth.base_url}/#/chats/{chat}")
+    row = page.locator('.diff-panel [data-path="greet.py"]')
+    await expect(row.locator(".badge")).to_have_text("native")
+    await expect(row.locator(".diff .add").first).to_have_text("+def greet():")
+    await expect(row.locator(".diff .hl-kw").first).to_have_text("def")
+    await expect(row.locator(".diff .hl-str")).to_have_text('"hi"')
+    await expect(row.locator(".diff .hl-com")).to_have_text("# a greeting")
+
+    await page.get_by_role("button", name="Edit greet.py").click()
+    await expect(page.get_by_label("File (relative to the worktree)")).to_have_value("greet.py")
+    await page.get_by_label("File (relative to the worktree)").fill("notes.md")
+    await page.get_by_label("New content").fill("written by hand\n")
+    await page.get_by_role("button", name="Save into the worktree").click()
+    await expect(page.locator('.diff-panel [data-path="notes.md"] .badge')).to_have_text("manual edit")
+    assert (worktree / "notes.md").read_text() == "written by hand\n"
+    await screenshot(page, "diff-panel-edits")
+
+    await page.get_by_role("button", name="Discard greet.py").click()
+    await expect(row).to_have_count(0)
+    assert not (worktree / "greet.py").exists()
+    await page.get_by_role("button", name="Discard all").click()
+    await expect(page.locator("#no-changes")).to_be_visible()
+    assert not (worktree / "notes.md").exists()

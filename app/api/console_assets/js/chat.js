@@ -79,7 +79,7 @@ class Composer {
     this.open = null;
     this.agent = el("select", { id: "agent", name: "agent", onchange: () => this.showChip() });
     this.chip = el("span", { class: "chip", id: "agent-chip", "aria-live": "polite" });
-    this.model = el("input", { id: "model", name: "model", placeholder: "agent's default", list: "models" });
+    this.model = el("input", { id: "model", name: "model", placeholder: "agent's default" });
     this.prompt = el("textarea", { id: "prompt", name: "prompt", required: true,
       placeholder: "Ask the agent… (Ctrl/Cmd-Enter sends)", onkeydown: (e) => this.keydown(e) });
     this.send = el("button", { type: "submit", class: "primary" }, "Send");

@@ -1,6 +1,7 @@
 // The diff panel: pending changes per file with the agent that made them, apply / discard / edit, and the staging
 // boundary (the changes live in the chat's worktree until applied to the checkout).
 import { api, el, short } from "./api.js";
+import { highlight, highlightable } from "./highlight.js";
 
 export class DiffPanel {
   constructor(base) {
@@ -48,7 +49,7 @@ export class DiffPanel {
         el("button", { type: "button", onclick: () => this.act("apply", [change.path]), "aria-label": `Apply ${change.path}` }, "Apply"),
         el("button", { type: "button", class: "danger", onclick: () => this.act("discard", [change.path]), "aria-label": `Discard ${change.path}` }, "Discard"),
         el("button", { type: "button", onclick: () => this.startEdit(change.path), "aria-label": `Edit ${change.path}` }, "Edit")),
-      diffView(change.diff));
+      diffView(change.path, change.diff));
   }
 
   async act(kind, paths) {
@@ -87,11 +88,15 @@ export class DiffPanel {
   }
 }
 
-function diffView(text) {
+function diffView(path, text) {
+  const colour = highlightable(path);
+  let inHunk = false;
   const lines = text.replace(/\n$/, "").split("\n").map((line) => {
+    if (line.startsWith("@@")) inHunk = true;
     const kind = line.startsWith("@@") ? "hunk" : line.startsWith("+") && !line.startsWith("+++") ? "add"
       : line.startsWith("-") && !line.startsWith("---") ? "del" : "ctx";
-    return el("span", { class: kind }, line || " ");
+    if (!colour || !inHunk || kind === "hunk" || !line) return el("span", { class: kind }, line || " ");
+    return el("span", { class: kind }, line[0], ...highlight(path, line.slice(1)));
   });
   return el("pre", { class: "diff", tabindex: "0", "aria-label": "unified diff" }, lines);
 }
