@@ -13,7 +13,7 @@ from enum import StrEnum
 from returns.result import Failure, Result, Success
 
 from core.errors import Conflict, DomainError, InvalidInput
-from core.model import FileDiff, Frozen, PendingChange, PendingChangeStatus, TaskStatus, Worktree, WorktreeStatus
+from core.model import FileDiff, Frozen, TaskStatus, Worktree, WorktreeStatus
 
 WORKTREE_KEY_PREFIX = "arena-"  # a contestant's worktree is named like a chat's, under this key
 
@@ -58,7 +58,7 @@ class Arena(Frozen):
     prompt: str
     status: ArenaStatus = ArenaStatus.OPEN
     winner: str | None = None  # the adopted contestant's task id
-    forked_pending: tuple[FileDiff, ...] = ()  # the chat's pending diffs at the fork (status unused: "modified")
+    forked_pending: tuple[FileDiff, ...] = ()  # the chat worktree's diff at the fork
     created_at: datetime
     decided_at: datetime | None = None
     contestants: tuple[Contestant, ...] = ()
@@ -107,20 +107,20 @@ def _paths(files: Sequence[FileDiff]) -> set[str]:
 
 
 def adopt_conflicts(
-    winner_files: Sequence[FileDiff], forked_pending: Sequence[FileDiff], current: Sequence[PendingChange]
+    winner_files: Sequence[FileDiff], forked_pending: Sequence[FileDiff], current: Sequence[FileDiff]
 ) -> tuple[str, ...]:
-    """The winner's paths whose pending diff in the chat changed since the fork (sorted).
+    """The winner's paths whose diff in the chat's worktree changed since the fork (sorted).
 
     The winner started from the chat's state at the fork, so its diff lands cleanly on every file the chat has
     not touched since; a file the chat changed meanwhile would lose one side's work.
     """
     then = {f.path: f.diff for f in forked_pending}
-    now = {c.path: c.diff for c in current if c.status is PendingChangeStatus.PENDING}
+    now = {c.path: c.diff for c in current}
     return tuple(sorted(p for p in _paths(winner_files) if then.get(p) != now.get(p)))
 
 
 def check_adoption(
-    arena: Arena, task_id: str, statuses: Mapping[str, TaskStatus], current: Sequence[PendingChange]
+    arena: Arena, task_id: str, statuses: Mapping[str, TaskStatus], current: Sequence[FileDiff]
 ) -> Result[Contestant, DomainError]:
     """Whether ``task_id`` may win: the arena still open, the contestant finished, no clash with pending work."""
     if arena.status is not ArenaStatus.OPEN:
@@ -157,3 +157,28 @@ def to_remove(arena: Arena) -> tuple[Contestant, ...]:
     return tuple(
         c for c in arena.contestants if c.worktree is not None and c.worktree.status is not WorktreeStatus.ARCHIVED
     )
+
+
+class ContestantReap(StrEnum):
+    KEEP = "keep"
+    REMOVE = "remove"  # the arena was decided (or a removal was interrupted): snapshot and remove, as decided
+    JUDGE = "judge"  # an open arena whose contestant ended: judged like a chat's worktree (grace, preflight)
+
+
+def contestant_reap(arena: Arena, contestant: Contestant, task_status: TaskStatus | None) -> tuple[ContestantReap, str]:
+    """What the reaper does with a contestant's worktree, and why."""
+    worktree = contestant.worktree
+    if worktree is None or worktree.status is WorktreeStatus.ARCHIVED:
+        return ContestantReap.KEEP, "no worktree left"
+    if worktree.status is WorktreeStatus.DELETING:
+        return ContestantReap.REMOVE, "a removal was interrupted; finishing it"
+    if arena.status is not ArenaStatus.OPEN:
+        return ContestantReap.REMOVE, f"the arena was {arena.status.value}; its worktrees go (snapshot kept)"
+    if task_status is None or not task_status.is_terminal:
+        return ContestantReap.KEEP, "the contestant is still running"
+    return ContestantReap.JUDGE, "the arena is undecided"
+
+
+def as_chat_worktree(arena: Arena, worktree: Worktree) -> Worktree:
+    """The worktree as the chat's reaper rules see it: it belongs to the arena's chat."""
+    return worktree.model_copy(update={"chat_id": arena.chat_id})
