@@ -150,12 +150,19 @@ def check_adoption(
     return Success(winner)
 
 
-def to_remove(arena: Arena) -> tuple[Contestant, ...]:
-    """After a decision: every contestant whose worktree still exists (snapshot first, then removed)."""
+def to_remove(arena: Arena, statuses: Mapping[str, TaskStatus]) -> tuple[Contestant, ...]:
+    """After a decision: every finished contestant whose worktree still exists (snapshot first, then removed).
+
+    One still running keeps its worktree until it ends (its runner, or else the reaper, removes it then)."""
     if arena.status is ArenaStatus.OPEN:
         return ()
     return tuple(
-        c for c in arena.contestants if c.worktree is not None and c.worktree.status is not WorktreeStatus.ARCHIVED
+        c
+        for c in arena.contestants
+        if c.worktree is not None
+        and c.worktree.status is not WorktreeStatus.ARCHIVED
+        and (status := statuses.get(c.task_id)) is not None
+        and status.is_terminal
     )
 
 
@@ -172,10 +179,10 @@ def contestant_reap(arena: Arena, contestant: Contestant, task_status: TaskStatu
         return ContestantReap.KEEP, "no worktree left"
     if worktree.status is WorktreeStatus.DELETING:
         return ContestantReap.REMOVE, "a removal was interrupted; finishing it"
-    if arena.status is not ArenaStatus.OPEN:
-        return ContestantReap.REMOVE, f"the arena was {arena.status.value}; its worktrees go (snapshot kept)"
     if task_status is None or not task_status.is_terminal:
         return ContestantReap.KEEP, "the contestant is still running"
+    if arena.status is not ArenaStatus.OPEN:
+        return ContestantReap.REMOVE, f"the arena was {arena.status.value}; its worktrees go (snapshot kept)"
     return ContestantReap.JUDGE, "the arena is undecided"
 
 

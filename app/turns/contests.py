@@ -21,8 +21,9 @@ from app.turns.journal import TurnJournal
 from app.turns.runner import SHUTDOWN_ERROR, outcome_of
 from app.turns.sessions import TurnSessions
 from app.turns.stream import stream_turn
+from app.upkeep.arena_reaping import soft_delete_contestant
 from core.agents import ModelPrice
-from core.arena import Arena, Contestant
+from core.arena import Arena, Contestant, to_remove
 from core.events import TerminalEvent, TurnFailed
 from core.lifecycle import WatchdogPolicy
 from core.model import Task, Worktree
@@ -130,7 +131,16 @@ class ContestRunner:
         except Exception as exc:
             log.exception("arena contestant %s failed inside hearth", contest.task.id)
             terminal = TurnFailed(session_id="", turn_id=contest.task.id, error=f"hearth failed running it: {exc!r}")
-        await self._finish(contest, journal, terminal)
+        finished = await self._finish(contest, journal, terminal)
+        await self._remove_if_decided(contest, finished)
+
+    async def _remove_if_decided(self, contest: Contest, finished: Task) -> None:
+        """Adopted or discarded while it ran: its worktree goes now that it has ended (snapshot kept)."""
+        arena = await self._arenas.get_arena(contest.arena.id)
+        if arena is None:
+            return
+        for contestant in to_remove(arena, {finished.id: finished.status}):
+            await soft_delete_contestant(self._arenas, self._worktrees, contestant, self._clock.now())
 
     async def _converse(self, contest: Contest, journal: TurnJournal) -> TerminalEvent:
         task = contest.task
@@ -160,8 +170,9 @@ class ContestRunner:
         files = tuple(diffs.unwrap()) if isinstance(diffs, Success) else ()
         await self._arenas.save_contestant(contest.contestant.model_copy(update={"files": files, "wall_s": wall_s}))
 
-    async def _finish(self, contest: Contest, journal: TurnJournal, terminal: TerminalEvent) -> None:
+    async def _finish(self, contest: Contest, journal: TurnJournal, terminal: TerminalEvent) -> Task:
         status, error = outcome_of(terminal)
-        await self._queue.finish_task(contest.task.id, status, error, journal.usage, self._clock.now())
+        finished = await self._queue.finish_task(contest.task.id, status, error, journal.usage, self._clock.now())
         if not journal.ended:
             await journal.write([terminal])
+        return finished

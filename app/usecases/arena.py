@@ -212,7 +212,7 @@ class Arenas:
             decided = await self._arenas.decide_arena(arena_id, ArenaStatus.ADOPTED, winner.task_id, self._clock.now())
             if decided is None:  # another node decided meanwhile; its decision stands, the files are here now
                 raise Refused(Conflict(detail=f"arena {arena_id} was decided meanwhile", field="arena"))
-            await self._remove_worktrees(decided)
+            await self._remove_worktrees(decided, statuses)
             return await self.get(chat_id, arena_id)
 
     async def discard(self, chat_id: str, arena_id: str) -> ArenaView:
@@ -226,7 +226,7 @@ class Arenas:
             if decided is None:
                 detail = f"arena {arena_id} is already {view.arena.status.value}"
                 raise Refused(Conflict(detail=detail, field="arena"))
-            await self._remove_worktrees(decided)
+            await self._remove_worktrees(decided, {task_id: task.status for task_id, task in view.tasks.items()})
             return await self.get(chat_id, arena_id)
 
     async def _record_adoption(self, view: ArenaView, winner: Contestant) -> Task:
@@ -270,9 +270,10 @@ class Arenas:
         update = reconcile_pending(chat_id, current, diffs, stamp, record.id, self._clock.now())
         await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
 
-    async def _remove_worktrees(self, arena: Arena) -> None:
-        """Every contestant worktree: snapshot to a protected ref, then removed (the reaper retries a failure)."""
-        for contestant in to_remove(arena):
+    async def _remove_worktrees(self, arena: Arena, statuses: Mapping[str, TaskStatus]) -> None:
+        """Every finished contestant's worktree: snapshot to a protected ref, then removed (the reaper retries a
+        failure; a contestant still running is removed by its runner when it ends)."""
+        for contestant in to_remove(arena, statuses):
             removed = await soft_delete_contestant(self._arenas, self._worktrees, contestant, self._clock.now())
             if not isinstance(removed, Success):
                 log.warning("arena %s: removing %s's worktree failed; the reaper retries", arena.id, contestant.task_id)

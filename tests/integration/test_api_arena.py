@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.plugins.service import TURN_TIMEOUT_S, Hearth
+from app.settings import Settings
+from tests.plugins.service import TURN_TIMEOUT_S, Hearth, serve_hearth
 
 pytestmark = pytest.mark.agents
 
@@ -87,3 +88,31 @@ async def test_adopt_refuses_an_unknown_contestant_and_a_clash_then_discard_remo
         assert contestant["snapshot_ref"].startswith("refs/hearth/snapshots/arena-")
     _problem(await hearth.client.post(f"{arena['url']}/discard"), 409, "arena")
     _problem(await hearth.client.post(f"{arena['url']}/adopt", json={"contestant": winner}), 409, "arena")
+
+
+async def test_a_contestant_still_running_at_the_adoption_keeps_its_worktree_until_it_ends(
+    hearth_settings: Settings, git_repo: Path
+) -> None:
+    """One contestant at a time, each slow: the first is adopted while the second is still at work."""
+    prompt = 'SLOW=0.25 TOOL write {"path": "s.txt", "content": "slow\\n"}'
+    async with serve_hearth(hearth_settings.model_copy(update={"arena_max_parallel": 1})) as hearth:
+        chat = (await hearth.create_chat(git_repo))["id"]
+        body = {"prompt": prompt, "contestants": [{"agent": "native"}, {"agent": "native"}]}
+        started = (await hearth.client.post(f"/api/chats/{chat}/arena", json=body)).json()
+        first, second = (c["id"] for c in started["contestants"])
+        async with asyncio.timeout(TURN_TIMEOUT_S):
+            while (await hearth.client.get(started["url"])).json()["contestants"][0]["state"] != "succeeded":
+                await asyncio.sleep(0.05)
+        adopted = await hearth.client.post(f"{started['url']}/adopt", json={"contestant": first})
+        assert adopted.status_code == 200, adopted.text
+        winner, runner_up = adopted.json()["contestants"]
+        assert winner["worktree_status"] == "archived"
+        assert runner_up["id"] == second
+        assert runner_up["state"] == "discarded"
+        assert runner_up["worktree_status"] == "active"  # never removed under a running agent
+        assert Path(runner_up["worktree"]).is_dir()
+
+        async with asyncio.timeout(TURN_TIMEOUT_S):
+            while (await hearth.client.get(started["url"])).json()["contestants"][1]["worktree_status"] != "archived":
+                await asyncio.sleep(0.05)
+        assert not Path(runner_up["worktree"]).exists()  # removed once it ended, its snapshot kept

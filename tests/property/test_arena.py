@@ -136,14 +136,14 @@ def test_only_an_open_arenas_finished_contestant_with_work_and_no_clash_is_adopt
 
 
 @given(arenas(), task_statuses)
-def test_decided_arenas_remove_every_worktree_left_and_open_ones_none(arena: Arena, status: TaskStatus | None) -> None:
-    removed = to_remove(arena)
-    if arena.status is ArenaStatus.OPEN:
-        assert removed == ()
+def test_decided_arenas_remove_only_finished_worktrees(arena: Arena, status: TaskStatus | None) -> None:
+    statuses = {c.task_id: status for c in arena.contestants if status is not None}
+    removed = to_remove(arena, statuses)
+    if arena.status is ArenaStatus.OPEN or status is None or not status.is_terminal:
+        assert removed == ()  # undecided, or still running: nothing goes
     else:
-        left = [
-            c for c in arena.contestants if c.worktree is not None and c.worktree.status is not WorktreeStatus.ARCHIVED
-        ]
+        archived = WorktreeStatus.ARCHIVED
+        left = [c for c in arena.contestants if c.worktree is not None and c.worktree.status is not archived]
         assert list(removed) == left
     for contestant in arena.contestants:
         action, why = contestant_reap(arena, contestant, status)
@@ -151,6 +151,10 @@ def test_decided_arenas_remove_every_worktree_left_and_open_ones_none(arena: Are
         gone = contestant.worktree is None or contestant.worktree.status is WorktreeStatus.ARCHIVED
         if gone:
             assert action is ContestantReap.KEEP
+        elif contestant.worktree is not None and contestant.worktree.status is WorktreeStatus.DELETING:
+            assert action is ContestantReap.REMOVE  # an interrupted removal is finished
+        elif status is None or not status.is_terminal:
+            assert action is ContestantReap.KEEP  # never under a running agent
         elif arena.status is not ArenaStatus.OPEN:
             assert action is ContestantReap.REMOVE
         elif action is ContestantReap.JUDGE:
