@@ -72,7 +72,10 @@ async def test_an_arena_of_qwen_and_opencode_adopts_qwens_work(
     assert (qwen["state"], opencode["state"]) == ("succeeded", "succeeded"), arena
     assert [f["path"] for f in qwen["files"]] == ["write_file.txt"]
     assert [f["path"] for f in opencode["files"]] == ["write.txt"]
-    assert qwen["wall_s"] is not None
+    for contestant in (qwen, opencode):  # what each cost, side by side
+        assert contestant["wall_s"] is not None
+        assert contestant["usage"]["output_tokens"] > 0
+        assert contestant["error"] is None
     qwen_dir, opencode_dir = Path(qwen["worktree"]), Path(opencode["worktree"])
     assert (qwen_dir / "base.txt").read_text() == (chat_dir / "base.txt").read_text()  # forked with pending work
     assert (qwen_dir / "write_file.txt").is_file()
