@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 
+from app.api.arena import ArenaController
 from app.api.auth import bearer_guard, check_binding
 from app.api.changes import ChangesController
 from app.api.chats import ChatController
@@ -60,7 +61,14 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
 
     guards: list[Any] = [bearer_guard(settings.api_token)] if settings.api_token else []
     return Litestar(
-        route_handlers=[ChatController, TurnController, ChangesController, SystemController, *console_routes()],
+        route_handlers=[
+            ChatController,
+            TurnController,
+            ChangesController,
+            SystemController,
+            ArenaController,
+            *console_routes(),
+        ],
         lifespan=[lifespan],
         state=State({"api_token": settings.api_token}),
         dependencies={
@@ -70,6 +78,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             "agents": _provide(lambda u: u.agents),
             "streams": _provide(lambda u: u.streams),
             "system": _provide(lambda u: u.system),
+            "arenas": _provide(lambda u: u.arenas),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
         },
         guards=guards,

@@ -31,6 +31,7 @@ from core.model import (
     Worktree,
     WorktreeStatus,
 )
+from core.ports.arenas import ArenaStore
 
 
 class StoreUnavailable(Exception):
@@ -211,6 +212,7 @@ class StoreConnection(Protocol):
 
 class Store(
     ChatStore,
+    ArenaStore,
     WorktreeStore,
     AgentSessionStore,
     TaskQueue,
