@@ -15,14 +15,18 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from returns.result import Failure, Result, Success
 
+from adapters.native import shell_tool
 from adapters.native.interrupt import Interrupt, Interrupted
 from adapters.native.stream import DONE, StepOutcome, error_message, history_messages, parse_data_line
 from adapters.native.tools import ToolError, Workspace, openai_tools
+from adapters.sandbox.probe import checked
+from adapters.sandbox.shim import agent_policy
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError
 from core.events import (
@@ -50,10 +54,10 @@ SYSTEM_PROMPT = (
 
 
 class NativeSession:
-    def __init__(self, backend: NativeBackend, spec: SessionSpec) -> None:
+    def __init__(self, backend: NativeBackend, spec: SessionSpec, workspace: Workspace) -> None:
         self._backend = backend
         self._spec = spec
-        self._workspace = Workspace(spec.cwd)
+        self._workspace = workspace
         self._session_id = spec.resume_id or f"native-{spec.chat_id or uuid.uuid4().hex[:12]}"
         self._interrupt: Interrupt | None = None
         self._closed = False
@@ -117,7 +121,7 @@ class NativeSession:
                 messages.append(outcome.assistant_message())
                 for _, call in sorted(outcome.calls.items()):
                     args = call.parsed()
-                    title = f"{call.name} {(args or {}).get('path', '')}".strip()
+                    title = f"{call.name} {(args or {}).get('path') or (args or {}).get('command', '')}".strip()
                     base = {**ids, "tool_call_id": call.id, "name": call.name, "title": title, "input": args}
                     yield ToolCall(**base, status="pending")
                     yield ToolCall(**base, status="running")
@@ -145,7 +149,7 @@ class NativeSession:
         body = {
             "model": turn.model or backend.runtime.provider.openai_model,
             "messages": messages,
-            "tools": openai_tools(),
+            "tools": openai_tools({"bash": (shell_tool.DESCRIPTION, shell_tool.SCHEMA)}),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -242,13 +246,28 @@ class NativeBackend:
         self._sessions: set[NativeSession] = set()
 
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
-        workspace = Workspace(spec.cwd)
-        if not workspace.root.is_dir():
-            detail = f"native agent: working directory {spec.cwd} does not exist; recreate the chat worktree"
-            return Failure(AgentUnavailable(detail=detail, field="cwd"))
-        session = NativeSession(self, spec)
+        prepared = await asyncio.to_thread(self._workspace_for, spec.cwd)
+        if isinstance(prepared, Failure):
+            return Failure(prepared.failure())
+        workspace = prepared.unwrap()
+        session = NativeSession(self, spec, workspace)
         self._sessions.add(session)
         return Success(session)
+
+    def _workspace_for(self, cwd: str) -> Result[Workspace, DomainError]:
+        """The worktree's tools, with ``bash`` confined by the sandbox unless this agent's policy is "off"."""
+        root = Path(cwd).resolve()
+        if not root.is_dir():
+            detail = f"native agent: working directory {cwd} does not exist; recreate the chat worktree"
+            return Failure(AgentUnavailable(detail=detail, field="cwd"))
+        policy = None
+        if self.spec.sandbox == "worktree":
+            probed = checked()
+            if isinstance(probed, Failure):
+                return Failure(probed.failure())
+            state = Path(self.runtime.agent_state_root) / self.spec.name
+            policy = agent_policy(state, Path(self.runtime.worktrees_root))
+        return Success(Workspace(root, {"bash": shell_tool.ShellTool(root, policy)}))
 
     def forget(self, session: NativeSession) -> None:
         self._sessions.discard(session)

@@ -61,17 +61,17 @@ TOOL_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def openai_tools() -> list[dict[str, Any]]:
+def openai_tools(extra: dict[str, tuple[str, dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     return [
         {"type": "function", "function": {"name": name, "description": text, "parameters": schema}}
-        for name, (text, schema) in TOOL_SCHEMAS.items()
+        for name, (text, schema) in {**TOOL_SCHEMAS, **(extra or {})}.items()
     ]
 
 
 class Workspace:
     """The worktree the tools may touch, and the tools themselves (blocking; run them off the loop)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, extra: dict[str, Callable[[dict[str, Any]], str]] | None = None) -> None:
         self.root = Path(root).resolve()
         self._tools: dict[str, Callable[[dict[str, Any]], str]] = {
             "read": self.read_file,
@@ -79,6 +79,7 @@ class Workspace:
             "edit": self.edit_file,
             "list": self.list_folder,
             "search": self.search_files,
+            **(extra or {}),
         }
 
     def resolve(self, path: object) -> Path:

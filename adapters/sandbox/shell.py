@@ -1,0 +1,58 @@
+"""The sandboxed shell: agents that run commands themselves start it as ``bash``/``sh`` (first on their PATH,
+and their SHELL), and it re-executes the real bash inside bubblewrap with the chat's worktree writable.
+
+It never runs a command unconfined: without a policy, or when the plan is refused, it exits 126 with the
+reason on stderr, which the agent shows as the tool's output. Inside the sandbox (``HEARTH_SANDBOXED``) a
+nested ``bash`` runs the real one directly: it is already confined.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+from returns.result import Failure
+
+from adapters.sandbox.layout import POLICY_VARIABLE, SandboxPolicy, bash_path, sandboxed_argv
+from core.sandbox import INSIDE_MARK
+
+REFUSED_EXIT = 126
+
+
+def _refuse(reason: str) -> int:
+    sys.stderr.write(f"hearth sandbox: refused to run the command: {reason}\n")
+    return REFUSED_EXIT
+
+
+def _replace_with(command: list[str], env: dict[str, str]) -> NoReturn:
+    os.execve(command[0], command, env)  # noqa: S606 (bwrap, with the command after --)
+
+
+def main(argv: list[str] | None = None) -> int:  # returns only to refuse: success replaces the process
+    """``argv``: the shell name the agent called (``bash`` or ``sh``), then that shell's own arguments."""
+    program, *args = sys.argv[1:] if argv is None else argv
+    real_shell = "/bin/sh" if program == "sh" else bash_path()
+    if os.environ.get(INSIDE_MARK) == "1":
+        os.execv(real_shell, [real_shell, *args])  # noqa: S606 (already inside the sandbox)
+    text = os.environ.get(POLICY_VARIABLE)
+    if not text:
+        return _refuse(f"{POLICY_VARIABLE} is not set; this shell only runs commands for hearth's agents")
+    try:
+        policy = SandboxPolicy.from_env(text)
+        cwd = os.getcwd()
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        return _refuse(f"bad sandbox policy: {exc}")
+    planned = sandboxed_argv(policy, cwd, (real_shell, *args))
+    if isinstance(planned, Failure):
+        return _refuse(planned.failure().detail)
+    command = planned.unwrap()
+    env = {key: value for key, value in os.environ.items() if key != POLICY_VARIABLE}
+    shim = policy.shim_dir
+    env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep) if part != shim)
+    env["SHELL"] = real_shell
+    _replace_with(command, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
