@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
 
 from returns.result import Failure
 
@@ -25,8 +24,11 @@ def _refuse(reason: str) -> int:
     return REFUSED_EXIT
 
 
-def _replace_with(command: list[str], env: dict[str, str]) -> NoReturn:
-    os.execve(command[0], command, env)  # noqa: S606 (bwrap, with the command after --)
+def _replace_with(command: list[str], env: dict[str, str]) -> int:
+    try:
+        os.execve(command[0], command, env)  # noqa: S606 (bwrap, with the command after --)
+    except OSError as exc:  # bubblewrap vanished since the agent started: refuse, never run unconfined
+        return _refuse(f"cannot start {command[0]}: {exc}; install bubblewrap (`apt-get install bubblewrap`)")
 
 
 def main(argv: list[str] | None = None) -> int:  # returns only to refuse: success replaces the process
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:  # returns only to refuse: succe
     shim = policy.shim_dir
     env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep) if part != shim)
     env["SHELL"] = real_shell
-    _replace_with(command, env)
+    return _replace_with(command, env)
 
 
 if __name__ == "__main__":
