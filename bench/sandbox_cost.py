@@ -1,15 +1,16 @@
 """What the sandbox adds: per shell command and per warm turn, sandboxed vs not, side by side.
 
-Run: ``.venv/bin/python -m bench.sandbox_cost [--commands N] [--turns M]``. Starts its own scripted LLM and a
-git repository with a linked worktree laid out as hearth lays chat worktrees out; needs bubblewrap and, for the
-OpenCode rows, opencode in hearth's agent cache. Figures are min / median / max wall time:
+Run: ``.venv/bin/python -m bench.sandbox_cost [--commands N] [--turns M] [--native-only]``. Starts its own
+scripted LLM and a git repository with a linked worktree laid out as hearth lays chat worktrees out; needs
+bubblewrap and, for the OpenCode and qwen rows, both in hearth's agent cache. Figures are min / median / max:
 
 * per command: ``bash -c true`` started directly, under ``bwrap`` with the argument list ``core.sandbox``
-  decides, and through the sandboxed shell stand-in agents run (a Python start that plans, then ``bwrap``);
-  plus the peak RSS of that command's processes (GNU time's maximum resident set size);
+  decides, and through the sandboxed shell stand-in agents run (a Python start that plans, then ``bwrap``):
+  wall time, CPU time and the peak RSS of that command's processes (GNU time);
 * per warm turn: one turn whose scripted LLM asks for ``BASH true`` on a warm session, from the turn's start to
-  its terminal event (the LLM round trips, the tool call and the command), for the native agent (in process)
-  and an OpenCode server, each with ``sandbox="worktree"`` and ``"off"``.
+  its terminal event (the LLM round trips, the tool call and the command), for the native agent (in process),
+  an OpenCode server (stand-in found by SHELL) and warm qwen over ACP (stand-in found on PATH), each with
+  ``sandbox="off"`` and ``"worktree"``.
 
 The machine is shared and noisy: compare the columns of one run, not runs.
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pygit2
 
+from adapters.acp.warm import WarmAcpBackend
 from adapters.native.agent import NativeBackend
 from adapters.opencode.backend import OpenCodeServerBackend
 from adapters.sandbox.layout import bash_path, sandboxed_argv
@@ -56,17 +58,19 @@ def linked_worktree(root: Path) -> tuple[Path, Path]:
     return root / "worktrees", worktree
 
 
-def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
     started = time.perf_counter()
     done = subprocess.run(
-        ["/usr/bin/time", "-f", "RSS %M", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        ["/usr/bin/time", "-f", "RSS %M CPU %U %S", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=True
     )
     elapsed = time.perf_counter() - started
-    peak = re.search(r"RSS (\d+)", done.stderr)
-    return elapsed, float(peak.group(1)) / 1024 if peak else 0.0
+    found = re.search(r"RSS (\d+) CPU ([\d.]+) ([\d.]+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no figures from /usr/bin/time: {done.stderr[-300:]}")
+    return elapsed, float(found.group(1)) / 1024, float(found.group(2)) + float(found.group(3))
 
 
-def per_command(root: Path, rounds: int) -> dict[str, tuple[list[float], list[float]]]:
+def per_command(root: Path, rounds: int) -> dict[str, tuple[list[float], list[float], list[float]]]:
     worktrees, worktree = linked_worktree(root)
     policy = agent_policy(root / "agents" / "bench", worktrees)
     env = {**os.environ, **sandbox_env(policy, os.environ.get("PATH", os.defpath))}
@@ -76,12 +80,11 @@ def per_command(root: Path, rounds: int) -> dict[str, tuple[list[float], list[fl
         "bwrap (core.sandbox argv)": sandboxed_argv(policy, str(worktree), command).unwrap(),
         "sandboxed shell stand-in": [str(Path(policy.shim_dir) / "bash"), "-c", "true"],
     }
-    found: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in routes}
+    found: dict[str, tuple[list[float], list[float], list[float]]] = {name: ([], [], []) for name in routes}
     for _ in range(rounds):
         for name, argv in routes.items():  # interleaved, so machine noise hits every route alike
-            elapsed, rss = _time(argv, worktree, env)
-            found[name][0].append(elapsed)
-            found[name][1].append(rss)
+            for into, value in zip(found[name], _time(argv, worktree, env), strict=True):
+                into.append(value)
     return found
 
 
@@ -102,13 +105,13 @@ async def _turns(backend: AgentBackend, cwd: Path, name: str, rounds: int) -> li
     return times
 
 
-async def per_turn(root: Path, rounds: int, with_opencode: bool) -> dict[str, list[float]]:
+async def per_turn(root: Path, rounds: int, with_agents: bool) -> dict[str, list[float]]:
     worktrees, worktree = linked_worktree(root / "turns")
     found: dict[str, list[float]] = {}
     with ScriptedLLM() as llm:
         store = await SqliteStore.open(root / "hearth.sqlite3")
         try:
-            for agent in ("native", "opencode") if with_opencode else ("native",):
+            for agent in ("native", "opencode", "qwen") if with_agents else ("native",):
                 for mode in ("off", "worktree"):
                     spec: AgentSpec = SPECS[agent].model_copy(update={"sandbox": mode})
                     runtime = BackendRuntime(
@@ -118,11 +121,13 @@ async def per_turn(root: Path, rounds: int, with_opencode: bool) -> dict[str, li
                         provider=provider_for(llm),
                         worktrees_dir=str(worktrees),
                     )
-                    backend: AgentBackend = (
-                        NativeBackend(spec, runtime)
-                        if agent == "native"
-                        else OpenCodeServerBackend(spec, runtime, store, SystemClock())
-                    )
+                    backend: AgentBackend
+                    if agent == "native":
+                        backend = NativeBackend(spec, runtime)
+                    elif agent == "opencode":
+                        backend = OpenCodeServerBackend(spec, runtime, store, SystemClock())
+                    else:
+                        backend = WarmAcpBackend(spec, runtime, store, SystemClock())
                     try:
                         found[f"{agent} sandbox={mode}"] = await _turns(backend, worktree, f"{agent}-{mode}", rounds)
                     finally:
@@ -136,18 +141,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=30, help="commands per route")
     parser.add_argument("--turns", type=int, default=5, help="warm turns per agent and mode")
-    parser.add_argument("--no-opencode", action="store_true", help="skip the OpenCode rows")
+    parser.add_argument("--native-only", action="store_true", help="skip the OpenCode and qwen rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hearth-bench-sandbox-") as tmp:
         commands = per_command(Path(tmp) / "commands", args.commands)
-        turns = asyncio.run(per_turn(Path(tmp), args.turns, not args.no_opencode))
+        turns = asyncio.run(per_turn(Path(tmp), args.turns, not args.native_only))
     base = statistics.median(commands["direct bash -c true"][0])
-    print("per command (wall time; peak RSS of the command's processes):")
-    for name, (times, rss) in commands.items():
+    print("per command: wall time, CPU (user+sys, 10 ms ticks), peak RSS of the command's processes:")
+    for name, (times, rss, cpu) in commands.items():
         extra = statistics.median(times) - base
-        print(f"  {name:<28} {spread(times, 'ms', 1000, 1)}  +{extra * 1000:.1f} ms  RSS {spread(rss, 'MiB', 1, 1)}")
+        print(f"  {name:<28} wall {spread(times, 'ms', 1000, 1)}  +{extra * 1000:.1f} ms")
+        print(f"  {'':<28} CPU  {spread(cpu, 'ms', 1000, 0)}  RSS {spread(rss, 'MiB', 1, 1)}")
     print("per warm turn with one BASH true (turn start to terminal event):")
-    for agent in ("native", "opencode"):
+    for agent in ("native", "opencode", "qwen"):
         off, on = turns.get(f"{agent} sandbox=off"), turns.get(f"{agent} sandbox=worktree")
         if off and on:
             ratio = statistics.median(on) / statistics.median(off)
