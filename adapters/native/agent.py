@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,10 +24,8 @@ from adapters.native import shell_tool
 from adapters.native.interrupt import Interrupt, Interrupted
 from adapters.native.stream import DONE, StepOutcome, error_message, history_messages, parse_data_line
 from adapters.native.tools import ToolError, Workspace, openai_tools
-from adapters.sandbox.probe import checked
-from adapters.sandbox.shim import agent_policy
 from core.agents import AgentSpec
-from core.errors import AgentUnavailable, DomainError
+from core.errors import DomainError
 from core.events import (
     AgentEvent,
     ReasoningDelta,
@@ -54,10 +51,13 @@ SYSTEM_PROMPT = (
 
 
 class NativeSession:
-    def __init__(self, backend: NativeBackend, spec: SessionSpec, workspace: Workspace) -> None:
+    def __init__(
+        self, backend: NativeBackend, spec: SessionSpec, workspace: Workspace, shell: shell_tool.ShellTool
+    ) -> None:
         self._backend = backend
         self._spec = spec
         self._workspace = workspace
+        self._shell = shell
         self._session_id = spec.resume_id or f"native-{spec.chat_id or uuid.uuid4().hex[:12]}"
         self._interrupt: Interrupt | None = None
         self._closed = False
@@ -126,7 +126,7 @@ class NativeSession:
                     yield ToolCall(**base, status="pending")
                     yield ToolCall(**base, status="running")
                     try:
-                        output, status = await asyncio.to_thread(self._workspace.run, call.name, call.arguments), "ok"
+                        output, status = await self._run_tool(call.name, call.arguments, args, interrupt), "ok"
                     except ToolError as exc:
                         output, status = f"Error: {exc}", "error"
                     yield ToolCall(**base, status="completed" if status == "ok" else "failed", output=output)
@@ -139,6 +139,17 @@ class NativeSession:
         finally:
             if self._interrupt is interrupt:
                 self._interrupt = None
+
+    async def _run_tool(self, name: str, arguments: str, args: dict[str, Any] | None, interrupt: Interrupt) -> str:
+        if name != "bash":
+            return await asyncio.to_thread(self._workspace.run, name, arguments)
+        if args is None:
+            raise ToolError("arguments must be a JSON object")
+        try:
+            with interrupt.armed():
+                return await self._shell.run(args)
+        except Interrupted:
+            raise ToolError("cancelled: the command was stopped") from None
 
     async def _model_call(
         self, turn: TurnInput, step: int, messages: list[dict[str, Any]], outcome: StepOutcome, interrupt: Interrupt
@@ -246,28 +257,13 @@ class NativeBackend:
         self._sessions: set[NativeSession] = set()
 
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
-        prepared = await asyncio.to_thread(self._workspace_for, spec.cwd)
+        prepared = await asyncio.to_thread(shell_tool.tools_for, self.spec, self.runtime, spec.cwd)
         if isinstance(prepared, Failure):
             return Failure(prepared.failure())
-        workspace = prepared.unwrap()
-        session = NativeSession(self, spec, workspace)
+        workspace, shell = prepared.unwrap()
+        session = NativeSession(self, spec, workspace, shell)
         self._sessions.add(session)
         return Success(session)
-
-    def _workspace_for(self, cwd: str) -> Result[Workspace, DomainError]:
-        """The worktree's tools, with ``bash`` confined by the sandbox unless this agent's policy is "off"."""
-        root = Path(cwd).resolve()
-        if not root.is_dir():
-            detail = f"native agent: working directory {cwd} does not exist; recreate the chat worktree"
-            return Failure(AgentUnavailable(detail=detail, field="cwd"))
-        policy = None
-        if self.spec.sandbox == "worktree":
-            probed = checked()
-            if isinstance(probed, Failure):
-                return Failure(probed.failure())
-            state = Path(self.runtime.agent_state_root) / self.spec.name
-            policy = agent_policy(state, Path(self.runtime.worktrees_root))
-        return Success(Workspace(root, {"bash": shell_tool.ShellTool(root, policy)}))
 
     def forget(self, session: NativeSession) -> None:
         self._sessions.discard(session)

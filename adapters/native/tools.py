@@ -71,7 +71,7 @@ def openai_tools(extra: dict[str, tuple[str, dict[str, Any]]] | None = None) -> 
 class Workspace:
     """The worktree the tools may touch, and the tools themselves (blocking; run them off the loop)."""
 
-    def __init__(self, root: str | Path, extra: dict[str, Callable[[dict[str, Any]], str]] | None = None) -> None:
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self._tools: dict[str, Callable[[dict[str, Any]], str]] = {
             "read": self.read_file,
@@ -79,7 +79,6 @@ class Workspace:
             "edit": self.edit_file,
             "list": self.list_folder,
             "search": self.search_files,
-            **(extra or {}),
         }
 
     def resolve(self, path: object) -> Path:

@@ -67,3 +67,22 @@ def test_doctor_probes_the_sandbox_and_names_unconfined_agents(
     out = capsys.readouterr().out
     assert "apt-get install bubblewrap" in out
     assert "these agents refuse to run: opencode" in out
+
+
+async def test_cancelling_a_long_sandboxed_command_ends_the_turn_and_kills_it(
+    hearth_settings: Settings, git_repo: Path
+) -> None:
+    async with serve_hearth(hearth_settings) as hearth:
+        chat = (await hearth.create_chat(git_repo))["id"]
+        turn = await hearth.submit(chat, "native", "BASH sleep 600; echo late > late.txt")
+        running = await hearth.wait_event(turn["events_url"], "tool_call")
+        assert running["name"] == "bash"
+        cancelled = await hearth.client.post(f"/api/chats/{chat}/turns/{turn['id']}/cancel")
+        assert cancelled.status_code in (200, 202), cancelled.text
+        done = await hearth.wait_turn(chat, turn["id"])
+        assert done["status"] == "cancelled", done
+        worktree = Path((await hearth.client.get(f"/api/chats/{chat}")).json()["worktree"]["path"])
+        assert not (worktree / "late.txt").exists()
+        again = await hearth.run_turn(chat, "native", "BASH echo next > next.txt")
+        assert again["status"] == "succeeded", again
+        assert (worktree / "next.txt").read_text() == "next\n"
