@@ -1,16 +1,15 @@
 """What the sandbox adds: per shell command and per warm turn, sandboxed vs not, side by side.
 
-Run: ``.venv/bin/python -m bench.sandbox_cost [--commands N] [--turns M] [--native-only]``. Starts its own
-scripted LLM and a git repository with a linked worktree laid out as hearth lays chat worktrees out; needs
-bubblewrap and, for the OpenCode and qwen rows, both in hearth's agent cache. Figures are min / median / max:
+Run: ``.venv/bin/python -m bench.sandbox_cost [--commands N] [--turns M] [--agents native,qwen,...]``. Starts
+its own scripted LLM and a git repository with a linked worktree laid out as hearth lays chat worktrees out;
+needs bubblewrap and the agents in hearth's agent cache. Figures are min / median / max:
 
 * per command: ``bash -c true`` started directly, under ``bwrap`` with the argument list ``core.sandbox``
   decides, and through the sandboxed shell stand-in agents run (a Python start that plans, then ``bwrap``):
   wall time, CPU time and the peak RSS of that command's processes (GNU time);
 * per warm turn: one turn whose scripted LLM asks for ``BASH true`` on a warm session, from the turn's start to
-  its terminal event (the LLM round trips, the tool call and the command), for the native agent (in process),
-  an OpenCode server (stand-in found by SHELL) and warm qwen over ACP (stand-in found on PATH), each with
-  ``sandbox="off"`` and ``"worktree"``.
+  its terminal event (the LLM round trips, the tool call and the command), for each built-in agent (native in
+  process; OpenCode's server; warm ACP processes for the others), each with ``sandbox="off"`` and ``"worktree"``.
 
 The machine is shared and noisy: compare the columns of one run, not runs.
 """
@@ -37,14 +36,15 @@ from adapters.sandbox.layout import bash_path, sandboxed_argv
 from adapters.sandbox.shim import agent_policy, sandbox_env
 from adapters.store.sqlite import SqliteStore
 from app.clock import SystemClock
-from bench._opencode import git_dir, provider_for
+from bench._opencode import git_dir
 from bench._stats import spread
-from core.agents import BUILTIN_AGENTS, AgentSpec
+from core.agents import BUILTIN_AGENTS, AgentSpec, ProviderConfig
 from core.events import TurnCompleted, is_terminal
 from core.ports.agents import AgentBackend, BackendRuntime, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 
 SPECS = {spec.name: spec for spec in BUILTIN_AGENTS}
+ALL_AGENTS = ("native", "opencode", "qwen", "claude", "gemini", "opencode-acp")
 
 
 def linked_worktree(root: Path) -> tuple[Path, Path]:
@@ -105,20 +105,29 @@ async def _turns(backend: AgentBackend, cwd: Path, name: str, rounds: int) -> li
     return times
 
 
-async def per_turn(root: Path, rounds: int, with_agents: bool) -> dict[str, list[float]]:
+async def per_turn(root: Path, rounds: int, agents: list[str]) -> dict[str, list[float]]:
     worktrees, worktree = linked_worktree(root / "turns")
     found: dict[str, list[float]] = {}
     with ScriptedLLM() as llm:
+        provider = ProviderConfig(
+            openai_base_url=llm.openai_base_url,
+            openai_api_key="fake",
+            openai_model="fake-model",
+            anthropic_base_url=llm.anthropic_base_url,
+            anthropic_api_key="fake",
+            gemini_base_url=llm.gemini_base_url,
+            gemini_api_key="fake",
+        )
         store = await SqliteStore.open(root / "hearth.sqlite3")
         try:
-            for agent in ("native", "opencode", "qwen") if with_agents else ("native",):
+            for agent in agents:
                 for mode in ("off", "worktree"):
                     spec: AgentSpec = SPECS[agent].model_copy(update={"sandbox": mode})
                     runtime = BackendRuntime(
                         data_dir=str(root / f"data-{agent}-{mode}"),
                         agents_dir=str(Path.home() / ".cache" / "hearth" / "agents"),
                         node_id="bench",
-                        provider=provider_for(llm),
+                        provider=provider,
                         worktrees_dir=str(worktrees),
                     )
                     backend: AgentBackend
@@ -141,11 +150,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=30, help="commands per route")
     parser.add_argument("--turns", type=int, default=5, help="warm turns per agent and mode")
-    parser.add_argument("--native-only", action="store_true", help="skip the OpenCode and qwen rows")
+    parser.add_argument("--agents", default=",".join(ALL_AGENTS), help="comma-separated built-in agents")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hearth-bench-sandbox-") as tmp:
         commands = per_command(Path(tmp) / "commands", args.commands)
-        turns = asyncio.run(per_turn(Path(tmp), args.turns, not args.native_only))
+        turns = asyncio.run(per_turn(Path(tmp), args.turns, args.agents.split(",")))
     base = statistics.median(commands["direct bash -c true"][0])
     print("per command: wall time, CPU (user+sys, 10 ms ticks), peak RSS of the command's processes:")
     for name, (times, rss, cpu) in commands.items():
@@ -153,7 +162,7 @@ def main() -> None:
         print(f"  {name:<28} wall {spread(times, 'ms', 1000, 1)}  +{extra * 1000:.1f} ms")
         print(f"  {'':<28} CPU  {spread(cpu, 'ms', 1000, 0)}  RSS {spread(rss, 'MiB', 1, 1)}")
     print("per warm turn with one BASH true (turn start to terminal event):")
-    for agent in ("native", "opencode", "qwen"):
+    for agent in args.agents.split(","):
         off, on = turns.get(f"{agent} sandbox=off"), turns.get(f"{agent} sandbox=worktree")
         if off and on:
             ratio = statistics.median(on) / statistics.median(off)
