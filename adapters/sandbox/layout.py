@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from returns.result import Failure, Result, Success
 from core.sandbox import GitLayout, SandboxPlan, SandboxRefusal, bwrap_argv, worktree_of
 
 POLICY_VARIABLE = "HEARTH_SANDBOX"
+PLANS_DIR = "plans"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,27 @@ def real(path: str | Path) -> str:
 
 def bash_path() -> str:
     return shutil.which("bash", path="/usr/bin:/bin") or "/bin/bash"
+
+
+def real_shell(program: str) -> str:
+    return "/bin/sh" if program == "sh" else bash_path()
+
+
+def remember_plan(policy: SandboxPolicy, program: str, argv: list[str]) -> None:
+    """Keep the bwrap argv made for a chat worktree (up to its ``--chdir``) as a file the stand-in sources, so
+    the next command there starts without Python. Written atomically; skipped outside worktrees."""
+    root, here = real(policy.worktrees_root), argv[argv.index("--chdir") + 1] if "--chdir" in argv else ""
+    worktree = worktree_of(here, root) if here else None
+    if worktree is None or not policy.bwrap:
+        return
+    repo, name = Path(worktree).relative_to(root).parts
+    target = Path(policy.shim_dir, PLANS_DIR, repo, f"{name}.{program}")
+    prefix = shlex.join(argv[: argv.index("--chdir")])
+    text = f'set -- {prefix} --chdir "$here" -- {shlex.quote(real_shell(program))} "$@"\n'
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.{os.getpid()}")
+    scratch.write_text(text)
+    scratch.replace(target)
 
 
 def git_layout(worktree: str) -> GitLayout | None:

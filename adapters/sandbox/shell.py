@@ -8,12 +8,13 @@ nested ``bash`` runs the real one directly: it is already confined.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 from returns.result import Failure
 
-from adapters.sandbox.layout import POLICY_VARIABLE, SandboxPolicy, bash_path, sandboxed_argv
+from adapters.sandbox.layout import POLICY_VARIABLE, SandboxPolicy, real_shell, remember_plan, sandboxed_argv
 from core.sandbox import INSIDE_MARK
 
 REFUSED_EXIT = 126
@@ -34,9 +35,9 @@ def _replace_with(command: list[str], env: dict[str, str]) -> int:
 def main(argv: list[str] | None = None) -> int:  # returns only to refuse: success replaces the process
     """``argv``: the shell name the agent called (``bash`` or ``sh``), then that shell's own arguments."""
     program, *args = sys.argv[1:] if argv is None else argv
-    real_shell = "/bin/sh" if program == "sh" else bash_path()
+    shell = real_shell(program)
     if os.environ.get(INSIDE_MARK) == "1":
-        os.execv(real_shell, [real_shell, *args])  # noqa: S606 (already inside the sandbox)
+        os.execv(shell, [shell, *args])  # noqa: S606 (already inside the sandbox)
     text = os.environ.get(POLICY_VARIABLE)
     if not text:
         return _refuse(f"{POLICY_VARIABLE} is not set; this shell only runs commands for hearth's agents")
@@ -45,14 +46,16 @@ def main(argv: list[str] | None = None) -> int:  # returns only to refuse: succe
         cwd = os.getcwd()
     except (ValueError, TypeError, KeyError, OSError) as exc:
         return _refuse(f"bad sandbox policy: {exc}")
-    planned = sandboxed_argv(policy, cwd, (real_shell, *args))
+    planned = sandboxed_argv(policy, cwd, (shell, *args))
     if isinstance(planned, Failure):
         return _refuse(planned.failure().detail)
     command = planned.unwrap()
+    with contextlib.suppress(OSError):  # only a cache: a command still runs when it cannot be written
+        remember_plan(policy, program, command)
     env = {key: value for key, value in os.environ.items() if key != POLICY_VARIABLE}
     shim = policy.shim_dir
     env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep) if part != shim)
-    env["SHELL"] = real_shell
+    env["SHELL"] = shell
     return _replace_with(command, env)
 
 

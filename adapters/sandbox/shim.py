@@ -1,21 +1,23 @@
 """Pointing an agent that runs shell commands itself at the sandboxed shell.
 
 Agents start their commands with a shell they find by name on PATH (qwen and gemini spawn ``bash``) or by
-SHELL (OpenCode, Claude Code). hearth writes two stand-ins, ``bash`` and ``sh``, into the agent's state dir,
-puts that dir first on the agent's PATH and names it in SHELL; each stand-in re-executes ``adapters.sandbox.
-shell`` with this Python, which confines the command with bubblewrap (see ``core.sandbox``).
+SHELL (OpenCode, Claude Code). hearth writes two stand-ins, ``bash`` and ``sh``, next to (not inside) the
+agent's state dir, puts their dir first on the agent's PATH and names it in SHELL. A stand-in sources the plan
+kept for the chat's worktree when there is one, else re-executes ``adapters.sandbox.shell`` with this Python,
+which plans with ``core.sandbox``, keeps the plan and confines the command with bubblewrap.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 from returns.result import Failure, Result, Success
 
-from adapters.sandbox.layout import POLICY_VARIABLE, SandboxPolicy
+from adapters.sandbox.layout import PLANS_DIR, POLICY_VARIABLE, SandboxPolicy, real, real_shell
 from adapters.sandbox.probe import bwrap_path, checked
 from core.agents import AgentSpec
 from core.errors import DomainError
@@ -23,12 +25,45 @@ from core.errors import DomainError
 SHIM_NAMES = ("bash", "sh")
 
 
-def write_shims(shim_dir: Path) -> None:
+# The stand-in's fast path: a chat worktree whose plan the Python sandbox shell already made (a file it wrote
+# under plans/, read-only to commands) is entered without starting Python: the plan ``set``s the bwrap argv.
+_STAND_IN = """#!/bin/sh
+# hearth's sandboxed {name} (adapters/sandbox/shim.py; ADR 0009): never runs a command unconfined
+if [ "${{HEARTH_SANDBOXED:-}}" = 1 ]; then exec {real} "$@"; fi
+root={root}
+if cd -P . 2>/dev/null; then
+  case $PWD in
+    "$root"/*/*)
+      rest=${{PWD#"$root"/}}; repo=${{rest%%/*}}; rest=${{rest#*/}}; name=${{rest%%/*}}
+      plan={plans}/$repo/$name.{name}
+      if [ -f "$plan" ]; then
+        here=$PWD
+        unset HEARTH_SANDBOX
+        PATH={inner_path}; SHELL={real}; export PATH SHELL
+        . "$plan"
+        exec "$@"
+      fi;;
+  esac
+fi
+exec {python} -I -m adapters.sandbox.shell {name} "$@"
+"""
+
+
+def write_shims(policy: SandboxPolicy, inner_path: str) -> None:
+    """The stand-ins, and no plans yet: plans are made again by the first command in each worktree."""
+    shim_dir = Path(policy.shim_dir)
+    shutil.rmtree(shim_dir / PLANS_DIR, ignore_errors=True)
     shim_dir.mkdir(parents=True, exist_ok=True)
-    python = shlex.quote(sys.executable)
     for name in SHIM_NAMES:
         path = shim_dir / name
-        text = f'#!/bin/sh\nexec {python} -I -m adapters.sandbox.shell {name} "$@"\n'
+        text = _STAND_IN.format(
+            name=name,
+            real=shlex.quote(real_shell(name)),
+            root=shlex.quote(real(policy.worktrees_root)),
+            plans=shlex.quote(str(shim_dir / PLANS_DIR)),
+            inner_path=shlex.quote(inner_path),
+            python=shlex.quote(sys.executable),
+        )
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
         path.chmod(0o755)
@@ -54,7 +89,7 @@ def agent_policy(state_root: Path, worktrees_root: Path, share_net: bool = True)
 def sandbox_env(policy: SandboxPolicy, path: str) -> dict[str, str]:
     """The variables that make the agent's shell commands run in the sandbox (merged over its env)."""
     shim = Path(policy.shim_dir)
-    write_shims(shim)
+    write_shims(policy, path)
     return {
         "PATH": os.pathsep.join([str(shim), path]),
         "SHELL": str(shim / "bash"),

@@ -61,7 +61,8 @@ def test_nothing_outside_the_allowed_set_is_ever_writable(worktree: str, gitdir:
     if isinstance(decided, Success):
         event("accepted")
         common = PurePosixPath(COMMON)
-        allowed = {worktree, gitdir, extra, TMP, *(str(common / n) for n in GIT_SHARED_WRITABLE)}
+        given = (worktree, gitdir, extra, TMP, *(str(common / n) for n in GIT_SHARED_WRITABLE))
+        allowed = {str(PurePosixPath(path)) for path in given}  # a trailing "/" is dropped, nothing else
         for path in decided.unwrap():
             assert path in allowed
             assert not _inside(CHECKOUT, path), path  # the checkout (or a parent of it) is never writable

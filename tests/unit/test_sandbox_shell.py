@@ -12,6 +12,8 @@ from adapters.sandbox.shell import REFUSED_EXIT
 from adapters.sandbox.shim import agent_policy, sandbox_env, write_shims
 from core.sandbox import INSIDE_MARK
 
+IDENTITY = (("NAME", "agent"), ("EMAIL", "agent@example.com"))
+
 
 def _run(shim: Path, env: dict[str, str], cwd: Path, script: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -20,9 +22,10 @@ def _run(shim: Path, env: dict[str, str], cwd: Path, script: str) -> subprocess.
 
 
 def test_without_a_policy_it_refuses(tmp_path: Path) -> None:
-    write_shims(tmp_path / "bin")
+    policy = agent_policy(tmp_path / "agents" / "x", tmp_path / "worktrees")
+    write_shims(policy, os.defpath)
     env = {key: value for key, value in os.environ.items() if key not in (POLICY_VARIABLE, INSIDE_MARK)}
-    done = _run(tmp_path / "bin", env, tmp_path, f"touch {tmp_path}/made")
+    done = _run(Path(policy.shim_dir), env, tmp_path, f"touch {tmp_path}/made")
     assert done.returncode == REFUSED_EXIT
     assert f"{POLICY_VARIABLE} is not set" in done.stderr
     assert not (tmp_path / "made").exists()
@@ -58,3 +61,32 @@ def test_a_command_cannot_rewrite_the_stand_ins(tmp_path: Path) -> None:
     done = _run(Path(policy.shim_dir), env, tmp_path / "agents" / "x", f"echo 'exec /bin/bash \"$@\"' > {stand_in}")
     assert "Read-only file system" in done.stderr
     assert stand_in.read_text() == before
+
+
+def test_a_worktree_s_plan_is_kept_and_the_next_command_there_is_confined_alike(tmp_path: Path) -> None:
+    repo, worktree = tmp_path / "repo", tmp_path / "worktrees" / "repo" / "chat-1"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "base"], check=True)
+    subprocess.run([*git, "-C", str(repo), "worktree", "add", "-q", str(worktree), "-b", "chat-1"], check=True)
+    policy = agent_policy(tmp_path / "agents" / "x", tmp_path / "worktrees")
+    env = {**os.environ, **sandbox_env(policy, os.environ.get("PATH", os.defpath))}
+    env.pop(INSIDE_MARK, None)
+    env.update({f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in IDENTITY})
+    plan = Path(policy.shim_dir) / "plans" / "repo" / "chat-1.bash"
+    for attempt in ("first", "second"):  # the first plans in Python; the second sources the plan from sh
+        done = _run(
+            Path(policy.shim_dir),
+            env,
+            worktree,
+            f"echo {attempt} >> inside.txt && git add inside.txt && git commit -q -m {attempt} && "
+            f"touch {repo}/escaped-{attempt}",
+        )
+        assert plan.is_file(), done.stderr
+        assert "Read-only file system" in done.stderr
+        assert not (repo / f"escaped-{attempt}").exists()
+    assert (worktree / "inside.txt").read_text() == "first\nsecond\n"
+    log = subprocess.run(["git", "-C", str(worktree), "log", "--format=%s"], capture_output=True, text=True)
+    assert log.stdout.split() == ["second", "first", "base"]
+    sandbox_env(policy, os.defpath)  # an agent (re)spawn forgets every plan: they are made again
+    assert not plan.exists()
