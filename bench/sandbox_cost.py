@@ -166,8 +166,8 @@ def main() -> None:
         off, on = turns.get(f"{agent} sandbox=off"), turns.get(f"{agent} sandbox=worktree")
         if off and on:
             ratio = statistics.median(on) / statistics.median(off)
-            print(f"  {agent:<9} off      {spread(off, 'ms', 1000, 1)}")
-            print(f"  {agent:<9} worktree {spread(on, 'ms', 1000, 1)}  ratio {ratio:.2f}x")
+            print(f"  {agent:<12} off      {spread(off, 'ms', 1000, 1)}")
+            print(f"  {agent:<12} worktree {spread(on, 'ms', 1000, 1)}  ratio {ratio:.2f}x")
 
 
 if __name__ == "__main__":
