@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field
@@ -86,4 +87,13 @@ def load_configured_agents(path: Path | None) -> tuple[AgentSpec, ...]:
     if path is None:
         return ()
     data = tomllib.loads(path.read_text())
-    return tuple(AgentSpec.model_validate(entry) for entry in data.get("agents", []))
+    builtin = {spec.name: spec.model_dump() for spec in BUILTIN_AGENTS}
+    # an entry naming a built-in without a backend adjusts it (e.g. `sandbox = "off"`) instead of replacing it
+    return tuple(
+        AgentSpec.model_validate({**builtin[entry["name"]], **entry} if _adjusts_builtin(entry, builtin) else entry)
+        for entry in data.get("agents", [])
+    )
+
+
+def _adjusts_builtin(entry: dict[str, object], builtin: Mapping[str, object]) -> bool:
+    return "backend" not in entry and isinstance(entry.get("name"), str) and entry["name"] in builtin

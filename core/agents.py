@@ -15,6 +15,7 @@ from returns.result import Failure, Result, Success
 
 from core.errors import DomainError, InvalidInput
 from core.model import BackendKind, Frozen
+from core.sandbox import SandboxMode
 
 Provider = Literal["openai", "anthropic", "gemini", "none"]
 PermissionPolicy = Literal["auto", "ask"]
@@ -29,6 +30,8 @@ class AgentSpec(Frozen):
     npm_package: str | None = None  # "name@version" that provides ``command``
     provider: Provider = "openai"
     permission: PermissionPolicy = "auto"
+    # "worktree": every shell command the agent runs is confined to the chat's worktree (core.sandbox, ADR 0009)
+    sandbox: SandboxMode = "worktree"
 
 
 class ModelPrice(Frozen):

@@ -23,6 +23,7 @@ from returns.result import Failure, Result, Success
 from adapters.acp.client import HearthAcpClient
 from adapters.acp.environment import agent_environment, agent_home
 from adapters.agent_install import resolve_command
+from adapters.sandbox.shim import confined_env
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError
 from core.model import ProcessRecord
@@ -93,7 +94,12 @@ class AcpProcess:
         if isinstance(resolved, Failure):
             return resolved
         command = resolved.unwrap()
-        env = agent_environment(spec, runtime)
+        confined = confined_env(
+            spec, agent_home(spec, runtime), runtime.worktrees_root, agent_environment(spec, runtime)
+        )
+        if isinstance(confined, Failure):
+            return confined
+        env = confined.unwrap()
         # warm and one-shot processes of one agent log apart, so a tail quotes only its own process
         log_path = agent_home(spec, runtime) / ("stderr.log" if key.startswith("acp:") else "stderr-oneshot.log")
         if log_path.is_file() and log_path.stat().st_size > LOG_ROTATE_BYTES:

@@ -20,11 +20,12 @@ from typing import Any
 import httpx
 from returns.result import Failure, Result, Success
 
+from adapters.native import shell_tool
 from adapters.native.interrupt import Interrupt, Interrupted
 from adapters.native.stream import DONE, StepOutcome, error_message, history_messages, parse_data_line
 from adapters.native.tools import ToolError, Workspace, openai_tools
 from core.agents import AgentSpec
-from core.errors import AgentUnavailable, DomainError
+from core.errors import DomainError
 from core.events import (
     AgentEvent,
     ReasoningDelta,
@@ -50,10 +51,13 @@ SYSTEM_PROMPT = (
 
 
 class NativeSession:
-    def __init__(self, backend: NativeBackend, spec: SessionSpec) -> None:
+    def __init__(
+        self, backend: NativeBackend, spec: SessionSpec, workspace: Workspace, shell: shell_tool.ShellTool
+    ) -> None:
         self._backend = backend
         self._spec = spec
-        self._workspace = Workspace(spec.cwd)
+        self._workspace = workspace
+        self._shell = shell
         self._session_id = spec.resume_id or f"native-{spec.chat_id or uuid.uuid4().hex[:12]}"
         self._interrupt: Interrupt | None = None
         self._closed = False
@@ -117,12 +121,12 @@ class NativeSession:
                 messages.append(outcome.assistant_message())
                 for _, call in sorted(outcome.calls.items()):
                     args = call.parsed()
-                    title = f"{call.name} {(args or {}).get('path', '')}".strip()
+                    title = f"{call.name} {(args or {}).get('path') or (args or {}).get('command', '')}".strip()
                     base = {**ids, "tool_call_id": call.id, "name": call.name, "title": title, "input": args}
                     yield ToolCall(**base, status="pending")
                     yield ToolCall(**base, status="running")
                     try:
-                        output, status = await asyncio.to_thread(self._workspace.run, call.name, call.arguments), "ok"
+                        output, status = await self._run_tool(call.name, call.arguments, args, interrupt), "ok"
                     except ToolError as exc:
                         output, status = f"Error: {exc}", "error"
                     yield ToolCall(**base, status="completed" if status == "ok" else "failed", output=output)
@@ -136,6 +140,17 @@ class NativeSession:
             if self._interrupt is interrupt:
                 self._interrupt = None
 
+    async def _run_tool(self, name: str, arguments: str, args: dict[str, Any] | None, interrupt: Interrupt) -> str:
+        if name != "bash":
+            return await asyncio.to_thread(self._workspace.run, name, arguments)
+        if args is None:
+            raise ToolError("arguments must be a JSON object")
+        try:
+            with interrupt.armed():
+                return await self._shell.run(args)
+        except Interrupted:
+            raise ToolError("cancelled: the command was stopped") from None
+
     async def _model_call(
         self, turn: TurnInput, step: int, messages: list[dict[str, Any]], outcome: StepOutcome, interrupt: Interrupt
     ) -> AsyncGenerator[AgentEvent, None]:
@@ -145,7 +160,7 @@ class NativeSession:
         body = {
             "model": turn.model or backend.runtime.provider.openai_model,
             "messages": messages,
-            "tools": openai_tools(),
+            "tools": openai_tools({"bash": (shell_tool.DESCRIPTION, shell_tool.SCHEMA)}),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -242,11 +257,11 @@ class NativeBackend:
         self._sessions: set[NativeSession] = set()
 
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
-        workspace = Workspace(spec.cwd)
-        if not workspace.root.is_dir():
-            detail = f"native agent: working directory {spec.cwd} does not exist; recreate the chat worktree"
-            return Failure(AgentUnavailable(detail=detail, field="cwd"))
-        session = NativeSession(self, spec)
+        prepared = await asyncio.to_thread(shell_tool.tools_for, self.spec, self.runtime, spec.cwd)
+        if isinstance(prepared, Failure):
+            return Failure(prepared.failure())
+        workspace, shell = prepared.unwrap()
+        session = NativeSession(self, spec, workspace, shell)
         self._sessions.add(session)
         return Success(session)
 

@@ -61,10 +61,10 @@ TOOL_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def openai_tools() -> list[dict[str, Any]]:
+def openai_tools(extra: dict[str, tuple[str, dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     return [
         {"type": "function", "function": {"name": name, "description": text, "parameters": schema}}
-        for name, (text, schema) in TOOL_SCHEMAS.items()
+        for name, (text, schema) in {**TOOL_SCHEMAS, **(extra or {})}.items()
     ]
 
 

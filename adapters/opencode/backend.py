@@ -22,6 +22,7 @@ from adapters.opencode.config import server_env, state_dirs
 from adapters.opencode.leftovers import stop_leftovers
 from adapters.opencode.process import ServerProcess, read_tail
 from adapters.opencode.session import OpenCodeSession, Server
+from adapters.sandbox.shim import confined_env
 from adapters.supervisor import Supervisor
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError, InvalidInput
@@ -112,7 +113,15 @@ class OpenCodeServerBackend:
         argv = [str(resolved.unwrap()), *(self.spec.args or ("serve",)), "--hostname", "127.0.0.1", "--port", "0"]
         password = secrets.token_urlsafe(24)
         self._dirs.create()
-        env = server_env(self.spec, self.runtime.provider, self._dirs, password)
+        confined = confined_env(
+            self.spec,
+            self._dirs.root,
+            self.runtime.worktrees_root,
+            server_env(self.spec, self.runtime.provider, self._dirs, password),
+        )
+        if isinstance(confined, Failure):
+            return Failure(confined.failure())
+        env = confined.unwrap()
         spawned = await ServerProcess.spawn(argv, env, self._dirs.home, self._dirs.log_file, password, _READY_TIMEOUT_S)
         if isinstance(spawned, Failure):
             return Failure(AgentUnavailable(detail=spawned.failure(), field="agent"))

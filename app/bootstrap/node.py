@@ -44,6 +44,7 @@ def backend_runtime(settings: Settings) -> BackendRuntime:
         llm_retry_limit=settings.llm_retry_limit,
         acp_recycle_mib=settings.acp_recycle_mib,
         agent_state_dir=str(settings.agent_state_root),
+        worktrees_dir=str(settings.chat_worktrees_dir),
     )
 
 

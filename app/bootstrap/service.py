@@ -38,6 +38,13 @@ async def run_service(settings: Settings, clock: Clock | None = None) -> AsyncIt
     try:
         bus = await open_bus(settings, store)
         node = assemble(settings, store, bus, open_worktrees(settings), clock)
+        for name, spec in node.specs.items():
+            if spec.sandbox == "off":
+                log.warning(
+                    "SANDBOX OFF for agent %s: its shell commands can write anywhere this user can, outside the "
+                    'chat\'s worktree too (set sandbox = "worktree" in the config file to confine them)',
+                    name,
+                )
         node.recovery = await recover(store, store, node.processes, node.lost_turns, clock, settings.node_id)
         node.use_cases = use_cases_of(node)
         async with asyncio.TaskGroup() as group:

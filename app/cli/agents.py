@@ -8,9 +8,10 @@ import sys
 from typing import Any
 
 import httpx
-from returns.result import Failure
+from returns.result import Failure, Success
 
 from adapters.agent_install import check_agents, install_packages, packages_for
+from adapters.sandbox.probe import probe as sandbox_probe
 from app.settings import Settings
 from core.agents import AgentSpec
 
@@ -89,11 +90,31 @@ def _doctor(args: argparse.Namespace) -> int:
         if check.fix:
             print(f"        {'':<{width}}  fix: {check.fix}", flush=True)
     missing = [check.name for check in checks if not check.ok]
+    if not _doctor_sandbox(settings, width):
+        missing.append("sandbox")
     if missing:
         print(f"hearth: missing: {', '.join(missing)} (see the fix lines above)", file=sys.stderr)
         return 1
     print(f"hearth: all {len(checks)} checks passed (agents in {settings.agents_dir})", flush=True)
     return 0
+
+
+def _doctor_sandbox(settings: Settings, width: int) -> bool:
+    """Probe the sandbox for real; name every agent whose commands run unconfined. False: it is needed and broken."""
+    specs = settings.agents().values()
+    for spec in specs:
+        if spec.sandbox == "off":
+            print(f"WARN    {spec.name:<{width}}  sandbox off: its shell commands are NOT confined to the worktree")
+    probed = sandbox_probe()
+    confined = [spec.name for spec in specs if spec.sandbox == "worktree"]
+    if isinstance(probed, Success):
+        print(f"ok      {'sandbox':<{width}}  bubblewrap {probed.unwrap()} confines writes to the worktree", flush=True)
+        return True
+    mark = "MISSING" if confined else "WARN   "
+    print(f"{mark} {'sandbox':<{width}}  {probed.failure()}", flush=True)
+    if confined:
+        print(f"        {'':<{width}}  without it these agents refuse to run: {', '.join(confined)}", flush=True)
+    return not confined
 
 
 def _reset(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ class AgentInfo(Frozen):
     problem: str | None = None  # what is missing and the command that installs it
     provider: str
     permission: str
+    sandbox: str  # "worktree": its shell commands are confined to the chat's worktree; "off": they are not
     capabilities: Capabilities
     live_sessions: int
 
@@ -83,6 +84,7 @@ class Agents:
             problem=None if found else located.failure().detail,
             provider=spec.provider,
             permission=spec.permission,
+            sandbox=spec.sandbox,
             capabilities=Capabilities(
                 warm=spec.backend is not BackendKind.ONE_SHOT,
                 one_shot=spec.backend is BackendKind.WARM_ACP,

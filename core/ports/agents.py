@@ -114,6 +114,11 @@ class BackendRuntime(Frozen):
     # None: data_dir/agents. Nodes sharing one store point it at storage they all see, so that a chat moving to
     # another node resumes its agents' own sessions there instead of starting them afresh
     agent_state_dir: str | None = None
+    worktrees_dir: str | None = None  # None: data_dir/worktrees; a sandboxed agent may write only inside it
+
+    @property
+    def worktrees_root(self) -> str:
+        return self.worktrees_dir or str(PurePath(self.data_dir, "worktrees"))
 
     @property
     def agent_state_root(self) -> str:

@@ -114,7 +114,7 @@ async def test_two_turns_the_second_carries_the_transcript_of_every_agent(
     request = llm.log()[-1]
     assert request["prior_users"] == ["hello one", "opencode was here"]
     assert request["n_messages"] == 6  # system, two remembered turns, the prompt (its own row is skipped)
-    assert request["tools"] == ["edit", "list", "read", "search", "write"]
+    assert request["tools"] == ["bash", "edit", "list", "read", "search", "write"]
     assert request["stream"] is True
     assert request["model"] == "fake-model"
     assert request["headers"]["authorization"] == "Bearer fake-openai-key"
