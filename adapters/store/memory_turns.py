@@ -58,7 +58,13 @@ class MemoryTurns:
         return None
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None = None,
     ) -> Task:
         need_terminal(status)
         current = self._tables.tasks.get(task_id)
@@ -69,6 +75,8 @@ class MemoryTurns:
         at = as_utc(at)
         finished = current.model_copy(update={"status": status, "error": error, "finished_at": at, "usage": usage})
         self._tables.tasks[task_id] = finished
+        if reply is not None:
+            self._tables.replies[task_id] = reply
         if current.chat_id is not None and current.status == TaskStatus.RUNNING:  # a turn ran
             self._count_turn(current.chat_id, current.agent, usage, at)
         return finished
@@ -117,9 +125,3 @@ class MemoryTurns:
         self._tables.need_chat(chat_id)
         bodies = [dump_event(event) for event in events]
         return [self._tables.append_event(task_id, chat_id, body).stored() for body in bodies]
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        return [row.stored() for row in self._tables.journal if row.task_id == task_id and row.seq > after_seq]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        return [row.stored() for row in self._tables.journal if row.chat_id == chat_id and row.seq > after_seq]

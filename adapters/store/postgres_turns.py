@@ -7,7 +7,7 @@ its task row first, so its usage reaches the agent session once however many fin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -86,7 +86,13 @@ class PostgresTurns:
         return None
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None = None,
     ) -> Task:
         rows.need_terminal(status)
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
@@ -96,7 +102,9 @@ class PostgresTurns:
             if TaskStatus(current["status"]).is_terminal:
                 return rows.task_from(current)  # finished already: never count its usage twice
             usage_values = rows.usage_values(usage)
-            finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values)
+            finished = await conn.fetchrow(
+                SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values, reply
+            )
             assert finished is not None  # the row is locked by this transaction
             await self._fault_point(conn, "finish_task")
             if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
@@ -126,17 +134,11 @@ class PostgresTurns:
                 # one appender per chat at a time, so a chat's rows commit in seq order: a chat stream reads
                 # "seq > last seen" and would skip for good a lower seq that committed after a higher one
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
+            at = datetime.now(UTC)  # the server's time, read under the chat's journal lock: in seq order
             for index, body in enumerate(bodies):
                 if index:
                     await self._fault_point(conn, "append_events")
-                seq = await conn.fetchval(SQL.insert_event, task_id, chat_id, body)
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
+                seq = await conn.fetchval(SQL.insert_event, task_id, chat_id, body, at)
+                event = parse_event(body)
+                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=event, journaled_at=at))
         return stored
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE task_id = $1 AND seq > $2 ORDER BY seq"
-        return [rows.event_from(row) for row in await self._pool.fetch(sql, task_id, after_seq)]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE chat_id = $1 AND seq > $2 ORDER BY seq"
-        return [rows.event_from(row) for row in await self._pool.fetch(sql, chat_id, after_seq)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.store import rows
@@ -66,10 +66,23 @@ class SqliteTurns:
         return None if row is None else rows.task_from(row)
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None = None,
     ) -> Task:
         rows.need_terminal(status)
-        params = {"id": task_id, "status": status.value, "error": error, "at": _t(at), **rows.usage_params(usage)}
+        params = {
+            "id": task_id,
+            "status": status.value,
+            "error": error,
+            "at": _t(at),
+            "reply": reply,
+            **rows.usage_params(usage),
+        }
 
         def work(conn: sqlite3.Connection) -> sqlite3.Row:
             current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()
@@ -107,19 +120,14 @@ class SqliteTurns:
 
         def work(conn: sqlite3.Connection) -> list[StoredEvent]:
             stored = []
+            at = rows.as_utc(datetime.now(UTC))  # the server's time, read inside the write lock: seq order
             for index, body in enumerate(bodies):
                 if index:
                     self._fault_point("append_events")
-                seq = conn.execute(SQL.insert_event, (task_id, chat_id, body)).fetchone()[0]
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
+                seq = conn.execute(SQL.insert_event, (task_id, chat_id, body, _t(at))).fetchone()[0]
+                stored.append(
+                    StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body), journaled_at=at)
+                )
             return stored
 
         return await self._db.write(work) if bodies else []
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE task_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._db.all(sql, (task_id, after_seq))]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE chat_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._db.all(sql, (chat_id, after_seq))]

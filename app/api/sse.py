@@ -25,7 +25,9 @@ def parse_last_event_id(value: str | None) -> int:
 
 
 def _message(row: StoredEvent) -> ServerSentEventMessage:
-    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **dump_event(row.event)}
+    journaled_at = row.journaled_at.isoformat() if row.journaled_at is not None else None
+    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, "journaled_at": journaled_at}
+    data |= dump_event(row.event)
     return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq))
 
 

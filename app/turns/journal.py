@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from core.agents import ModelPrice
-from core.events import AgentEvent, TurnCancelled, UsageReport, is_terminal
+from core.events import AgentEvent, TextDelta, TurnCancelled, UsageReport, is_terminal
 from core.model import Task, Usage
 from core.ports.bus import EventBus
 from core.ports.store import Journal, TaskQueue
@@ -33,11 +33,17 @@ class TurnJournal:
         self._price = price  # the agent's provider's; a journal that records no agent's turn needs none
         self._reported: Usage | None = None  # None until the agent reports usage
         self.ended = False  # its terminal event is journaled: a turn has exactly one
+        self._texts: list[str] = []  # the visible reply, kept with the finished turn for later handoffs
 
     @property
     def usage(self) -> Usage | None:
         """The turn's usage so far, priced once here for every backend: None when the agent reported none."""
         return priced(self._reported, self._price)
+
+    @property
+    def reply(self) -> str:
+        """The agent's visible text so far, deltas concatenated in journal order."""
+        return "".join(self._texts)
 
     async def write(self, events: Sequence[AgentEvent]) -> None:
         if not events:
@@ -48,6 +54,7 @@ class TurnJournal:
         stored_rows = await self._journal.append_events(self.task_id, self.chat_id, events)
         # only once stored: a terminal event the store refused is written again when the turn is finished
         self.ended = self.ended or any(is_terminal(event) for event in events)
+        self._texts += [event.text for event in events if isinstance(event, TextDelta)]
         for stored in stored_rows:
             await self._bus.publish(stored)
 

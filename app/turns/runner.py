@@ -118,7 +118,8 @@ class TurnRunner:
         status, error = outcome_of(terminal)
 
         async def store_final_state() -> Task:
-            return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+            now = self._clock.now()
+            return await self._queue.finish_task(task.id, status, error, journal.usage, now, reply=journal.reply)
 
         async def journal_terminal() -> None:
             if not journal.ended:  # ended only once stored: a retry never writes it twice
