@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     max_parallel_turns: int = 4
     dispatch_poll_s: float = Field(default=1.0, gt=0)  # how often queued turns are looked for when nothing woke us
     max_prompt_chars: int = 200_000
+    # what a turn hands its agent of the chat so far (older turns are left out, and the agent is told so): the
+    # handoff preamble of another agent's turns fits handoff_max_chars; a native agent's history keeps the newest
+    # history_max_turns turns that fit history_max_chars
+    handoff_max_chars: int = Field(default=16_000, ge=0)
+    history_max_turns: int = Field(default=50, ge=0)
+    history_max_chars: int = Field(default=48_000, ge=0)
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
     permission_timeout_s: float = 300.0
     shutdown_grace_s: float = 10.0

@@ -20,6 +20,7 @@ from app.upkeep.reaping import Reaper
 from app.upkeep.recovery import LostTurns, RecoveryReport
 from app.usecases.bundle import UseCases
 from core.agents import AgentSpec
+from core.handoff import HistoryBudget
 from core.lifecycle import WatchdogPolicy
 from core.model import BackendKind
 from core.ports.agents import AgentBackend, BackendRuntime
@@ -112,6 +113,7 @@ def assemble(
         queue=store,
         journal=store,
         pending=store,
+        history=store,
         bus=bus,
         worktrees=worktrees,
         sessions=sessions,
@@ -122,6 +124,8 @@ def assemble(
         prices={
             name: price for name, spec in specs.items() if (price := price_for(spec, settings.provider)) is not None
         },
+        native_history=HistoryBudget(max_turns=settings.history_max_turns, max_chars=settings.history_max_chars),
+        handoff_max_chars=settings.handoff_max_chars,
     )
     dispatcher = Dispatcher(
         queue=store,

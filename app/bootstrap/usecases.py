@@ -45,9 +45,7 @@ def use_cases_of(node: Node) -> UseCases:
     agents = Agents(
         chats=chats,
         sessions=store,
-        queue=store,
-        journal=store,
-        pending=store,
+        history=store,
         specs=node.specs,
         backends=node.backends,
         pool=node.pool,

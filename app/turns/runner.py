@@ -23,23 +23,24 @@ from app.turns.registry import TurnRegistry
 from app.turns.sessions import OpenSession, TurnSessions
 from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
 from app.turns.stream import StreamResult, stream_turn
-from app.turns.transcript import load_transcript
 from core.agents import ModelPrice
 from core.changes import attribution_stamp, reconcile_pending
 from core.errors import Conflict, DomainError
 from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
+from core.handoff import HistoryBudget, fit_budget
 from core.lifecycle import WatchdogPolicy
-from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, TranscriptEntry, Worktree
+from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, Worktree
 from core.ports.agents import TurnInput
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
-from core.ports.store import ChatStore, Journal, PendingChangeStore, TaskQueue, WorktreeStore
+from core.ports.store import ChatStore, HistoryStore, Journal, PendingChangeStore, TaskQueue, WorktreeStore
 from core.ports.worktrees import Worktrees
-from core.routing import compose_prompt, handoff_preamble, last_turn_of
+from core.routing import PREAMBLE_MAX_CHARS, PREAMBLE_MAX_TURNS, compose_prompt, handoff_preamble
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_ERROR = "hearth shut down during the turn; submit it again"
+NATIVE_HISTORY = HistoryBudget(max_turns=50, max_chars=48_000)  # HEARTH_HISTORY_MAX_TURNS / _MAX_CHARS
 
 
 def outcome_of(terminal: TerminalEvent) -> tuple[TaskStatus, str | None]:
@@ -62,6 +63,7 @@ class TurnRunner:
         queue: TaskQueue,
         journal: Journal,
         pending: PendingChangeStore,
+        history: HistoryStore,
         bus: EventBus,
         worktrees: Worktrees,
         sessions: TurnSessions,
@@ -71,12 +73,17 @@ class TurnRunner:
         watchdog: WatchdogPolicy,
         prices: Mapping[str, ModelPrice],
         store_retry: StoreRetry = StoreRetry(),
+        native_history: HistoryBudget = NATIVE_HISTORY,
+        handoff_max_chars: int = PREAMBLE_MAX_CHARS,
     ) -> None:
         self._chats = chats
         self._worktree_rows = worktree_rows
         self._queue = queue
         self._journal = journal
         self._pending = pending
+        self._history = history
+        self._native_history = native_history
+        self._handoff_max_chars = handoff_max_chars
         self._bus = bus
         self._worktrees = worktrees
         self._sessions = sessions
@@ -183,9 +190,7 @@ class TurnRunner:
                 session_id=handle.backend_session_id, turn_id=task.id, reason=handle.context_reset_reason
             )
             await journal.write([reset])
-        transcript = await load_transcript(self._queue, self._journal, self._pending, chat.id, task)
-        prompt = compose_prompt(self._preamble(task.agent, session, transcript), task.prompt)
-        turn = TurnInput(turn_id=task.id, prompt=prompt, transcript=transcript, model=task.model)
+        turn = await self._handoff(task, chat.id, session)
         if self._registry.cancel_requested(task.id):  # cancelled while the session was being opened
             return StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))
         return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
@@ -200,13 +205,31 @@ class TurnRunner:
         update = reconcile_pending(chat_id, current, diffs.unwrap(), stamp, task.id, self._clock.now())
         await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
 
-    def _preamble(self, agent: str, session: OpenSession, transcript: tuple[TranscriptEntry, ...]) -> str | None:
-        """Native agents get the whole transcript as history; others a preamble of what they have not seen."""
-        if self._sessions.kind(agent) is BackendKind.NATIVE:
-            return None
-        own_last = last_turn_of(agent, transcript)
+    async def _handoff(self, task: Task, chat_id: str, session: OpenSession) -> TurnInput:
+        """What the agent is told of the chat, read in one bounded query: a native agent gets the newest turns as
+        its history; another agent a preamble of what it has not seen since its own last turn (its cursor), or of
+        the newest turns when its session remembers nothing."""
+        if self._sessions.kind(task.agent) is BackendKind.NATIVE:
+            budget = self._native_history
+            window = await self._history.turn_history(chat_id, before=task.id, limit=budget.max_turns)
+            shown, omitted = fit_budget(window.entries, window.earlier, budget)
+            return TurnInput(
+                turn_id=task.id, prompt=task.prompt, transcript=shown, earlier_turns=omitted, model=task.model
+            )
         handle = session.handle
-        if session.kept_warm or (handle.resumed and handle.context_reset_reason is None):
-            return handoff_preamble(agent, transcript, own_last)
-        # a new session remembers nothing: tell it about its own earlier turns too
-        return handoff_preamble(agent, transcript, None, include_own=own_last is not None)
+        remembers = session.kept_warm or (handle.resumed and handle.context_reset_reason is None)
+        since_agent = task.agent if remembers else None
+        window = await self._history.turn_history(
+            chat_id, before=task.id, limit=PREAMBLE_MAX_TURNS, since_agent=since_agent
+        )
+        # a new session remembers nothing: it is told about its own earlier turns too
+        include_own = not remembers and any(entry.agent == task.agent for entry in window.entries)
+        preamble = handoff_preamble(
+            task.agent,
+            window.entries,
+            None,
+            include_own=include_own,
+            earlier=window.earlier,
+            max_chars=self._handoff_max_chars,
+        )
+        return TurnInput(turn_id=task.id, prompt=compose_prompt(preamble, task.prompt), model=task.model)
