@@ -16,6 +16,7 @@ from litestar.openapi.config import OpenAPIConfig
 from app.api.auth import bearer_guard, check_binding
 from app.api.changes import ChangesController
 from app.api.chats import ChatController
+from app.api.history import HistoryController
 from app.api.idempotency import Idempotency
 from app.api.problems import EXCEPTION_HANDLERS
 from app.api.system import SystemController
@@ -59,7 +60,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
 
     guards: list[Any] = [bearer_guard(settings.api_token)] if settings.api_token else []
     return Litestar(
-        route_handlers=[ChatController, TurnController, ChangesController, SystemController],
+        route_handlers=[ChatController, TurnController, ChangesController, SystemController, HistoryController],
         lifespan=[lifespan],
         state=State({"api_token": settings.api_token}),
         dependencies={
@@ -69,6 +70,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             "agents": _provide(lambda u: u.agents),
             "streams": _provide(lambda u: u.streams),
             "system": _provide(lambda u: u.system),
+            "history": _provide(lambda u: u.history),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
         },
         guards=guards,

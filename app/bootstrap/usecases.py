@@ -8,6 +8,7 @@ from app.usecases.agents import Agents
 from app.usecases.bundle import UseCases
 from app.usecases.changes import Changes
 from app.usecases.chats import Chats
+from app.usecases.history import History
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import NodeFacts, System
@@ -80,4 +81,5 @@ def use_cases_of(node: Node) -> UseCases:
         streams=EventStreams(queue=store, journal=store, bus=node.bus),
         system=system,
         replays=Replays(store=store),
+        history=History(chats=chats, queue=store, journal=store),
     )

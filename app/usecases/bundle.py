@@ -8,6 +8,7 @@ from typing import Protocol
 from app.usecases.agents import Agents
 from app.usecases.changes import Changes
 from app.usecases.chats import Chats
+from app.usecases.history import History
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import System
@@ -23,6 +24,7 @@ class UseCases:
     streams: EventStreams
     system: System
     replays: Replays
+    history: History
 
 
 class ServesUseCases(Protocol):
