@@ -7,6 +7,7 @@ state is stored (the runner, ``dequeue``, the dispatcher, recovery), so whoever 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -34,6 +35,7 @@ class TurnJournal:
         self._reported: Usage | None = None  # None until the agent reports usage
         self.ended = False  # its terminal event is journaled: a turn has exactly one
         self._texts: list[str] = []  # the visible reply, kept with the finished turn for later handoffs
+        self.persist_s = 0.0  # time spent writing to the journal (a metric, not a decision: no Clock needed)
 
     @property
     def usage(self) -> Usage | None:
@@ -51,7 +53,9 @@ class TurnJournal:
         for event in events:
             if isinstance(event, UsageReport):
                 self._reported = combine(self._reported, reported(event))
+        started = time.perf_counter()
         stored_rows = await self._journal.append_events(self.task_id, self.chat_id, events)
+        self.persist_s += time.perf_counter() - started
         # only once stored: a terminal event the store refused is written again when the turn is finished
         self.ended = self.ended or any(is_terminal(event) for event in events)
         self._texts += [event.text for event in events if isinstance(event, TextDelta)]

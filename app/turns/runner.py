@@ -19,6 +19,7 @@ from returns.result import Failure, Result, Success
 
 from app.metrics import Metrics
 from app.turns.journal import TurnJournal
+from app.turns.phases import TurnPhases
 from app.turns.registry import TurnRegistry
 from app.turns.sessions import OpenSession, TurnSessions
 from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
@@ -90,6 +91,7 @@ class TurnRunner:
         self._registry = registry
         self._clock = clock
         self._metrics = metrics
+        self._phases = TurnPhases(clock, metrics)
         self._watchdog = watchdog
         self._prices = prices  # agent -> its provider's price, for the usage ledger (``core.usage``)
         self._store_retry = store_retry
@@ -113,7 +115,9 @@ class TurnRunner:
                 log.exception("turn %s failed inside hearth", task.id)
                 error = f"hearth failed running the turn: {exc!r}"
             terminal = TurnFailed(session_id="", turn_id=task.id, error=error)
-        finished = await self._finish(task, journal, terminal, retry=self._store_retry)
+        with self._phases.timed("finish"):
+            finished = await self._finish(task, journal, terminal, retry=self._store_retry)
+        self._phases.observe("persist", journal.persist_s)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
         return finished
 
@@ -139,12 +143,14 @@ class TurnRunner:
     async def _steps(self, task: Task, journal: TurnJournal) -> TerminalEvent:
         """Steps 1 to 6; returns the turn's terminal event, still to be journaled (``_finish``)."""
         # 1. the chat's worktree, shared by every agent and turn
-        prepared = await self._prepare(task)
+        with self._phases.timed("prepare"):
+            prepared = await self._prepare(task)
         if not isinstance(prepared, Success):
             return TurnFailed(session_id="", turn_id=task.id, error=prepared.failure().detail)
         chat, worktree = prepared.unwrap()
         # 2. resume or create the agent session
-        opened = await self._sessions.open(task, worktree.path)
+        with self._phases.timed("session"):
+            opened = await self._sessions.open(task, worktree.path)
         if not isinstance(opened, Success):
             return TurnFailed(session_id="", turn_id=task.id, error=opened.failure().detail)
         session = opened.unwrap()
@@ -160,7 +166,8 @@ class TurnRunner:
             self._registry.finishing(task.id)
             await self._sessions.release(session, task.id, discard=unresponsive)
         # 6. every turn may have edited files, even a failed or cancelled one
-        await self._record_changes(chat.id, task, worktree)
+        with self._phases.timed("diff"):
+            await self._record_changes(chat.id, task, worktree)
         return result.terminal
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
@@ -190,10 +197,12 @@ class TurnRunner:
                 session_id=handle.backend_session_id, turn_id=task.id, reason=handle.context_reset_reason
             )
             await journal.write([reset])
-        turn = await self._handoff(task, chat.id, session)
+        with self._phases.timed("handoff"):
+            turn = await self._handoff(task, chat.id, session)
         if self._registry.cancel_requested(task.id):  # cancelled while the session was being opened
             return StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))
-        return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
+        with self._phases.timed("agent"):
+            return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
 
     async def _record_changes(self, chat_id: str, task: Task, worktree: Worktree) -> None:
         diffs = await self._worktrees.diff(worktree)
@@ -203,7 +212,8 @@ class TurnRunner:
         current = await self._pending.list_pending_changes(chat_id)
         stamp = attribution_stamp(task.agent, self._sessions.kind(task.agent))
         update = reconcile_pending(chat_id, current, diffs.unwrap(), stamp, task.id, self._clock.now())
-        await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
+        if update.upserts or update.removed_paths:  # a turn that edited nothing costs no write
+            await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
 
     async def _handoff(self, task: Task, chat_id: str, session: OpenSession) -> TurnInput:
         """What the agent is told of the chat, read in one bounded query: a native agent gets the newest turns as
