@@ -256,11 +256,13 @@ UPDATE agent_sessions SET usage_known = (input_tokens + output_tokens + reasonin
 # latency is measured from it; rows written before v4 have none). A finished turn keeps its visible reply, so the
 # handoff to the next agent reads a bounded window of turns instead of every event of the chat (rows finished
 # before v4 have none and their reply is read from their own events). The (chat, agent, queue order) index finds an
-# agent's last turn in a chat, the cursor of its handoff, without a scan.
+# agent's last turn in a chat, the cursor of its handoff, without a scan; the partial index of finished turns
+# answers the window and the count of the turns it leaves out from the index alone.
 _V4 = """
 ALTER TABLE turn_events ADD COLUMN journaled_at {time};
 ALTER TABLE tasks ADD COLUMN reply TEXT;
 CREATE INDEX tasks_by_chat_agent ON tasks (chat_id, agent, queue_seq);
+CREATE INDEX tasks_finished_by_chat ON tasks (chat_id, queue_seq) WHERE status IN ('succeeded', 'failed', 'cancelled');
 """
 
 # version -> script, per dialect. Append new versions; never edit a released one.
