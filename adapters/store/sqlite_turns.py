@@ -22,6 +22,20 @@ from core.model import StoredEvent, Task, TaskStatus, Usage
 _t = rows.time_text
 
 
+def _finish_params(
+    task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime, reply: str | None
+) -> dict[str, object]:
+    rows.need_terminal(status)
+    return {
+        "id": task_id,
+        "status": status.value,
+        "error": error,
+        "at": _t(at),
+        "reply": reply,
+        **rows.usage_params(usage),
+    }
+
+
 class SqliteTurns:
     """The task queue and the journal of ``core.ports.store.Store``, for ``SqliteStore``."""
 
@@ -74,31 +88,42 @@ class SqliteTurns:
         at: datetime,
         reply: str | None = None,
     ) -> Task:
-        rows.need_terminal(status)
-        params = {
-            "id": task_id,
-            "status": status.value,
-            "error": error,
-            "at": _t(at),
-            "reply": reply,
-            **rows.usage_params(usage),
-        }
+        params = _finish_params(task_id, status, error, usage, at, reply)
+        return rows.task_from(await self._db.write(lambda conn: self._finish(conn, params)[0]))
 
-        def work(conn: sqlite3.Connection) -> sqlite3.Row:
-            current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()
-            if current is None:
-                raise LookupError(f"finish_task: no task {task_id!r} in {self.path}")
-            if TaskStatus(current["status"]).is_terminal:
-                return current  # finished already: never count its usage twice
-            finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
-            self._fault_point("finish_task")
-            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
-                conn.execute(
-                    SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]}
-                )
-            return finished
+    def _finish(self, conn: sqlite3.Connection, params: dict[str, object]) -> tuple[sqlite3.Row, bool]:
+        """The task's row after finishing it, and whether this call finished it."""
+        current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()
+        if current is None:
+            raise LookupError(f"finish_task: no task {params['id']!r} in {self.path}")
+        if TaskStatus(current["status"]).is_terminal:
+            return current, False  # finished already: never count its usage twice
+        finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
+        self._fault_point("finish_task")
+        if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
+            conn.execute(SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]})
+        return finished, True
 
-        return rows.task_from(await self._db.write(work))
+    async def finish_turn(
+        self,
+        task_id: str,
+        chat_id: str | None,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None,
+        terminal: AgentEvent,
+    ) -> tuple[Task, list[StoredEvent]]:
+        params = _finish_params(task_id, status, error, usage, at, reply)
+        body = json.dumps(dump_event(terminal))
+
+        def work(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[StoredEvent]]:
+            row, finished_now = self._finish(conn, params)
+            return row, self._insert_events(conn, task_id, chat_id, [body]) if finished_now else []
+
+        row, stored = await self._db.write(work)
+        return rows.task_from(row), stored
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
         params = {"id": task_id, "at": _t(at)}
@@ -118,16 +143,20 @@ class SqliteTurns:
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
         bodies = [json.dumps(dump_event(event)) for event in events]
 
-        def work(conn: sqlite3.Connection) -> list[StoredEvent]:
-            stored = []
-            at = rows.as_utc(datetime.now(UTC))  # the server's time, read inside the write lock: seq order
-            for index, body in enumerate(bodies):
-                if index:
-                    self._fault_point("append_events")
-                seq = conn.execute(SQL.insert_event, (task_id, chat_id, body, _t(at))).fetchone()[0]
-                stored.append(
-                    StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body), journaled_at=at)
-                )
-            return stored
+        if not bodies:
+            return []
+        return await self._db.write(lambda conn: self._insert_events(conn, task_id, chat_id, bodies))
 
-        return await self._db.write(work) if bodies else []
+    def _insert_events(
+        self, conn: sqlite3.Connection, task_id: str, chat_id: str | None, bodies: list[str]
+    ) -> list[StoredEvent]:
+        stored = []
+        at = rows.as_utc(datetime.now(UTC))  # the server's time, read inside the write lock: seq order
+        for index, body in enumerate(bodies):
+            if index:
+                self._fault_point("append_events")
+            seq = conn.execute(SQL.insert_event, (task_id, chat_id, body, _t(at))).fetchone()[0]
+            stored.append(
+                StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body), journaled_at=at)
+            )
+        return stored

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from core.agents import ModelPrice
 from core.events import AgentEvent, TextDelta, TurnCancelled, UsageReport, is_terminal
-from core.model import Task, Usage
+from core.model import StoredEvent, Task, Usage
 from core.ports.bus import EventBus
 from core.ports.store import Journal, TaskQueue
 from core.usage import combine, priced, reported
@@ -59,6 +59,11 @@ class TurnJournal:
         # only once stored: a terminal event the store refused is written again when the turn is finished
         self.ended = self.ended or any(is_terminal(event) for event in events)
         self._texts += [event.text for event in events if isinstance(event, TextDelta)]
+        await self.published(stored_rows)
+
+    async def published(self, stored_rows: Sequence[StoredEvent]) -> None:
+        """Publishes rows this turn's events were stored as (by ``write``, or with the turn's end by the runner)."""
+        self.ended = self.ended or any(is_terminal(row.event) for row in stored_rows)
         for stored in stored_rows:
             await self._bus.publish(stored)
 

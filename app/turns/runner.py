@@ -122,23 +122,23 @@ class TurnRunner:
         return finished
 
     async def _finish(self, task: Task, journal: TurnJournal, terminal: TerminalEvent, *, retry: StoreRetry) -> Task:
-        """Store the final state (status, error, usage) first, then journal the terminal event: whoever reacts to
-        that event (an SSE client reading the turn at once) reads a finished turn. Exactly one terminal event. Each
-        step is retried on its own while the store is out of reach, so a repeat never finishes the task twice."""
+        """Store the final state (status, error, usage, reply) and journal the terminal event in one transaction,
+        then publish it: whoever reacts to that event (an SSE client reading the turn at once) reads a finished
+        turn. Exactly one terminal event: the store journals it only when this call finished the task. Retried
+        while the store is out of reach; each try is one transaction, so a repeat never finishes the task twice."""
         self._registry.finishing(task.id)
         status, error = outcome_of(terminal)
 
-        async def store_final_state() -> Task:
-            now = self._clock.now()
-            return await self._queue.finish_task(task.id, status, error, journal.usage, now, reply=journal.reply)
+        async def store_final_state_and_terminal() -> Task:
+            if journal.ended:  # the agent's own stream carried a terminal event already
+                return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+            finished, stored = await self._queue.finish_turn(
+                task.id, task.chat_id, status, error, journal.usage, self._clock.now(), journal.reply, terminal
+            )
+            await journal.published(stored)
+            return finished
 
-        async def journal_terminal() -> None:
-            if not journal.ended:  # ended only once stored: a retry never writes it twice
-                await journal.write([terminal])
-
-        finished = await retry_store(f"finishing turn {task.id}", store_final_state, self._clock, retry)
-        await retry_store(f"finishing turn {task.id} (journaling its end)", journal_terminal, self._clock, retry)
-        return finished
+        return await retry_store(f"finishing turn {task.id}", store_final_state_and_terminal, self._clock, retry)
 
     async def _steps(self, task: Task, journal: TurnJournal) -> TerminalEvent:
         """Steps 1 to 6; returns the turn's terminal event, still to be journaled (``_finish``)."""

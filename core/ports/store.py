@@ -116,6 +116,23 @@ class TaskQueue(Protocol):
         ``reply`` is the turn's visible text, kept for the handoff (None: read from its events when needed)."""
         ...
 
+    async def finish_turn(
+        self,
+        task_id: str,
+        chat_id: str | None,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None,
+        terminal: AgentEvent,
+    ) -> tuple[Task, list[StoredEvent]]:
+        """``finish_task``, then the turn's terminal event journaled, in one transaction: a reader never sees the
+        event before the final state. The event is journaled only when this call finished the task (a repeat after
+        a commit whose answer was lost, or a turn someone else finished, journals nothing); its stored rows are
+        returned."""
+        ...
+
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
         """queued -> cancelled atomically; None when the task was no longer queued."""
         ...
