@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from core.agents import ModelPrice
-from core.events import AgentEvent, TextDelta, TurnCancelled, UsageReport, is_terminal
+from core.events import AgentEvent, TextDelta, ToolCall, TurnCancelled, UsageReport, is_terminal
 from core.model import StoredEvent, Task, Usage
 from core.ports.bus import EventBus
 from core.ports.store import Journal, TaskQueue
@@ -35,6 +35,7 @@ class TurnJournal:
         self._reported: Usage | None = None  # None until the agent reports usage
         self.ended = False  # its terminal event is journaled: a turn has exactly one
         self._texts: list[str] = []  # the visible reply, kept with the finished turn for later handoffs
+        self.tools_used: set[str] = set()  # the names of the tools the agent called (``core.changes``)
         self.persist_s = 0.0  # time spent writing to the journal (a metric, not a decision: no Clock needed)
 
     @property
@@ -59,6 +60,7 @@ class TurnJournal:
         # only once stored: a terminal event the store refused is written again when the turn is finished
         self.ended = self.ended or any(is_terminal(event) for event in events)
         self._texts += [event.text for event in events if isinstance(event, TextDelta)]
+        self.tools_used.update(event.name for event in events if isinstance(event, ToolCall))
         await self.published(stored_rows)
 
     async def published(self, stored_rows: Sequence[StoredEvent]) -> None:

@@ -25,7 +25,7 @@ from app.turns.sessions import OpenSession, TurnSessions
 from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
 from app.turns.stream import StreamResult, stream_turn
 from core.agents import ModelPrice
-from core.changes import attribution_stamp, reconcile_pending
+from core.changes import attribution_stamp, reconcile_pending, worktree_may_have_changed
 from core.errors import Conflict, DomainError
 from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
 from core.handoff import HistoryBudget, fit_budget
@@ -165,9 +165,10 @@ class TurnRunner:
         finally:
             self._registry.finishing(task.id)
             await self._sessions.release(session, task.id, discard=unresponsive)
-        # 6. every turn may have edited files, even a failed or cancelled one
-        with self._phases.timed("diff"):
-            await self._record_changes(chat.id, task, worktree)
+        # 6. every turn may have edited files, even a failed or cancelled one (a native turn that only read did not)
+        if worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
+            with self._phases.timed("diff"):
+                await self._record_changes(chat.id, task, worktree)
         return result.terminal
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
