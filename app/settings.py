@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     # handoff preamble of another agent's turns fits handoff_max_chars; a native agent's history keeps the newest
     # history_max_turns turns that fit history_max_chars
     handoff_max_chars: int = Field(default=16_000, ge=0)
-    history_max_turns: int = Field(default=50, ge=0)
-    history_max_chars: int = Field(default=48_000, ge=0)
+    history_max_turns: int = Field(default=30, ge=0)
+    history_max_chars: int = Field(default=32_000, ge=0)
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
     permission_timeout_s: float = 300.0
     shutdown_grace_s: float = 10.0

@@ -25,7 +25,8 @@ class _HistorySQL:
           AND status IN ('succeeded', 'failed', 'cancelled')
         ORDER BY queue_seq DESC LIMIT 1"""
     window = """
-        SELECT * FROM tasks WHERE chat_id = $1 AND queue_seq > $2 AND queue_seq < $3
+        SELECT id, agent, prompt, reply, status, queue_seq FROM tasks
+        WHERE chat_id = $1 AND queue_seq > $2 AND queue_seq < $3
           AND status IN ('succeeded', 'failed', 'cancelled')
         ORDER BY queue_seq DESC LIMIT $4"""
     count = """

@@ -28,7 +28,8 @@ class _HistorySQL:
           AND status IN ('succeeded', 'failed', 'cancelled')
         ORDER BY queue_seq DESC LIMIT 1"""
     window = """
-        SELECT * FROM tasks WHERE chat_id = :chat AND queue_seq > :lo AND queue_seq < :hi
+        SELECT id, agent, prompt, reply, status, queue_seq FROM tasks
+        WHERE chat_id = :chat AND queue_seq > :lo AND queue_seq < :hi
           AND status IN ('succeeded', 'failed', 'cancelled')
         ORDER BY queue_seq DESC LIMIT :limit"""
     count = """

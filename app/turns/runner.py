@@ -41,7 +41,7 @@ from core.routing import PREAMBLE_MAX_CHARS, PREAMBLE_MAX_TURNS, compose_prompt,
 log = logging.getLogger(__name__)
 
 SHUTDOWN_ERROR = "hearth shut down during the turn; submit it again"
-NATIVE_HISTORY = HistoryBudget(max_turns=50, max_chars=48_000)  # HEARTH_HISTORY_MAX_TURNS / _MAX_CHARS
+NATIVE_HISTORY = HistoryBudget(max_turns=30, max_chars=32_000)  # HEARTH_HISTORY_MAX_TURNS / _MAX_CHARS
 
 
 def outcome_of(terminal: TerminalEvent) -> tuple[TaskStatus, str | None]:
