@@ -13,14 +13,20 @@ from dataclasses import dataclass, field
 from core.ports.processes import ProcessSample
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# hearth's own bookkeeping around a turn takes micro- to milliseconds; the agent phase reaches the turn's scale
+PHASE_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5, 10.0, 60.0)
 
 
 @dataclass
 class Histogram:
     buckets: tuple[float, ...] = LATENCY_BUCKETS_S
-    counts: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS_S))
+    counts: list[int] = field(default_factory=list)
     total: float = 0.0
     n: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [0] * len(self.buckets)
 
     def observe(self, value: float) -> None:
         self.total += value
@@ -38,9 +44,13 @@ class Metrics:
     evictions: Counter[str] = field(default_factory=Counter)
     crashes: Counter[str] = field(default_factory=Counter)
     restarts: Counter[str] = field(default_factory=Counter)
+    turn_phases: dict[str, Histogram] = field(default_factory=dict)  # by phase (``app.turns.phases``)
 
     def observe_turn(self, agent: str, seconds: float) -> None:
         self.turn_latency.setdefault(agent, Histogram()).observe(seconds)
+
+    def observe_phase(self, phase: str, seconds: float) -> None:
+        self.turn_phases.setdefault(phase, Histogram(PHASE_BUCKETS_S)).observe(seconds)
 
 
 def _label(value: str) -> str:
@@ -87,6 +97,14 @@ def render(
         out.append(f'hearth_turn_latency_seconds_bucket{{agent="{a}",le="+Inf"}} {hist.n}')
         out.append(f'hearth_turn_latency_seconds_sum{{agent="{a}"}} {hist.total:g}')
         out.append(f'hearth_turn_latency_seconds_count{{agent="{a}"}} {hist.n}')
+    _histograms(
+        out,
+        "hearth_turn_phase_seconds",
+        "Time each phase of a turn took (prepare, session, handoff, agent, persist, diff, finish); persist is the "
+        "journal writes inside the agent phase.",
+        "phase",
+        metrics.turn_phases,
+    )
     samples = list(processes)  # (agent, sample)
     series(
         "hearth_agent_process_rss_bytes",
@@ -101,3 +119,15 @@ def render(
         ((f'{{agent="{_label(a)}",pid="{s.pid}"}}', s.cpu_seconds) for a, s in samples),
     )
     return "\n".join(out) + "\n"
+
+
+def _histograms(out: list[str], name: str, help_text: str, label: str, by: Mapping[str, Histogram]) -> None:
+    out.append(f"# HELP {name} {help_text}")
+    out.append(f"# TYPE {name} histogram")
+    for key, hist in sorted(by.items()):
+        value = _label(key)
+        for bound, count in zip(hist.buckets, hist.counts, strict=True):
+            out.append(f'{name}_bucket{{{label}="{value}",le="{bound:g}"}} {count}')
+        out.append(f'{name}_bucket{{{label}="{value}",le="+Inf"}} {hist.n}')
+        out.append(f'{name}_sum{{{label}="{value}"}} {hist.total:g}')
+        out.append(f'{name}_count{{{label}="{value}"}} {hist.n}')

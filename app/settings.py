@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_prompt_chars: int = 200_000
     arena_max_parallel: int = Field(default=2, ge=1)  # arena contestants running at once on this node
     arena_max_contestants: int = Field(default=8, ge=1)  # contestants one arena may name
+    # what a turn hands its agent of the chat so far (older turns are left out, and the agent is told so): the
+    # handoff preamble of another agent's turns fits handoff_max_chars; a native agent's history keeps the newest
+    # history_max_turns turns that fit history_max_chars
+    handoff_max_chars: int = Field(default=16_000, ge=0)
+    history_max_turns: int = Field(default=30, ge=0)
+    history_max_chars: int = Field(default=32_000, ge=0)
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
     permission_timeout_s: float = 300.0
     shutdown_grace_s: float = 10.0

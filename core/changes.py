@@ -8,7 +8,7 @@ stamp of the turn that last changed them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from core.model import BackendKind, FileDiff, Frozen, PendingChange, PendingChangeStatus, Preflight
@@ -103,3 +103,15 @@ def worktree_risk(preflight: Preflight, pending_count: int = 0) -> WorktreeRisk:
         reasons.append(f"{_count(unapplied, 'pending change', 'pending changes')} not yet applied")
     reasons += [f"could not inspect the worktree: {error} (unknown is not clean)" for error in preflight.errors]
     return WorktreeRisk(safe=not reasons, reasons=tuple(reasons))
+
+
+NATIVE_READ_ONLY_TOOLS = frozenset({"read", "list", "search"})
+
+
+def worktree_may_have_changed(kind: BackendKind | None, tools_used: Collection[str]) -> bool:
+    """Whether a turn's worktree must be diffed afterwards. hearth knows only the native agent's tools: a native
+    turn that called none but the read-only ones changed nothing. Any other agent may have run anything (a shell
+    command, its own edit tool), so its worktree is always diffed, a failed or cancelled turn's too."""
+    if kind is not BackendKind.NATIVE:
+        return True
+    return not set(tools_used) <= NATIVE_READ_ONLY_TOOLS

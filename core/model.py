@@ -203,6 +203,7 @@ class StoredEvent(Frozen):
     task_id: str
     chat_id: str | None
     event: AgentEvent
+    journaled_at: datetime | None = None  # the server's time when it was stored; None for rows older than schema v4
 
 
 class TranscriptEntry(Frozen):
@@ -214,3 +215,11 @@ class TranscriptEntry(Frozen):
     reply: str
     status: TaskStatus
     files: tuple[str, ...] = ()
+
+
+class TurnHistory(Frozen):
+    """A bounded window of a chat's finished turns, oldest first, and how many finished turns of the same range
+    came before it and were left out of the window (the store counts them, it does not read them)."""
+
+    entries: tuple[TranscriptEntry, ...] = ()
+    earlier: int = 0

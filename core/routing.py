@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from enum import StrEnum
 
+from core.handoff import HistoryBudget, fit_budget
 from core.model import AgentSession, AgentSessionStatus, Task, TaskOrigin, TaskStatus, TranscriptEntry
 
 PREAMBLE_MAX_TURNS = 20  # older turns are counted, not shown
+PREAMBLE_MAX_CHARS = 16_000  # the turns shown fit in this (HEARTH_HANDOFF_MAX_CHARS); older ones are counted
+_NUMBER_SLACK = 12  # a turn's number and line break, which _describe's size at number 0 leaves out
 PREAMBLE_PROMPT_CHARS = 400
 PREAMBLE_REPLY_CHARS = 800
 PREAMBLE_FILES = 20
@@ -39,22 +42,22 @@ def is_resumable(session: AgentSession) -> bool:
     return session.status is not AgentSessionStatus.CLOSED
 
 
-def composer_chip(agent: str, sessions: Sequence[AgentSession], transcript: Sequence[TranscriptEntry]) -> Chip:
-    """``sessions`` are the chat's agent sessions, ``transcript`` its finished turns."""
+def composer_chip(agent: str, sessions: Sequence[AgentSession], finished_by: Collection[str]) -> Chip:
+    """``sessions`` are the chat's agent sessions, ``finished_by`` the agents that finished a turn in it."""
     own = [session for session in sessions if session.agent == agent and is_resumable(session)]
     if any(session.status is AgentSessionStatus.CRASHED for session in own):
         return Chip.RESTARTED  # resumed too, but the user should see that the process died
     if own:
         return Chip.RESUMED
-    if any(entry.agent != agent for entry in transcript):
+    if any(other != agent for other in finished_by):
         return Chip.HISTORY
     return Chip.NEW
 
 
 def composer_chips(
-    agents: Sequence[str], sessions: Sequence[AgentSession], transcript: Sequence[TranscriptEntry]
+    agents: Sequence[str], sessions: Sequence[AgentSession], finished_by: Collection[str]
 ) -> Mapping[str, Chip]:
-    return {agent: composer_chip(agent, sessions, transcript) for agent in agents}
+    return {agent: composer_chip(agent, sessions, finished_by) for agent in agents}
 
 
 def last_turn_of(agent: str, transcript: Sequence[TranscriptEntry]) -> str | None:
@@ -104,17 +107,25 @@ def turns_since(
 
 
 def handoff_preamble(
-    agent: str, transcript: Sequence[TranscriptEntry], since: str | None, *, include_own: bool = False
+    agent: str,
+    transcript: Sequence[TranscriptEntry],
+    since: str | None,
+    *,
+    include_own: bool = False,
+    earlier: int = 0,
+    max_chars: int = PREAMBLE_MAX_CHARS,
 ) -> str | None:
     """What happened in the chat since ``since`` (the last turn this agent's session saw), or None if nothing.
 
-    ``transcript`` is the chat's finished turns, oldest first.
+    ``transcript`` is the chat's finished turns, oldest first (a bounded window of them: ``earlier`` counts the
+    ones before it). The newest turns that fit ``max_chars`` and ``PREAMBLE_MAX_TURNS`` are shown; the rest are
+    counted, and the preamble says so.
     """
     entries = turns_since(agent, transcript, since, include_own=include_own)
-    if not entries:
+    if not entries and earlier <= 0:
         return None
-    shown = entries[-PREAMBLE_MAX_TURNS:]
-    omitted = len(entries) - len(shown)
+    budget = HistoryBudget(max_turns=PREAMBLE_MAX_TURNS, max_chars=max_chars)
+    shown, omitted = fit_budget(entries, earlier, budget, size=lambda e: len(_describe(0, e, agent)) + _NUMBER_SLACK)
     header = (
         "[hearth] Since your last turn in this chat, other agents worked in the same working directory "
         "(oldest first). Their file edits are already in your working directory."
@@ -124,7 +135,8 @@ def handoff_preamble(
     )
     parts = [header]
     if omitted:
-        parts.append(f"({omitted} earlier {'turn' if omitted == 1 else 'turns'} not shown)")
+        turns = "turn" if omitted == 1 else "turns"
+        parts.append(f"({omitted} earlier {turns} not shown: this summary keeps to its budget of the newest turns)")
     parts += [_describe(omitted + n, entry, agent) for n, entry in enumerate(shown, start=1)]
     return "\n".join(parts)
 

@@ -101,7 +101,7 @@ class NativeSession:
             yield TurnFailed(**ids, error="the native agent session is closed; open a new one")
             return
         system = {"role": "system", "content": SYSTEM_PROMPT.format(cwd=self._workspace.root)}
-        history = history_messages(turn.transcript, self._backend.spec.name, turn.turn_id)
+        history = history_messages(turn.transcript, self._backend.spec.name, turn.turn_id, turn.earlier_turns)
         messages = [system, *history, {"role": "user", "content": turn.prompt}]
         try:
             for step in range(self._backend.max_steps):

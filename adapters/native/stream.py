@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.handoff import left_out_note
 from core.model import TaskStatus, TranscriptEntry
 
 DONE = "[DONE]"
@@ -101,9 +102,15 @@ def error_message(status: int, body: bytes) -> str:
     return text.strip()[:500]
 
 
-def history_messages(transcript: tuple[TranscriptEntry, ...], me: str, skip_task: str) -> list[dict[str, Any]]:
-    """The chat so far as chat messages; other agents' replies are labelled so the model knows who spoke."""
+def history_messages(
+    transcript: tuple[TranscriptEntry, ...], me: str, skip_task: str, earlier: int = 0
+) -> list[dict[str, Any]]:
+    """The chat so far as chat messages; other agents' replies are labelled so the model knows who spoke, and a
+    history that leaves out older turns says so first."""
     messages: list[dict[str, Any]] = []
+    if (note := left_out_note(earlier)) is not None:
+        messages.append({"role": "user", "content": note})
+        messages.append({"role": "assistant", "content": "Understood."})
     for entry in transcript:
         if entry.task_id == skip_task:
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from adapters.store.rows import as_utc
@@ -56,9 +56,13 @@ class JournalRow:
     task_id: str
     chat_id: str | None
     body: str
+    journaled_at: datetime
 
     def stored(self) -> StoredEvent:
-        return StoredEvent(seq=self.seq, task_id=self.task_id, chat_id=self.chat_id, event=parse_event(self.body))
+        event = parse_event(self.body)
+        return StoredEvent(
+            seq=self.seq, task_id=self.task_id, chat_id=self.chat_id, event=event, journaled_at=self.journaled_at
+        )
 
 
 @dataclass
@@ -69,6 +73,7 @@ class MemoryTables:
     tasks: dict[str, Task] = field(default_factory=dict)  # insertion order is queue order
     journal: list[JournalRow] = field(default_factory=list)  # seq order
     last_seq: int = 0
+    replies: dict[str, str] = field(default_factory=dict)  # a finished turn's visible text, by task id
     pending: dict[tuple[str, str], PendingChange] = field(default_factory=dict)  # by (chat_id, path)
     leases: dict[str, Lease] = field(default_factory=dict)  # by chat_id
     turn_requests: list[TurnRequest] = field(default_factory=list)  # oldest first
@@ -100,7 +105,7 @@ class MemoryTables:
 
     def append_event(self, task_id: str, chat_id: str | None, body: dict[str, object]) -> JournalRow:
         self.last_seq += 1
-        row = JournalRow(self.last_seq, task_id, chat_id, json.dumps(body))
+        row = JournalRow(self.last_seq, task_id, chat_id, json.dumps(body), datetime.now(UTC))
         self.journal.append(row)
         return row
 
@@ -112,7 +117,8 @@ class MemoryTables:
             for key, task in self.tasks.items()
         }
         self.journal = [
-            JournalRow(row.seq, row.task_id, None, row.body) if row.chat_id == chat_id else row for row in self.journal
+            JournalRow(row.seq, row.task_id, None, row.body, row.journaled_at) if row.chat_id == chat_id else row
+            for row in self.journal
         ]
         self.worktrees = {
             path: tree.model_copy(update={"chat_id": None}) if tree.chat_id == chat_id else tree

@@ -58,7 +58,13 @@ class MemoryTurns:
         return None
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None = None,
     ) -> Task:
         need_terminal(status)
         current = self._tables.tasks.get(task_id)
@@ -69,9 +75,27 @@ class MemoryTurns:
         at = as_utc(at)
         finished = current.model_copy(update={"status": status, "error": error, "finished_at": at, "usage": usage})
         self._tables.tasks[task_id] = finished
+        if reply is not None:
+            self._tables.replies[task_id] = reply
         if current.chat_id is not None and current.status == TaskStatus.RUNNING:  # a turn ran
             self._count_turn(current.chat_id, current.agent, usage, at)
         return finished
+
+    async def finish_turn(
+        self,
+        task_id: str,
+        chat_id: str | None,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None,
+        terminal: AgentEvent,
+    ) -> tuple[Task, list[StoredEvent]]:
+        current = self._tables.tasks.get(task_id)
+        finishing = current is not None and not current.status.is_terminal
+        finished = await self.finish_task(task_id, status, error, usage, at, reply)
+        return finished, await self.append_events(task_id, chat_id, [terminal]) if finishing else []
 
     def _count_turn(self, chat_id: str, agent: str, usage: Usage | None, at: datetime) -> None:
         session = self._tables.sessions.get((chat_id, agent))
@@ -117,9 +141,3 @@ class MemoryTurns:
         self._tables.need_chat(chat_id)
         bodies = [dump_event(event) for event in events]
         return [self._tables.append_event(task_id, chat_id, body).stored() for body in bodies]
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        return [row.stored() for row in self._tables.journal if row.task_id == task_id and row.seq > after_seq]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        return [row.stored() for row in self._tables.journal if row.chat_id == chat_id and row.seq > after_seq]

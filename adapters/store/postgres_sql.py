@@ -63,7 +63,7 @@ class SQL:
     lock_task = "SELECT * FROM tasks WHERE id = $1 FOR UPDATE"
     finish_task = """
         UPDATE tasks SET status = $2, error = $3, finished_at = $4, input_tokens = $5, output_tokens = $6,
-            reasoning_tokens = $7, cost_usd = $8, usage_known = $9, cost_known = $10
+            reasoning_tokens = $7, cost_usd = $8, usage_known = $9, cost_known = $10, reply = $11
         WHERE id = $1 RETURNING *"""
     # a crashed or closed session keeps that status: only the turn's own busy/idle state becomes idle
     add_session_usage = """
@@ -77,7 +77,8 @@ class SQL:
     fail_running = """
         UPDATE tasks SET status = 'failed', error = $1, finished_at = $2
         WHERE status = 'running' AND ($3::text IS NULL OR node_id = $3) RETURNING *"""
-    insert_event = "INSERT INTO turn_events (task_id, chat_id, event) VALUES ($1, $2, $3) RETURNING seq"
+    insert_event = """
+        INSERT INTO turn_events (task_id, chat_id, event, journaled_at) VALUES ($1, $2, $3, $4) RETURNING seq"""
     upsert_pending = """
         INSERT INTO pending_changes (chat_id, path, diff, agent, contributors, status, task_id, updated_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

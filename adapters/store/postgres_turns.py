@@ -7,7 +7,7 @@ its task row first, so its usage reaches the agent session once however many fin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -86,22 +86,62 @@ class PostgresTurns:
         return None
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None = None,
     ) -> Task:
         rows.need_terminal(status)
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
-            current = await conn.fetchrow(SQL.lock_task, task_id)
-            if current is None:
-                raise LookupError(f"finish_task: no task {task_id!r} in {self.where}")
-            if TaskStatus(current["status"]).is_terminal:
-                return rows.task_from(current)  # finished already: never count its usage twice
-            usage_values = rows.usage_values(usage)
-            finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values)
-            assert finished is not None  # the row is locked by this transaction
-            await self._fault_point(conn, "finish_task")
-            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
-                await conn.execute(SQL.add_session_usage, current["chat_id"], current["agent"], *usage_values, _utc(at))
-            return rows.task_from(finished)
+            row, _ = await self._finish(conn, task_id, status, error, usage, at, reply)
+            return rows.task_from(row)
+
+    async def _finish(
+        self,
+        conn: Conn,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None,
+    ) -> tuple[asyncpg.Record, bool]:
+        """The task's row after finishing it, and whether this call finished it."""
+        current = await conn.fetchrow(SQL.lock_task, task_id)
+        if current is None:
+            raise LookupError(f"finish_task: no task {task_id!r} in {self.where}")
+        if TaskStatus(current["status"]).is_terminal:
+            return current, False  # finished already: never count its usage twice
+        usage_values = rows.usage_values(usage)
+        finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values, reply)
+        assert finished is not None  # the row is locked by this transaction
+        await self._fault_point(conn, "finish_task")
+        if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
+            await conn.execute(SQL.add_session_usage, current["chat_id"], current["agent"], *usage_values, _utc(at))
+        return finished, True
+
+    async def finish_turn(
+        self,
+        task_id: str,
+        chat_id: str | None,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None,
+        terminal: AgentEvent,
+    ) -> tuple[Task, list[StoredEvent]]:
+        rows.need_terminal(status)
+        body = _without_nul(dump_event(terminal))
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            if chat_id is not None:  # the journal's per-chat order, as append_events takes it (before the task row)
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
+            row, finished_now = await self._finish(conn, task_id, status, error, usage, at, reply)
+            stored = await self._insert_events(conn, task_id, chat_id, [body]) if finished_now else []
+            return rows.task_from(row), stored
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
         row = await self._pool.fetchrow(SQL.cancel_queued, task_id, _utc(at))
@@ -126,17 +166,17 @@ class PostgresTurns:
                 # one appender per chat at a time, so a chat's rows commit in seq order: a chat stream reads
                 # "seq > last seen" and would skip for good a lower seq that committed after a higher one
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
-            for index, body in enumerate(bodies):
-                if index:
-                    await self._fault_point(conn, "append_events")
-                seq = await conn.fetchval(SQL.insert_event, task_id, chat_id, body)
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
+            return await self._insert_events(conn, task_id, chat_id, bodies)
+
+    async def _insert_events(
+        self, conn: Conn, task_id: str, chat_id: str | None, bodies: list[Any]
+    ) -> list[StoredEvent]:
+        stored: list[StoredEvent] = []
+        at = datetime.now(UTC)  # the server's time, read under the chat's journal lock: in seq order
+        for index, body in enumerate(bodies):
+            if index:
+                await self._fault_point(conn, "append_events")
+            seq = await conn.fetchval(SQL.insert_event, task_id, chat_id, body, at)
+            event = parse_event(body)
+            stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=event, journaled_at=at))
         return stored
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE task_id = $1 AND seq > $2 ORDER BY seq"
-        return [rows.event_from(row) for row in await self._pool.fetch(sql, task_id, after_seq)]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE chat_id = $1 AND seq > $2 ORDER BY seq"
-        return [rows.event_from(row) for row in await self._pool.fetch(sql, chat_id, after_seq)]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from core.events import parse_event
+from core.events import TextDelta, parse_event
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -25,6 +25,8 @@ from core.model import (
     Task,
     TaskOrigin,
     TaskStatus,
+    TranscriptEntry,
+    TurnHistory,
     Usage,
     Worktree,
     WorktreeStatus,
@@ -166,7 +168,44 @@ def event_from(row: Row) -> StoredEvent:
         task_id=row["task_id"],
         chat_id=row["chat_id"],
         event=parse_event(read_json(row["event"])),
+        journaled_at=read_time(row["journaled_at"]),
     )
+
+
+FINISHED = ("succeeded", "failed", "cancelled")  # TaskStatus.is_terminal, as SQL literals
+NO_END = 2**62  # a queue_seq or seq past any real one: "no upper bound" in a range
+
+
+def reply_text(events: Iterable[Row]) -> dict[str, str]:
+    """The visible text per turn from (task_id, event) rows in seq order: a turn finished before schema v4."""
+    parts: dict[str, list[str]] = {}
+    for row in events:
+        event = parse_event(read_json(row["event"]))
+        if isinstance(event, TextDelta):
+            parts.setdefault(row["task_id"], []).append(event.text)
+    return {task_id: "".join(texts) for task_id, texts in parts.items()}
+
+
+def history_from(
+    newest_first: list[Row], earlier: int, files: Iterable[Row], legacy_replies: dict[str, str]
+) -> TurnHistory:
+    """A ``TurnHistory`` from the window's task rows (newest first), pending-change (task_id, path) rows, and the
+    replies of turns finished before schema v4."""
+    touched: dict[str, list[str]] = {}
+    for row in files:
+        touched.setdefault(row["task_id"], []).append(row["path"])
+    entries = tuple(
+        TranscriptEntry(
+            task_id=row["id"],
+            agent=row["agent"],
+            prompt=row["prompt"],
+            reply=row["reply"] if row["reply"] is not None else legacy_replies.get(row["id"], ""),
+            status=TaskStatus(row["status"]),
+            files=tuple(sorted(touched.get(row["id"], []))),
+        )
+        for row in reversed(newest_first)
+    )
+    return TurnHistory(entries=entries, earlier=earlier)
 
 
 def pending_from(row: Row) -> PendingChange:

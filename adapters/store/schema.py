@@ -252,6 +252,19 @@ UPDATE agent_sessions SET usage_known = (input_tokens + output_tokens + reasonin
     cost_known = (cost_usd > 0);
 """
 
+# v4: a turn's cost stays flat as its chat grows. Each event carries the server time it was journaled (delivery
+# latency is measured from it; rows written before v4 have none). A finished turn keeps its visible reply, so the
+# handoff to the next agent reads a bounded window of turns instead of every event of the chat (rows finished
+# before v4 have none and their reply is read from their own events). The (chat, agent, queue order) index finds an
+# agent's last turn in a chat, the cursor of its handoff, without a scan; the partial index of finished turns
+# answers the window and the count of the turns it leaves out from the index alone.
+_V4 = """
+ALTER TABLE turn_events ADD COLUMN journaled_at {time};
+ALTER TABLE tasks ADD COLUMN reply TEXT;
+CREATE INDEX tasks_by_chat_agent ON tasks (chat_id, agent, queue_seq);
+CREATE INDEX tasks_finished_by_chat ON tasks (chat_id, queue_seq) WHERE status IN ('succeeded', 'failed', 'cancelled');
+"""
+
 # v6: the arena. An arena belongs to a chat; each contestant is a chat-less task (its run) with its own forked
 # worktree. The values beyond the keys are JSON text (``core.arena``), read back whole.
 _V6 = """
@@ -278,12 +291,14 @@ MIGRATIONS: dict[Dialect, dict[int, str]] = {
         1: _V1_SQLITE,
         2: _V2.format(time="TEXT", serial="INTEGER"),
         3: _V3.format(flag="INTEGER NOT NULL DEFAULT 0"),
+        4: _V4.format(time="TEXT"),
         6: _V6.format(time="TEXT"),
     },
     "postgres": {
         1: _V1_POSTGRES,
         2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY"),
         3: _V3.format(flag="BOOLEAN NOT NULL DEFAULT FALSE"),
+        4: _V4.format(time="TIMESTAMPTZ"),
         6: _V6.format(time="TIMESTAMPTZ"),
     },
 }

@@ -59,7 +59,7 @@ class SQL:
     finish_task = """
         UPDATE tasks SET status = :status, error = :error, finished_at = :at, input_tokens = :input_tokens,
             output_tokens = :output_tokens, reasoning_tokens = :reasoning_tokens, cost_usd = :cost_usd,
-            usage_known = :usage_known, cost_known = :cost_known
+            usage_known = :usage_known, cost_known = :cost_known, reply = :reply
         WHERE id = :id RETURNING *"""
     # a crashed or closed session keeps that status: only the turn's own busy/idle state becomes idle
     add_session_usage = """
@@ -74,7 +74,7 @@ class SQL:
     fail_running = """
         UPDATE tasks SET status = 'failed', error = :error, finished_at = :at
         WHERE status = 'running' AND (:node_id IS NULL OR node_id = :node_id) RETURNING *"""
-    insert_event = "INSERT INTO turn_events (task_id, chat_id, event) VALUES (?, ?, ?) RETURNING seq"
+    insert_event = "INSERT INTO turn_events (task_id, chat_id, event, journaled_at) VALUES (?, ?, ?, ?) RETURNING seq"
     upsert_pending = """
         INSERT INTO pending_changes (chat_id, path, diff, agent, contributors, status, task_id, updated_at)
         VALUES (:chat_id, :path, :diff, :agent, :contributors, :status, :task_id, :updated_at)

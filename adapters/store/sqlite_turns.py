@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.store import rows
@@ -20,6 +20,20 @@ from core.events import AgentEvent, dump_event, parse_event
 from core.model import StoredEvent, Task, TaskStatus, Usage
 
 _t = rows.time_text
+
+
+def _finish_params(
+    task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime, reply: str | None
+) -> dict[str, object]:
+    rows.need_terminal(status)
+    return {
+        "id": task_id,
+        "status": status.value,
+        "error": error,
+        "at": _t(at),
+        "reply": reply,
+        **rows.usage_params(usage),
+    }
 
 
 class SqliteTurns:
@@ -66,26 +80,50 @@ class SqliteTurns:
         return None if row is None else rows.task_from(row)
 
     async def finish_task(
-        self, task_id: str, status: TaskStatus, error: str | None, usage: Usage | None, at: datetime
+        self,
+        task_id: str,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None = None,
     ) -> Task:
-        rows.need_terminal(status)
-        params = {"id": task_id, "status": status.value, "error": error, "at": _t(at), **rows.usage_params(usage)}
+        params = _finish_params(task_id, status, error, usage, at, reply)
+        return rows.task_from(await self._db.write(lambda conn: self._finish(conn, params)[0]))
 
-        def work(conn: sqlite3.Connection) -> sqlite3.Row:
-            current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()
-            if current is None:
-                raise LookupError(f"finish_task: no task {task_id!r} in {self.path}")
-            if TaskStatus(current["status"]).is_terminal:
-                return current  # finished already: never count its usage twice
-            finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
-            self._fault_point("finish_task")
-            if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
-                conn.execute(
-                    SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]}
-                )
-            return finished
+    def _finish(self, conn: sqlite3.Connection, params: dict[str, object]) -> tuple[sqlite3.Row, bool]:
+        """The task's row after finishing it, and whether this call finished it."""
+        current: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = :id", params).fetchone()
+        if current is None:
+            raise LookupError(f"finish_task: no task {params['id']!r} in {self.path}")
+        if TaskStatus(current["status"]).is_terminal:
+            return current, False  # finished already: never count its usage twice
+        finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
+        self._fault_point("finish_task")
+        if current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value:  # a turn ran
+            conn.execute(SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]})
+        return finished, True
 
-        return rows.task_from(await self._db.write(work))
+    async def finish_turn(
+        self,
+        task_id: str,
+        chat_id: str | None,
+        status: TaskStatus,
+        error: str | None,
+        usage: Usage | None,
+        at: datetime,
+        reply: str | None,
+        terminal: AgentEvent,
+    ) -> tuple[Task, list[StoredEvent]]:
+        params = _finish_params(task_id, status, error, usage, at, reply)
+        body = json.dumps(dump_event(terminal))
+
+        def work(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[StoredEvent]]:
+            row, finished_now = self._finish(conn, params)
+            return row, self._insert_events(conn, task_id, chat_id, [body]) if finished_now else []
+
+        row, stored = await self._db.write(work)
+        return rows.task_from(row), stored
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
         params = {"id": task_id, "at": _t(at)}
@@ -105,21 +143,20 @@ class SqliteTurns:
     async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
         bodies = [json.dumps(dump_event(event)) for event in events]
 
-        def work(conn: sqlite3.Connection) -> list[StoredEvent]:
-            stored = []
-            for index, body in enumerate(bodies):
-                if index:
-                    self._fault_point("append_events")
-                seq = conn.execute(SQL.insert_event, (task_id, chat_id, body)).fetchone()[0]
-                stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body)))
-            return stored
+        if not bodies:
+            return []
+        return await self._db.write(lambda conn: self._insert_events(conn, task_id, chat_id, bodies))
 
-        return await self._db.write(work) if bodies else []
-
-    async def list_events(self, task_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE task_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._db.all(sql, (task_id, after_seq))]
-
-    async def list_chat_events(self, chat_id: str, after_seq: int = 0) -> list[StoredEvent]:
-        sql = "SELECT * FROM turn_events WHERE chat_id = ? AND seq > ? ORDER BY seq"
-        return [rows.event_from(row) for row in await self._db.all(sql, (chat_id, after_seq))]
+    def _insert_events(
+        self, conn: sqlite3.Connection, task_id: str, chat_id: str | None, bodies: list[str]
+    ) -> list[StoredEvent]:
+        stored = []
+        at = rows.as_utc(datetime.now(UTC))  # the server's time, read inside the write lock: seq order
+        for index, body in enumerate(bodies):
+            if index:
+                self._fault_point("append_events")
+            seq = conn.execute(SQL.insert_event, (task_id, chat_id, body, _t(at))).fetchone()[0]
+            stored.append(
+                StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body), journaled_at=at)
+            )
+        return stored

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
 from app.api.dto import AgentSessionsView, ChatCreate, CloseRequest, chat_json
@@ -16,10 +16,15 @@ from app.api.problems import documented_problems
 from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
 from app.usecases.agents import Agents
 from app.usecases.chats import Chats
+from app.usecases.errors import ok
 from app.usecases.streams import EventStreams
 from core.model import Chat
+from core.paging import read_seq
 from core.routing import CHIP_MEANING
 
+ReplayAfter = Annotated[
+    str | None, QueryParameter(name="after", required=False, description="replay the events after this seq")
+]
 LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", required=False)]
 
 
@@ -99,13 +104,21 @@ class ChatController(Controller):
         chip_values = {agent: chip.value for agent, chip in chips.items()}
         return AgentSessionsView(chat_id=chat_id, sessions=sessions, chips=chip_values).model_dump(mode="json")
 
-    @get("/{chat_id:str}/events", media_type=EVENT_STREAM, responses=documented_problems(404))
+    @get(
+        "/{chat_id:str}/events",
+        media_type=EVENT_STREAM,
+        responses=documented_problems(404, 422),
+        description="The chat's events live, after a replay from the journal (read a page at a time) of those after "
+        "`Last-Event-ID`, or else after the `after` query parameter (an event `seq`), or else from the start.",
+    )
     async def chat_events(
         self,
         chat_id: FromPath[str],
         chats: NamedDependency[Chats],
         streams: NamedDependency[EventStreams],
         last_event_id: LastEventId = None,
+        after: ReplayAfter = None,
     ) -> ServerSentEvent:
         await chats.get(chat_id)
-        return event_stream(streams.follow(chat_id, None, parse_last_event_id(last_event_id)))
+        start = parse_last_event_id(last_event_id) if last_event_id else (ok(read_seq(after, "after")) or 0)
+        return event_stream(streams.follow(chat_id, None, start))

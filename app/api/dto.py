@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.model import AgentSession, Chat, PendingChange, Task, TaskOrigin
+from core.events import dump_event
+from core.model import AgentSession, Chat, PendingChange, StoredEvent, Task, TaskOrigin
 
 
 class Body(BaseModel):
@@ -78,3 +80,32 @@ def change_json(change: PendingChange) -> dict[str, Any]:
     data = change.model_dump(mode="json")
     data["badge"] = change.agent  # None: a manual edit
     return data
+
+
+class EventView(BaseModel):
+    """A journaled event: its place in the journal, the server time it was journaled (null for events journaled
+    before hearth 0.3), then the event's own fields (``type`` says which)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    task_id: str
+    chat_id: str | None
+    journaled_at: datetime | None
+    type: str
+
+
+class EventPage(BaseModel):
+    """One page of a journal, oldest first; ``next`` is the URL of the following page (also in the ``Link``
+    header), null on the last."""
+
+    events: list[EventView]
+    next: str | None
+
+
+def event_json(row: StoredEvent) -> dict[str, Any]:
+    """The wire form of a journaled event (the JSON pages and each SSE message's data)."""
+    journaled_at = row.journaled_at.isoformat() if row.journaled_at is not None else None
+    return {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, "journaled_at": journaled_at} | dump_event(
+        row.event
+    )

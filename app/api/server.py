@@ -18,6 +18,7 @@ from app.api.auth import bearer_guard, check_binding
 from app.api.changes import ChangesController
 from app.api.chats import ChatController
 from app.api.console import console_routes
+from app.api.history import HistoryController
 from app.api.idempotency import Idempotency
 from app.api.problems import EXCEPTION_HANDLERS
 from app.api.system import SystemController
@@ -67,6 +68,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             ChangesController,
             SystemController,
             ArenaController,
+            HistoryController,
             *console_routes(),
         ],
         lifespan=[lifespan],
@@ -79,6 +81,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             "streams": _provide(lambda u: u.streams),
             "system": _provide(lambda u: u.system),
             "arenas": _provide(lambda u: u.arenas),
+            "history": _provide(lambda u: u.history),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
         },
         guards=guards,

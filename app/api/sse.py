@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from core.events import dump_event
+from app.api.dto import event_json
 from core.model import StoredEvent
 
 EVENT_STREAM = "text/event-stream"  # the media type SSE routes declare, so the OpenAPI schema says it
@@ -25,8 +25,7 @@ def parse_last_event_id(value: str | None) -> int:
 
 
 def _message(row: StoredEvent) -> ServerSentEventMessage:
-    data = {"seq": row.seq, "task_id": row.task_id, "chat_id": row.chat_id, **dump_event(row.event)}
-    return ServerSentEventMessage(data=json.dumps(data), id=str(row.seq))
+    return ServerSentEventMessage(data=json.dumps(event_json(row)), id=str(row.seq))
 
 
 async def sse_messages(rows: AsyncIterator[StoredEvent | None]) -> AsyncIterator[ServerSentEventMessage]:

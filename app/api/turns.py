@@ -12,9 +12,11 @@ from litestar.response import ServerSentEvent
 
 from app.api.chats import LastEventId
 from app.api.dto import CancelView, PermissionAnswer, TurnSubmit, TurnView, turn_json
+from app.api.history import AFTER, BEFORE, LIMIT, LINK, next_url, paged
 from app.api.idempotency import Idempotency
 from app.api.problems import documented_problems
 from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
+from app.usecases.history import History
 from app.usecases.streams import EventStreams
 from app.usecases.turns import Turns
 
@@ -45,9 +47,27 @@ class TurnController(Controller):
 
         return await idempotency.run(request, action)
 
-    @get("/", responses={200: ResponseSpec(list[TurnView], description="the chat's turns"), **documented_problems(404)})
-    async def list_turns(self, chat_id: FromPath[str], turns: NamedDependency[Turns]) -> list[dict[str, Any]]:
-        return [turn_json(t) for t in await turns.of_chat(chat_id)]
+    @get(
+        "/",
+        responses={
+            200: ResponseSpec(list[TurnView], description="a page of the chat's turns"),
+            **documented_problems(404, 422),
+        },
+        response_headers=[LINK],
+        description="The chat's turns, oldest first, a page at a time: the newest `limit` (default 100, at most "
+        "500), or those `after`/`before` a turn id; the `Link` header names the next page in the same direction.",
+    )
+    async def list_turns(
+        self,
+        request: Request[Any, Any, Any],
+        chat_id: FromPath[str],
+        history: NamedDependency[History],
+        after: AFTER = None,
+        before: BEFORE = None,
+        limit: LIMIT = None,
+    ) -> Response[Any]:
+        page = await history.turns(chat_id, after, before, limit)
+        return paged([turn_json(t) for t in page.items], next_url(request, page))
 
     @get("/{turn_id:str}", responses={200: ResponseSpec(TurnView, description="the turn"), **documented_problems(404)})
     async def get_turn(

@@ -21,6 +21,7 @@ from app.upkeep.reaping import Reaper
 from app.upkeep.recovery import LostTurns, RecoveryReport
 from app.usecases.bundle import UseCases
 from core.agents import AgentSpec
+from core.handoff import HistoryBudget
 from core.lifecycle import WatchdogPolicy
 from core.model import BackendKind
 from core.ports.agents import AgentBackend, BackendRuntime
@@ -116,6 +117,7 @@ def assemble(
         queue=store,
         journal=store,
         pending=store,
+        history=store,
         bus=bus,
         worktrees=worktrees,
         sessions=sessions,
@@ -124,6 +126,8 @@ def assemble(
         metrics=metrics,
         watchdog=watchdog,
         prices=prices,
+        native_history=HistoryBudget(max_turns=settings.history_max_turns, max_chars=settings.history_max_chars),
+        handoff_max_chars=settings.handoff_max_chars,
     )
     contests = ContestRunner(
         queue=store,

@@ -9,6 +9,7 @@ from app.usecases.arena import Arenas
 from app.usecases.bundle import UseCases
 from app.usecases.changes import Changes
 from app.usecases.chats import Chats
+from app.usecases.history import History
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import NodeFacts, System
@@ -46,9 +47,7 @@ def use_cases_of(node: Node) -> UseCases:
     agents = Agents(
         chats=chats,
         sessions=store,
-        queue=store,
-        journal=store,
-        pending=store,
+        history=store,
         specs=node.specs,
         backends=node.backends,
         pool=node.pool,
@@ -104,4 +103,5 @@ def use_cases_of(node: Node) -> UseCases:
         system=system,
         replays=Replays(store=store),
         arenas=arenas,
+        history=History(chats=chats, queue=store, journal=store),
     )

@@ -19,27 +19,29 @@ from returns.result import Failure, Result, Success
 
 from app.metrics import Metrics
 from app.turns.journal import TurnJournal
+from app.turns.phases import TurnPhases
 from app.turns.registry import TurnRegistry
 from app.turns.sessions import OpenSession, TurnSessions
 from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
 from app.turns.stream import StreamResult, stream_turn
-from app.turns.transcript import load_transcript
 from core.agents import ModelPrice
-from core.changes import attribution_stamp, reconcile_pending
+from core.changes import attribution_stamp, reconcile_pending, worktree_may_have_changed
 from core.errors import Conflict, DomainError
 from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
+from core.handoff import HistoryBudget, fit_budget
 from core.lifecycle import WatchdogPolicy
-from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, TranscriptEntry, Worktree
+from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, Worktree
 from core.ports.agents import TurnInput
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
-from core.ports.store import ChatStore, Journal, PendingChangeStore, TaskQueue, WorktreeStore
+from core.ports.store import ChatStore, HistoryStore, Journal, PendingChangeStore, TaskQueue, WorktreeStore
 from core.ports.worktrees import Worktrees
-from core.routing import compose_prompt, handoff_preamble, last_turn_of
+from core.routing import PREAMBLE_MAX_CHARS, PREAMBLE_MAX_TURNS, compose_prompt, handoff_preamble
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_ERROR = "hearth shut down during the turn; submit it again"
+NATIVE_HISTORY = HistoryBudget(max_turns=30, max_chars=32_000)  # HEARTH_HISTORY_MAX_TURNS / _MAX_CHARS
 
 
 def outcome_of(terminal: TerminalEvent) -> tuple[TaskStatus, str | None]:
@@ -62,6 +64,7 @@ class TurnRunner:
         queue: TaskQueue,
         journal: Journal,
         pending: PendingChangeStore,
+        history: HistoryStore,
         bus: EventBus,
         worktrees: Worktrees,
         sessions: TurnSessions,
@@ -71,18 +74,24 @@ class TurnRunner:
         watchdog: WatchdogPolicy,
         prices: Mapping[str, ModelPrice],
         store_retry: StoreRetry = StoreRetry(),
+        native_history: HistoryBudget = NATIVE_HISTORY,
+        handoff_max_chars: int = PREAMBLE_MAX_CHARS,
     ) -> None:
         self._chats = chats
         self._worktree_rows = worktree_rows
         self._queue = queue
         self._journal = journal
         self._pending = pending
+        self._history = history
+        self._native_history = native_history
+        self._handoff_max_chars = handoff_max_chars
         self._bus = bus
         self._worktrees = worktrees
         self._sessions = sessions
         self._registry = registry
         self._clock = clock
         self._metrics = metrics
+        self._phases = TurnPhases(clock, metrics)
         self._watchdog = watchdog
         self._prices = prices  # agent -> its provider's price, for the usage ledger (``core.usage``)
         self._store_retry = store_retry
@@ -106,37 +115,42 @@ class TurnRunner:
                 log.exception("turn %s failed inside hearth", task.id)
                 error = f"hearth failed running the turn: {exc!r}"
             terminal = TurnFailed(session_id="", turn_id=task.id, error=error)
-        finished = await self._finish(task, journal, terminal, retry=self._store_retry)
+        with self._phases.timed("finish"):
+            finished = await self._finish(task, journal, terminal, retry=self._store_retry)
+        self._phases.observe("persist", journal.persist_s)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
         return finished
 
     async def _finish(self, task: Task, journal: TurnJournal, terminal: TerminalEvent, *, retry: StoreRetry) -> Task:
-        """Store the final state (status, error, usage) first, then journal the terminal event: whoever reacts to
-        that event (an SSE client reading the turn at once) reads a finished turn. Exactly one terminal event. Each
-        step is retried on its own while the store is out of reach, so a repeat never finishes the task twice."""
+        """Store the final state (status, error, usage, reply) and journal the terminal event in one transaction,
+        then publish it: whoever reacts to that event (an SSE client reading the turn at once) reads a finished
+        turn. Exactly one terminal event: the store journals it only when this call finished the task. Retried
+        while the store is out of reach; each try is one transaction, so a repeat never finishes the task twice."""
         self._registry.finishing(task.id)
         status, error = outcome_of(terminal)
 
-        async def store_final_state() -> Task:
-            return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+        async def store_final_state_and_terminal() -> Task:
+            if journal.ended:  # the agent's own stream carried a terminal event already
+                return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+            finished, stored = await self._queue.finish_turn(
+                task.id, task.chat_id, status, error, journal.usage, self._clock.now(), journal.reply, terminal
+            )
+            await journal.published(stored)
+            return finished
 
-        async def journal_terminal() -> None:
-            if not journal.ended:  # ended only once stored: a retry never writes it twice
-                await journal.write([terminal])
-
-        finished = await retry_store(f"finishing turn {task.id}", store_final_state, self._clock, retry)
-        await retry_store(f"finishing turn {task.id} (journaling its end)", journal_terminal, self._clock, retry)
-        return finished
+        return await retry_store(f"finishing turn {task.id}", store_final_state_and_terminal, self._clock, retry)
 
     async def _steps(self, task: Task, journal: TurnJournal) -> TerminalEvent:
         """Steps 1 to 6; returns the turn's terminal event, still to be journaled (``_finish``)."""
         # 1. the chat's worktree, shared by every agent and turn
-        prepared = await self._prepare(task)
+        with self._phases.timed("prepare"):
+            prepared = await self._prepare(task)
         if not isinstance(prepared, Success):
             return TurnFailed(session_id="", turn_id=task.id, error=prepared.failure().detail)
         chat, worktree = prepared.unwrap()
         # 2. resume or create the agent session
-        opened = await self._sessions.open(task, worktree.path)
+        with self._phases.timed("session"):
+            opened = await self._sessions.open(task, worktree.path)
         if not isinstance(opened, Success):
             return TurnFailed(session_id="", turn_id=task.id, error=opened.failure().detail)
         session = opened.unwrap()
@@ -151,8 +165,10 @@ class TurnRunner:
         finally:
             self._registry.finishing(task.id)
             await self._sessions.release(session, task.id, discard=unresponsive)
-        # 6. every turn may have edited files, even a failed or cancelled one
-        await self._record_changes(chat.id, task, worktree)
+        # 6. every turn may have edited files, even a failed or cancelled one (a native turn that only read did not)
+        if worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
+            with self._phases.timed("diff"):
+                await self._record_changes(chat.id, task, worktree)
         return result.terminal
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
@@ -182,12 +198,12 @@ class TurnRunner:
                 session_id=handle.backend_session_id, turn_id=task.id, reason=handle.context_reset_reason
             )
             await journal.write([reset])
-        transcript = await load_transcript(self._queue, self._journal, self._pending, chat.id, task)
-        prompt = compose_prompt(self._preamble(task.agent, session, transcript), task.prompt)
-        turn = TurnInput(turn_id=task.id, prompt=prompt, transcript=transcript, model=task.model)
+        with self._phases.timed("handoff"):
+            turn = await self._handoff(task, chat.id, session)
         if self._registry.cancel_requested(task.id):  # cancelled while the session was being opened
             return StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))
-        return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
+        with self._phases.timed("agent"):
+            return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
 
     async def _record_changes(self, chat_id: str, task: Task, worktree: Worktree) -> None:
         diffs = await self._worktrees.diff(worktree)
@@ -197,15 +213,34 @@ class TurnRunner:
         current = await self._pending.list_pending_changes(chat_id)
         stamp = attribution_stamp(task.agent, self._sessions.kind(task.agent))
         update = reconcile_pending(chat_id, current, diffs.unwrap(), stamp, task.id, self._clock.now())
-        await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
+        if update.upserts or update.removed_paths:  # a turn that edited nothing costs no write
+            await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
 
-    def _preamble(self, agent: str, session: OpenSession, transcript: tuple[TranscriptEntry, ...]) -> str | None:
-        """Native agents get the whole transcript as history; others a preamble of what they have not seen."""
-        if self._sessions.kind(agent) is BackendKind.NATIVE:
-            return None
-        own_last = last_turn_of(agent, transcript)
+    async def _handoff(self, task: Task, chat_id: str, session: OpenSession) -> TurnInput:
+        """What the agent is told of the chat, read in one bounded query: a native agent gets the newest turns as
+        its history; another agent a preamble of what it has not seen since its own last turn (its cursor), or of
+        the newest turns when its session remembers nothing."""
+        if self._sessions.kind(task.agent) is BackendKind.NATIVE:
+            budget = self._native_history
+            window = await self._history.turn_history(chat_id, before=task.id, limit=budget.max_turns)
+            shown, omitted = fit_budget(window.entries, window.earlier, budget)
+            return TurnInput(
+                turn_id=task.id, prompt=task.prompt, transcript=shown, earlier_turns=omitted, model=task.model
+            )
         handle = session.handle
-        if session.kept_warm or (handle.resumed and handle.context_reset_reason is None):
-            return handoff_preamble(agent, transcript, own_last)
-        # a new session remembers nothing: tell it about its own earlier turns too
-        return handoff_preamble(agent, transcript, None, include_own=own_last is not None)
+        remembers = session.kept_warm or (handle.resumed and handle.context_reset_reason is None)
+        since_agent = task.agent if remembers else None
+        window = await self._history.turn_history(
+            chat_id, before=task.id, limit=PREAMBLE_MAX_TURNS, since_agent=since_agent
+        )
+        # a new session remembers nothing: it is told about its own earlier turns too
+        include_own = not remembers and any(entry.agent == task.agent for entry in window.entries)
+        preamble = handoff_preamble(
+            task.agent,
+            window.entries,
+            None,
+            include_own=include_own,
+            earlier=window.earlier,
+            max_chars=self._handoff_max_chars,
+        )
+        return TurnInput(turn_id=task.id, prompt=compose_prompt(preamble, task.prompt), model=task.model)

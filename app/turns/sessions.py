@@ -61,6 +61,8 @@ class TurnSessions:
     async def open(self, task: Task, cwd: str) -> Result[OpenSession, DomainError]:
         """Resume (or create) the agent's session in the chat; a warm one is marked busy in its row."""
         assert task.chat_id is not None, "a turn runs in a chat"
+        if should_use_warm_backend(task) and (kept := await self._open_kept_warm(task, cwd)) is not None:
+            return kept
         stored = await self._sessions.get_agent_session(task.chat_id, task.agent)
         resumable = stored is not None and stored.status is not AgentSessionStatus.CLOSED
         spec = SessionSpec(
@@ -88,6 +90,34 @@ class TurnSessions:
     async def open_oneshot(self, agent: str, cwd: str) -> Result[OpenSession, DomainError]:
         """A fresh session in ``cwd`` belonging to no chat (an arena contestant): no pool handle, no session row."""
         return await self._open_oneshot(SessionSpec(chat_id=None, agent=agent, cwd=cwd))
+
+    async def _open_kept_warm(self, task: Task, cwd: str) -> Result[OpenSession, DomainError] | None:
+        """The chat's live handle, still alive from an earlier turn: its row is as that turn left it, so only its
+        status changes (one write, no read). None when there is no such handle (the full path reads the row)."""
+        assert task.chat_id is not None
+        live = self._pool.find(task.chat_id, task.agent)
+        backend = self._pool.backend(task.agent)
+        if live is None or live.busy or backend is None or not live.handle.is_alive():
+            return None
+        resume = live.handle.backend_session_id
+        checked_out = await self._pool.checkout(
+            SessionSpec(chat_id=task.chat_id, agent=task.agent, cwd=cwd, resume_id=resume)
+        )
+        if not isinstance(checked_out, Success):
+            return Failure(checked_out.failure())
+        current = checked_out.unwrap()
+        try:
+            if current.fresh:  # it died meanwhile and was reopened: record it as a new one
+                stored = await self._sessions.get_agent_session(task.chat_id, task.agent)
+                await self._record(task, current.handle, backend.kind, stored)
+            else:
+                await self._sessions.set_agent_session_status(
+                    task.chat_id, task.agent, AgentSessionStatus.BUSY, self._clock.now()
+                )
+        except BaseException:  # the store failed: the session goes back, or the chat's next turn finds it busy
+            await self._pool.checkin(current)
+            raise
+        return Success(OpenSession(current.handle, backend, current))
 
     async def _open_oneshot(self, spec: SessionSpec) -> Result[OpenSession, DomainError]:
         backend = self._oneshot.get(spec.agent) or self._pool.backend(spec.agent)

@@ -8,14 +8,13 @@ from collections.abc import Callable, Mapping
 from returns.result import Result, Success
 
 from app.pool import AgentPool
-from app.turns.transcript import load_transcript
 from app.usecases.chats import Chats
 from app.usecases.errors import Refused
 from core.agents import AgentSpec, model_per_turn
 from core.errors import DomainError, NotFound
 from core.model import AgentSession, BackendKind, Frozen
 from core.ports.agents import AgentBackend
-from core.ports.store import AgentSessionStore, Journal, PendingChangeStore, TaskQueue
+from core.ports.store import AgentSessionStore, HistoryStore
 from core.routing import Chip, composer_chips
 
 AgentLocator = Callable[[AgentSpec], Result[str, DomainError]]  # where the agent's command is, or how to install it
@@ -48,9 +47,7 @@ class Agents:
         *,
         chats: Chats,
         sessions: AgentSessionStore,
-        queue: TaskQueue,
-        journal: Journal,
-        pending: PendingChangeStore,
+        history: HistoryStore,
         specs: Mapping[str, AgentSpec],
         backends: Mapping[str, AgentBackend],
         pool: AgentPool,
@@ -58,9 +55,7 @@ class Agents:
     ) -> None:
         self._chats = chats
         self._sessions = sessions
-        self._queue = queue
-        self._journal = journal
-        self._pending = pending
+        self._history = history
         self._specs = specs
         self._backends = backends
         self._pool = pool
@@ -96,11 +91,13 @@ class Agents:
         )
 
     async def sessions(self, chat_id: str) -> tuple[list[AgentSession], dict[str, Chip]]:
-        """The chat's agent sessions, and per configured agent the chip a composer shows: ``core.routing.Chip``."""
+        """The chat's agent sessions, and per configured agent the chip a composer shows: ``core.routing.Chip``.
+
+        Three indexed reads whatever the chat's length (the chat, its sessions, the agents that finished a turn)."""
         await self._chats.get(chat_id)
         sessions = await self._sessions.list_agent_sessions(chat_id)
-        transcript = await load_transcript(self._queue, self._journal, self._pending, chat_id, None)
-        return sessions, dict(composer_chips(sorted(self._specs), sessions, transcript))
+        finished_by = await self._history.agents_with_finished_turns(chat_id)
+        return sessions, dict(composer_chips(sorted(self._specs), sessions, finished_by))
 
     def reset(self, name: str) -> bool:
         """Clear a dead agent's crash budget; False when it was not dead. The next turn starts it again."""

@@ -9,6 +9,7 @@ from app.usecases.agents import Agents
 from app.usecases.arena import Arenas
 from app.usecases.changes import Changes
 from app.usecases.chats import Chats
+from app.usecases.history import History
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import System
@@ -25,6 +26,7 @@ class UseCases:
     system: System
     replays: Replays
     arenas: Arenas
+    history: History
 
 
 class ServesUseCases(Protocol):

@@ -22,6 +22,7 @@ from core.streaming import BusState, StreamView, stream_step
 KEEPALIVE_S = 15.0
 POLL_S = 2.0
 TERMINAL_GRACE_S = 2.0
+REPLAY_PAGE = 500  # a replay from an old cursor reads the journal this many events at a time
 
 
 class EventStreams:
@@ -41,8 +42,8 @@ class EventStreams:
 
     async def _read(self, chat_id: str, turn_id: str | None, after: int) -> list[StoredEvent]:
         if turn_id is not None:
-            return await self._journal.list_events(turn_id, after)
-        return await self._journal.list_chat_events(chat_id, after)
+            return await self._journal.list_events(turn_id, after, limit=REPLAY_PAGE)
+        return await self._journal.list_chat_events(chat_id, after, limit=REPLAY_PAGE)
 
     async def follow(self, chat_id: str, turn_id: str | None, after_seq: int) -> AsyncIterator[StoredEvent | None]:
         last = after_seq
@@ -57,7 +58,8 @@ class EventStreams:
             try:
                 while True:
                     delivered_terminal = False
-                    for row in await self._read(chat_id, turn_id, last):
+                    page = await self._read(chat_id, turn_id, last)
+                    for row in page:
                         if row.seq <= last:
                             continue
                         last = row.seq
@@ -65,6 +67,8 @@ class EventStreams:
                         if turn_id is not None and is_terminal(row.event):
                             delivered_terminal = True
                             break
+                    if len(page) == REPLAY_PAGE and not delivered_terminal:
+                        continue  # a replay from an old cursor: the next page at once
                     if stopping.done():
                         bus = BusState.CLOSED
                     view = await self._view(turn_id, last, delivered_terminal, bus, loop.time(), over_since)

@@ -87,10 +87,6 @@ class Turns:
         await self._announce_work()  # the chat may be leased to another node
         return queued
 
-    async def of_chat(self, chat_id: str) -> list[Task]:
-        await self._chats.get(chat_id)
-        return await self._queue.list_tasks(chat_id)
-
     async def get(self, chat_id: str, turn_id: str) -> Task:
         task = await self._queue.get_task(turn_id)
         if task is None or task.chat_id != chat_id:

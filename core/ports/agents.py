@@ -24,7 +24,9 @@ class SessionSpec(Frozen):
 class TurnInput(Frozen):
     turn_id: str
     prompt: str  # already prefixed with the handoff preamble when one is due
-    transcript: tuple[TranscriptEntry, ...] = ()  # the whole chat so far (the native agent's history)
+    # the newest finished turns of the chat within the history budget (the native agent's history), oldest first
+    transcript: tuple[TranscriptEntry, ...] = ()
+    earlier_turns: int = 0  # finished turns before ``transcript`` left out of it: the agent is told so
     model: str | None = None  # this turn's model (checked by core.agents.check_turn_model); None: the default
 
 

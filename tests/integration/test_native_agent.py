@@ -271,3 +271,13 @@ async def test_closed_session_fails_turns_clearly(handle: SessionHandle) -> None
     assert not handle.is_alive()
     assert isinstance(events[-1], TurnFailed)
     assert "closed" in events[-1].error
+
+
+async def test_a_history_that_leaves_turns_out_tells_the_model_so(handle: SessionHandle, llm: ScriptedLLM) -> None:
+    kept = TranscriptEntry(task_id="t9", agent="native", prompt="kept turn", reply="ok", status=TaskStatus.SUCCEEDED)
+    turn = TurnInput(turn_id="t10", prompt="RECALL", transcript=(kept,), earlier_turns=9)
+    async with asyncio.timeout(60), contextlib.aclosing(handle.run_turn(turn)) as events:
+        assert isinstance([event async for event in events][-1], TurnCompleted)
+    prior = llm.log()[-1]["prior_users"]
+    assert prior[0].startswith("[hearth] 9 earlier turns of this chat are left out")
+    assert prior[1:] == ["kept turn"]

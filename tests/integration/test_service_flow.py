@@ -71,6 +71,9 @@ async def test_turn_flow_end_to_end(hearth_any_store: Hearth, git_repo: Path) ->
     metrics = (await hearth.client.get("/metrics")).text
     assert 'hearth_turns{status="succeeded"} 2' in metrics
     assert 'hearth_turn_latency_seconds_count{agent="native"} 2' in metrics
+    for phase in ("prepare", "session", "handoff", "agent", "persist", "finish"):  # each turn's phases
+        assert f'hearth_turn_phase_seconds_count{{phase="{phase}"}} 2' in metrics
+    assert 'hearth_turn_phase_seconds_count{phase="diff"} 1' in metrics  # RECALL wrote nothing: no diff
     health = (await hearth.client.get("/api/health")).json()
     assert health["version"] == VERSION
     assert health["status"] == "ok"

@@ -30,5 +30,19 @@ def test_render_has_every_series_with_labels() -> None:
     assert sample.rss_bytes > 0
 
 
+def test_turn_phases_are_histograms_with_millisecond_buckets() -> None:
+    metrics = Metrics()
+    metrics.observe_phase("handoff", 0.0004)
+    metrics.observe_phase("handoff", 0.003)
+    metrics.observe_phase("agent", 1.2)
+    text = render(metrics, {}, {}, [])
+    assert "# TYPE hearth_turn_phase_seconds histogram" in text
+    assert 'hearth_turn_phase_seconds_bucket{phase="handoff",le="0.0005"} 1' in text
+    assert 'hearth_turn_phase_seconds_bucket{phase="handoff",le="0.005"} 2' in text
+    assert 'hearth_turn_phase_seconds_bucket{phase="agent",le="+Inf"} 1' in text
+    assert 'hearth_turn_phase_seconds_count{phase="handoff"} 2' in text
+    assert 'hearth_turn_latency_seconds_bucket{agent="native",le="0.5"}' not in text
+
+
 def test_sampling_a_vanished_process_gives_none() -> None:
     assert ProcFs().sample(2**22 + 12345) is None

@@ -24,14 +24,17 @@ async def test_a_turn_stream_sends_each_row_as_ids_then_event_fields_and_ends_at
     call = ToolCall(session_id="s", turn_id="t1", tool_call_id="c", name="w", status="running", input={"b": [1.5]})
     await store.append_events("t1", "c1", [call, TurnCompleted(session_id="s", turn_id="t1")])
 
+    stamps = [row.journaled_at.isoformat() for row in await store.list_events("t1") if row.journaled_at is not None]
     rows = EventStreams(queue=store, journal=store, bus=bus).follow("c1", "t1", 0)
     sent = [message async for message in sse_messages(rows) if message.comment is None]
     await bus.close()
 
     assert [message.id for message in sent] == ["1", "2"]
     assert [message.data for message in sent] == [
-        '{"seq": 1, "task_id": "t1", "chat_id": "c1", "session_id": "s", "turn_id": "t1", "type": "tool_call", '
+        f'{{"seq": 1, "task_id": "t1", "chat_id": "c1", "journaled_at": "{stamps[0]}", "session_id": "s", '
+        '"turn_id": "t1", "type": "tool_call", '
         '"tool_call_id": "c", "name": "w", "status": "running", "title": null, "input": {"b": [1.5]}, "output": null}',
-        '{"seq": 2, "task_id": "t1", "chat_id": "c1", "session_id": "s", "turn_id": "t1", "type": "turn_completed", '
+        f'{{"seq": 2, "task_id": "t1", "chat_id": "c1", "journaled_at": "{stamps[1]}", "session_id": "s", '
+        '"turn_id": "t1", "type": "turn_completed", '
         '"stop_reason": "end_turn"}',
     ]
