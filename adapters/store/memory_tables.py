@@ -73,6 +73,7 @@ class MemoryTables:
     turn_requests: list[TurnRequest] = field(default_factory=list)  # oldest first
     idempotent: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, key) -> JSON response
     processes: dict[tuple[str, str, int], ProcessRecord] = field(default_factory=dict)  # by (node_id, key, pid)
+    creators: dict[str, str] = field(default_factory=dict)  # creator key -> chat_id
 
     def need_chat(self, chat_id: str | None) -> None:
         if chat_id is not None and chat_id not in self.chats:
@@ -119,3 +120,4 @@ class MemoryTables:
         self.sessions = {key: value for key, value in self.sessions.items() if key[0] != chat_id}
         self.pending = {key: value for key, value in self.pending.items() if key[0] != chat_id}
         self.leases.pop(chat_id, None)
+        self.creators = {key: value for key, value in self.creators.items() if value != chat_id}

@@ -18,6 +18,7 @@ import asyncpg
 
 from adapters.store import rows
 from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, open_pool, quote_ident, redact
+from adapters.store.postgres_creators import PostgresCreators
 from adapters.store.postgres_nodes import PostgresNodes
 from adapters.store.postgres_sql import SQL
 from adapters.store.postgres_turns import PostgresTurns
@@ -37,7 +38,7 @@ _utc = rows.time_or_none
 CLOSE_TIMEOUT_S = 10.0
 
 
-class PostgresStore(PostgresTurns, PostgresNodes):
+class PostgresStore(PostgresTurns, PostgresNodes, PostgresCreators):
     """Implements every role of ``core.ports.store.Store`` on PostgreSQL."""
 
     def __init__(self, pool: asyncpg.Pool, where: str) -> None:

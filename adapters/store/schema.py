@@ -252,17 +252,30 @@ UPDATE agent_sessions SET usage_known = (input_tokens + output_tokens + reasonin
     cost_known = (cost_usd > 0);
 """
 
+# v5: work from outside a chat (tasks, MCP clients) names a creator key; the key resolves to one chat, created by
+# the first task that names it. The row goes with its chat; a closed chat's creator is mapped to a new chat.
+_V5 = """
+CREATE TABLE chat_creators (
+    creator TEXT PRIMARY KEY,
+    chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    created_at {time} NOT NULL
+);
+CREATE INDEX chat_creators_by_chat ON chat_creators (chat_id);
+"""
+
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
     "sqlite": {
         1: _V1_SQLITE,
         2: _V2.format(time="TEXT", serial="INTEGER"),
         3: _V3.format(flag="INTEGER NOT NULL DEFAULT 0"),
+        5: _V5.format(time="TEXT"),
     },
     "postgres": {
         1: _V1_POSTGRES,
         2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY"),
         3: _V3.format(flag="BOOLEAN NOT NULL DEFAULT FALSE"),
+        5: _V5.format(time="TIMESTAMPTZ"),
     },
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])

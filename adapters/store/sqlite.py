@@ -17,6 +17,7 @@ from typing import Self
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
+from adapters.store.sqlite_creators import SqliteCreators
 from adapters.store.sqlite_nodes import SqliteNodes
 from adapters.store.sqlite_sql import SQL
 from adapters.store.sqlite_turns import SqliteTurns
@@ -34,7 +35,7 @@ from core.model import (
 _t = rows.time_text
 
 
-class SqliteStore(SqliteTurns, SqliteNodes):
+class SqliteStore(SqliteTurns, SqliteNodes, SqliteCreators):
     """Implements every role of ``core.ports.store.Store`` on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:

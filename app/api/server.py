@@ -19,6 +19,7 @@ from app.api.chats import ChatController
 from app.api.idempotency import Idempotency
 from app.api.problems import EXCEPTION_HANDLERS
 from app.api.system import SystemController
+from app.api.tasks import TaskController
 from app.api.turns import TurnController
 from app.settings import Settings
 from app.usecases.bundle import ServesUseCases, UseCases
@@ -59,7 +60,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
 
     guards: list[Any] = [bearer_guard(settings.api_token)] if settings.api_token else []
     return Litestar(
-        route_handlers=[ChatController, TurnController, ChangesController, SystemController],
+        route_handlers=[ChatController, TurnController, ChangesController, SystemController, TaskController],
         lifespan=[lifespan],
         state=State({"api_token": settings.api_token}),
         dependencies={
@@ -69,6 +70,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             "agents": _provide(lambda u: u.agents),
             "streams": _provide(lambda u: u.streams),
             "system": _provide(lambda u: u.system),
+            "tasks": _provide(lambda u: u.tasks),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
         },
         guards=guards,

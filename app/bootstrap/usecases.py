@@ -11,6 +11,7 @@ from app.usecases.chats import Chats
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import NodeFacts, System
+from app.usecases.tasks import Tasks
 from app.usecases.turns import Turns
 from app.version import VERSION
 
@@ -82,4 +83,5 @@ def use_cases_of(node: Node) -> UseCases:
         streams=EventStreams(queue=store, journal=store, bus=node.bus),
         system=system,
         replays=Replays(store=store),
+        tasks=Tasks(chats=chats, turns=turns, creators=store, worktrees=node.worktrees, clock=clock),
     )

@@ -11,6 +11,7 @@ from app.usecases.chats import Chats
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import System
+from app.usecases.tasks import Tasks
 from app.usecases.turns import Turns
 
 
@@ -23,6 +24,7 @@ class UseCases:
     streams: EventStreams
     system: System
     replays: Replays
+    tasks: Tasks
 
 
 class ServesUseCases(Protocol):

@@ -60,18 +60,7 @@ class Turns:
         self._max_prompt_chars = max_prompt_chars
 
     async def submit(self, chat_id: str, agent: str, prompt: str, model: str | None, origin: TaskOrigin) -> Task:
-        if len(prompt) > self._max_prompt_chars:
-            limit = self._max_prompt_chars
-            detail = f"the prompt has {len(prompt)} characters; the limit is {limit} (HEARTH_MAX_PROMPT_CHARS)"
-            raise Refused(TooLarge(detail=detail, field="prompt", limit=limit))
-        if not self._dispatcher.accepting:
-            raise ShuttingDown()
-        if agent not in self._specs:
-            known = ", ".join(sorted(self._specs))
-            raise Refused(InvalidInput(detail=f"unknown agent {agent!r}; configured agents: {known}", field="agent"))
-        if not prompt.strip():
-            raise Refused(InvalidInput(detail="the prompt is empty", field="prompt"))
-        ok(check_turn_model(self._specs[agent], self._provider, model))
+        self.check(agent, prompt, model)
         await self._chats.get_open(chat_id)
         task = Task(
             id=new_id("turn"),
@@ -86,6 +75,21 @@ class Turns:
         self._dispatcher.wake()
         await self._announce_work()  # the chat may be leased to another node
         return queued
+
+    def check(self, agent: str, prompt: str, model: str | None) -> None:
+        """Refuse a turn that could never run (too long, blank, unknown agent or model, shutting down)."""
+        if len(prompt) > self._max_prompt_chars:
+            limit = self._max_prompt_chars
+            detail = f"the prompt has {len(prompt)} characters; the limit is {limit} (HEARTH_MAX_PROMPT_CHARS)"
+            raise Refused(TooLarge(detail=detail, field="prompt", limit=limit))
+        if not self._dispatcher.accepting:
+            raise ShuttingDown()
+        if agent not in self._specs:
+            known = ", ".join(sorted(self._specs))
+            raise Refused(InvalidInput(detail=f"unknown agent {agent!r}; configured agents: {known}", field="agent"))
+        if not prompt.strip():
+            raise Refused(InvalidInput(detail="the prompt is empty", field="prompt"))
+        ok(check_turn_model(self._specs[agent], self._provider, model))
 
     async def of_chat(self, chat_id: str) -> list[Task]:
         await self._chats.get(chat_id)

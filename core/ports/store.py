@@ -73,6 +73,16 @@ class AgentSessionStore(Protocol):
     ) -> None: ...
 
 
+class ChatCreators(Protocol):
+    """Creator keys: work from outside a chat (a task, an MCP client) names a creator, which owns one chat."""
+
+    async def resolve_creator_chat(self, creator: str, candidate: Chat) -> tuple[Chat, bool]:
+        """The open chat ``creator`` maps to, or else ``candidate`` created and mapped to it (True: created), in one
+        transaction: concurrent calls with one key create exactly one chat. A key whose chat was closed or deleted
+        is mapped to ``candidate``."""
+        ...
+
+
 class TaskQueue(Protocol):
     """Turns (tasks): queued, claimed by one node, finished once."""
 
@@ -211,6 +221,7 @@ class StoreConnection(Protocol):
 
 class Store(
     ChatStore,
+    ChatCreators,
     WorktreeStore,
     AgentSessionStore,
     TaskQueue,
