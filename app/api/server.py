@@ -17,6 +17,7 @@ from app.api.auth import bearer_guard, check_binding
 from app.api.changes import ChangesController
 from app.api.chats import ChatController
 from app.api.idempotency import Idempotency
+from app.api.mcp.mount import mcp_mount
 from app.api.problems import EXCEPTION_HANDLERS
 from app.api.system import SystemController
 from app.api.tasks import TaskController
@@ -44,9 +45,11 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
     """Refuses to build an app that would listen beyond loopback without a token."""
     check_binding(settings.host, settings.api_token)
 
+    mcp = mcp_mount(lambda: _use_cases(app.state), settings.host)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_service(settings) as service:
+        async with open_service(settings) as service, mcp.running():
             app.state.service = service
             app.state.idempotency = Idempotency(service.use_cases.replays)
             try:
@@ -59,8 +62,15 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
         return idempotency
 
     guards: list[Any] = [bearer_guard(settings.api_token)] if settings.api_token else []
-    return Litestar(
-        route_handlers=[ChatController, TurnController, ChangesController, SystemController, TaskController],
+    app = Litestar(
+        route_handlers=[
+            ChatController,
+            TurnController,
+            ChangesController,
+            SystemController,
+            TaskController,
+            mcp.handler,
+        ],
         lifespan=[lifespan],
         state=State({"api_token": settings.api_token}),
         dependencies={
@@ -83,3 +93,4 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             log_exceptions="debug",
         ),
     )
+    return app

@@ -1,0 +1,42 @@
+"""The MCP endpoint inside the HTTP API: mounted at ``/mcp`` behind the API's bearer guard, its session manager
+running for as long as the service does (the SDK's task group lives in the service lifespan)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.handlers import asgi
+from litestar.handlers.asgi_handlers import ASGIRouteHandler
+from mcp.server import MCPServer
+from starlette.applications import Starlette
+
+from app.api.mcp.server import mcp_http, mcp_server
+from app.api.mcp.tools import UseCasesOf
+
+MCP_PATH = "/mcp"
+
+
+@dataclass(frozen=True)
+class McpMount:
+    server: MCPServer
+    app: Starlette
+    handler: ASGIRouteHandler
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.server.session_manager.run():
+            yield
+
+
+def mcp_mount(use_cases: UseCasesOf, host: str) -> McpMount:
+    server = mcp_server(use_cases)
+    app = mcp_http(server, host)
+
+    @asgi(MCP_PATH, is_mount=True, copy_scope=True)
+    async def mcp_endpoint(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    return McpMount(server, app, mcp_endpoint)
