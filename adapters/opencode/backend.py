@@ -112,7 +112,7 @@ class OpenCodeServerBackend:
         argv = [str(resolved.unwrap()), *(self.spec.args or ("serve",)), "--hostname", "127.0.0.1", "--port", "0"]
         password = secrets.token_urlsafe(24)
         self._dirs.create()
-        env = server_env(self.spec, self.runtime.provider, self._dirs, password)
+        env = server_env(self.spec, self.runtime.provider, self._dirs, password, self.runtime.hearth_mcp)
         spawned = await ServerProcess.spawn(argv, env, self._dirs.home, self._dirs.log_file, password, _READY_TIMEOUT_S)
         if isinstance(spawned, Failure):
             return Failure(AgentUnavailable(detail=spawned.failure(), field="agent"))

@@ -99,6 +99,13 @@ class AgentBackend(Protocol):
         ...
 
 
+class McpEndpoint(Frozen):
+    """hearth's own MCP endpoint as the agents reach it, so a warm agent can delegate work (``submit_task``)."""
+
+    url: str
+    headers: dict[str, str] = {}
+
+
 class BackendRuntime(Frozen):
     """What every backend is constructed with, besides its AgentSpec, the registry and a clock."""
 
@@ -114,6 +121,7 @@ class BackendRuntime(Frozen):
     # None: data_dir/agents. Nodes sharing one store point it at storage they all see, so that a chat moving to
     # another node resumes its agents' own sessions there instead of starting them afresh
     agent_state_dir: str | None = None
+    hearth_mcp: McpEndpoint | None = None  # None: agents get no hearth tools
 
     @property
     def agent_state_root(self) -> str:
