@@ -108,7 +108,8 @@ class TaskQueue(Protocol):
     ) -> Task:
         """Terminal status plus usage added to the (chat, agent) session, turn counted, session idle: one tx.
 
-        ``usage`` None: the agent reported none; the task keeps None and the session's usage is unchanged."""
+        ``usage`` None: the agent reported none; the task keeps None and the session's usage is unchanged. A task
+        whose origin is not ``chat`` ran one-shot: the (chat, agent) session is left as it was."""
         ...
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:

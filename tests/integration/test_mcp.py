@@ -103,6 +103,8 @@ async def test_the_mcp_client_drives_a_task_over_http(hearth_any_store: Hearth, 
     assert anonymous.status_code == 401, anonymous.text
     wrong = await hearth.client.post("/mcp", json={}, headers={"Authorization": "Bearer wrong"})
     assert wrong.status_code == 401
+    no_stream = await hearth.client.get("/mcp")  # stateless: no server-initiated stream held open
+    assert (no_stream.status_code, no_stream.headers["allow"]) == (405, "POST")
     async with http_client(hearth, TOKEN) as client:
         await drive_a_task_to_the_checkout(client, git_repo)
 

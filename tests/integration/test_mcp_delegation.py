@@ -16,12 +16,13 @@ from app.inprocess import serve_in_process
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS
 from scripted_llm.llm import ScriptedLLM
-from tests.plugins.backends import require_agent
+from tests.plugins.backends import AGENTS_DIR, require_agent
 from tests.plugins.service import Hearth
 
 pytestmark = pytest.mark.agents
 
 QWEN = next(spec for spec in BUILTIN_AGENTS if spec.name == "qwen")
+QWEN_TOOL = "mcp__hearth__submit_task"
 TOKEN = "delegation-token"
 
 
@@ -36,11 +37,22 @@ def free_port() -> int:
 async def test_an_opencode_turn_delegates_work_to_qwen_in_its_chat(
     hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM, opencode_agents_dir: Path
 ) -> None:
+    await delegate(hearth_settings, git_repo, llm, "opencode", "hearth_submit_task")
+
+
+async def test_a_warm_qwen_turn_delegates_through_its_acp_mcp_servers(
+    hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM
+) -> None:
+    await delegate(hearth_settings, git_repo, llm, "qwen", QWEN_TOOL)
+
+
+async def delegate(hearth_settings: Settings, git_repo: Path, llm: ScriptedLLM, delegator: str, tool: str) -> None:
+    """``delegator`` (warm, in the chat) calls hearth's ``submit_task`` (its name for it: ``tool``) for qwen."""
     require_agent(QWEN)
     port = free_port()
     settings = hearth_settings.model_copy(
         update={
-            "cache_dir": opencode_agents_dir.parent,
+            "cache_dir": AGENTS_DIR.parent,
             "api_token": TOKEN,
             "agent_mcp_url": f"http://127.0.0.1:{port}/mcp",
         }
@@ -59,10 +71,10 @@ async def test_an_opencode_turn_delegates_work_to_qwen_in_its_chat(
             }
             # the scripted LLM obeys the first directive it finds: qwen's BASH is escaped inside the JSON
             arguments = json.dumps(delegated).replace("BASH", "\\u0042ASH")
-            turn = await hearth.run_turn(chat, "opencode", f"TOOL hearth_submit_task {arguments}")
+            turn = await hearth.run_turn(chat, delegator, f"TOOL {tool} {arguments}")
             assert turn["status"] == "succeeded", turn
-            calls = [e for e in llm.log() if (e["reply"].get("tool") or [None])[0] == "hearth_submit_task"]
-            assert calls, [(e["last_user"], e["reply"]) for e in llm.log()]
+            calls = [e for e in llm.log() if (e["reply"].get("tool") or [None])[0] == tool]
+            assert calls, [[t for t in e["tools"] if "submit" in t or "hearth" in t] for e in llm.log()]
             assert "new_task" in str(calls[-1]["reply"])
             answered = next(e["after_tool"] for e in llm.log() if e.get("after_tool") and "turn_id" in e["after_tool"])
 
@@ -75,4 +87,5 @@ async def test_an_opencode_turn_delegates_work_to_qwen_in_its_chat(
             changes: list[dict[str, Any]] = (await client.get(f"/api/chats/{chat}/changes")).json()["changes"]
             assert [(c["path"], c["agent"], c["task_id"]) for c in changes] == [("delegated.txt", "qwen", task["id"])]
             sessions = (await client.get(f"/api/chats/{chat}/agent-sessions")).json()["sessions"]
-            assert [s["agent"] for s in sessions] == ["opencode"]  # qwen ran one-shot: no session of its own
+            # the delegator's warm session only: the task ran one-shot, with no session of its own
+            assert [(s["agent"], s["turns"]) for s in sessions] == [(delegator, 1)]

@@ -31,12 +31,22 @@ class McpMount:
             yield
 
 
+async def _no_event_stream(send: Any) -> None:
+    body = b"hearth's MCP endpoint offers no server-initiated stream; POST JSON-RPC requests to it"
+    headers = [(b"allow", b"POST"), (b"content-type", b"text/plain; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 405, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def mcp_mount(use_cases: UseCasesOf, host: str) -> McpMount:
     server = mcp_server(use_cases)
     app = mcp_http(server, host)
 
     @asgi(MCP_PATH, is_mount=True, copy_scope=True)
     async def mcp_endpoint(scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("method") == "GET":  # stateless: no server-initiated stream to hold open (the spec's 405)
+            await _no_event_stream(send)
+            return
         await app(scope, receive, send)
 
     return McpMount(server, app, mcp_endpoint)

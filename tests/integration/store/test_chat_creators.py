@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from core.model import ChatStatus
+from core.model import ChatStatus, TaskOrigin, TaskStatus, Usage
 from core.ports.store import Store
-from tests.integration.store.records import REFUSED, at, chat
+from tests.integration.store.records import REFUSED, at, chat, session, task
 
 
 async def test_the_first_call_creates_the_chat_and_later_ones_resolve_it(store: Store) -> None:
@@ -59,3 +59,18 @@ async def test_concurrent_first_calls_create_exactly_one_chat(store: Store, call
     assert len({found.id for found, _ in answers}) == 1
     assert sum(was_created for _, was_created in answers) == 1
     assert len(await store.list_chats()) == 1
+
+
+async def test_a_finished_task_of_another_origin_leaves_the_chat_session_alone(store: Store) -> None:
+    """A task (new_task, mcp, arena) ran one-shot: the warm (chat, agent) session neither counts nor changes."""
+    await store.create_chat(chat("c1"))
+    await store.upsert_agent_session(session("c1", "qwen"))
+    usage = Usage(input_tokens=5, output_tokens=7)
+    for number, origin in enumerate((TaskOrigin.NEW_TASK, TaskOrigin.CHAT)):
+        await store.enqueue_task(task(f"t{number}", agent="qwen", origin=origin))
+        claimed = await store.claim_next_task("n1", at(number))
+        assert claimed is not None
+        await store.finish_task(claimed.id, TaskStatus.SUCCEEDED, None, usage, at(number))
+        counted = await store.get_agent_session("c1", "qwen")
+        assert counted is not None
+        assert counted.turns == number  # the new_task one did not count, the chat turn did
