@@ -4,11 +4,13 @@ task one-shot (no pooled handle, no agent session row), and its change is pendin
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.cli.task import run_task
 from app.settings import Settings
 from core.agents import BUILTIN_AGENTS, ProviderConfig
 from tests.plugins.backends import AGENTS_DIR, require_agent
@@ -90,6 +92,24 @@ async def test_a_refused_task_changes_nothing(hearth: Hearth, git_repo: Path, tm
     assert wrong_repo.status_code == 409, wrong_repo.text
     assert wrong_repo.json()["field"] == "repo_path"
     assert [c["id"] for c in (await hearth.client.get("/api/chats")).json()] == [first["chat"]["id"]]
+
+
+async def test_hearth_task_follows_a_task_to_its_end(hearth: Hearth, git_repo: Path) -> None:
+    out = io.StringIO()
+    body = {
+        "repo_path": str(git_repo),
+        "agent": "native",
+        "prompt": "WRITE cli-task.txt from the cli",
+        "creator": "cli",
+    }
+    assert await run_task(hearth.base_url, None, body, out) == 0
+    printed = out.getvalue()
+    assert "in a new chat" in printed
+    assert "task succeeded" in printed
+    assert await run_task(hearth.base_url, None, {**body, "agent": "nobody"}, io.StringIO()) == 1
+    again = io.StringIO()
+    assert await run_task(hearth.base_url, None, {**body, "prompt": "hello"}, again) == 0
+    assert "in chat" in again.getvalue()  # the key's chat, reused
 
 
 @pytest.fixture
