@@ -14,6 +14,7 @@ from app.ids import new_id
 from app.turns.dispatcher import Dispatcher
 from app.turns.journal import dequeue
 from app.turns.registry import CancelOutcome, TurnRegistry
+from app.turns.transcript import replies_by_task
 from app.usecases.chats import Chats
 from app.usecases.errors import Refused, ShuttingDown, ok
 from core.agents import AgentSpec, ProviderConfig, check_turn_model
@@ -100,6 +101,11 @@ class Turns:
         if task is None or task.chat_id != chat_id:
             raise Refused(NotFound(detail=f"turn {turn_id} does not exist in chat {chat_id}", field="turn_id"))
         return task
+
+    async def reply(self, chat_id: str, turn_id: str) -> str:
+        """The agent's visible text of the turn so far, deltas concatenated in journal order."""
+        await self.get(chat_id, turn_id)
+        return replies_by_task(await self._journal.list_events(turn_id)).get(turn_id, "")
 
     async def cancel(self, chat_id: str, turn_id: str) -> tuple[Task, str]:
         """The turn as it is now, and what the cancel did: dequeued, interrupting, or already_finished."""

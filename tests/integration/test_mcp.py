@@ -68,6 +68,7 @@ async def drive_a_task_to_the_checkout(client: Client, repo: Path) -> None:
     finished = await call(client, "wait_for_turn", chat_id=chat["chat_id"], turn_id=task["turn_id"], timeout_s=120)
     assert finished["done"] is True
     assert finished["status"] == "succeeded", finished
+    assert finished["reply"].startswith("Tool done"), finished  # the scripted LLM's answer after the shell ran
     changes = await call(client, "list_changes", chat_id=chat["chat_id"])
     assert [(c["path"], c["agent"], c["turn_id"]) for c in changes["changes"]] == [("mcp.txt", "qwen", task["turn_id"])]
     applied = await call(client, "apply_changes", chat_id=chat["chat_id"])

@@ -22,6 +22,7 @@ from core.model import PendingChange, Task, TaskOrigin
 WAIT_MAX_S = 300.0
 WAIT_POLL_S = 0.2
 DIFF_PREVIEW_CHARS = 2000
+REPLY_MAX_CHARS = 4000
 
 UseCasesOf = Callable[[], UseCases]
 ChatId = Annotated[str, Field(min_length=1, max_length=200, description="the chat's id")]
@@ -131,7 +132,7 @@ class HearthTools:
             float, Field(default=60.0, gt=0, le=WAIT_MAX_S, description="longest wait, seconds")
         ] = 60.0,
     ) -> dict[str, Any]:
-        """Wait until the turn finishes or the timeout passes; ``done`` says which."""
+        """Wait until the turn finishes (then with the agent's reply) or the timeout passes; ``done`` says which."""
 
         async def run() -> dict[str, Any]:
             turns = self.use_cases().turns
@@ -142,8 +143,10 @@ class HearthTools:
                         await asyncio.sleep(WAIT_POLL_S)
                         task = await turns.get(chat_id, turn_id)
             except TimeoutError:
-                pass
-            return {**_turn(task), "done": task.status.is_terminal}
+                return {**_turn(task), "done": False}
+            reply = await turns.reply(chat_id, turn_id)
+            clipped = reply if len(reply) <= REPLY_MAX_CHARS else reply[:REPLY_MAX_CHARS] + "…"
+            return {**_turn(task), "done": True, "reply": clipped}
 
         return await _refusals_as_tool_errors(run())
 
