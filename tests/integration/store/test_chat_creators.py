@@ -74,3 +74,20 @@ async def test_a_finished_task_of_another_origin_leaves_the_chat_session_alone(s
         counted = await store.get_agent_session("c1", "qwen")
         assert counted is not None
         assert counted.turns == number  # the new_task one did not count, the chat turn did
+
+
+async def test_a_task_holds_its_chat_lease_and_is_recovered_like_a_turn(store: Store) -> None:
+    """Claimed with the chat's lease (a chat turn waits behind it), failed by a take-over or a restart."""
+    created, _ = await store.resolve_creator_chat("mcp:client", chat("c1"))
+    await store.enqueue_task(task("t1", created.id, agent="qwen", origin=TaskOrigin.MCP))
+    await store.enqueue_task(task("t2", created.id))  # a chat turn of the same chat
+    claimed = await store.claim_next_task("n1", at(0), lease_until=at(30))
+    assert claimed is not None
+    assert (claimed.id, claimed.status) == ("t1", TaskStatus.RUNNING)
+    assert await store.claim_next_task("n2", at(1), lease_until=at(31)) is None  # leased to n1, one turn at a time
+    failed = await store.take_over_abandoned_chats("n2", "node {node} stopped", at(30), at(60))
+    assert [(t.id, t.status, t.error) for t in failed] == [("t1", TaskStatus.FAILED, "node n1 stopped")]
+    after = await store.claim_next_task("n2", at(31), lease_until=at(61))
+    assert after is not None
+    assert after.id == "t2"
+    assert [t.id for t in await store.fail_running_tasks("restarted", at(32), node_id="n2")] == ["t2"]
