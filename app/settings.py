@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_parallel_turns: int = 4
     dispatch_poll_s: float = Field(default=1.0, gt=0)  # how often queued turns are looked for when nothing woke us
     max_prompt_chars: int = 200_000
+    arena_max_parallel: int = Field(default=2, ge=1)  # arena contestants running at once on this node
+    arena_max_contestants: int = Field(default=8, ge=1)  # contestants one arena may name
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
     permission_timeout_s: float = 300.0
     shutdown_grace_s: float = 10.0

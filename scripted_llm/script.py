@@ -31,7 +31,8 @@ _SLOW = re.compile(r"SLOW(?:=(\d+(?:\.\d+)?))?")
 _WRITE = re.compile(r"WRITE[ \t]+(\S+)(?:[ \t]+([^\n]*))?")
 _BASH = re.compile(r"BASH[ \t]+([^\n]+)")
 _TOOL = re.compile(r"TOOL[ \t]+(\S+)[ \t]+(\{[^\n]*\})")
-_CWD = re.compile(r"(?:Working directory:|cwd)[ \t]*(/[^\s]*)")
+_CWD = re.compile(r"(?:Working directory:|working in the directory:|cwd)[ \t]*(/[^\s]*)")
+TOOL_PLACEHOLDER = "{tool}"  # in a WRITE path: the write tool's name, so one prompt makes each agent write its own file
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def _tool_call(text: str, request: Request) -> tuple[str, dict[str, Any]] | None
         props = _properties(request.tools[name])
         key = next((k for k in PATH_KEYS if k in props), "path")
         content = (write.group(2) or DEFAULT_WRITE_CONTENT).rstrip() + "\n"
-        return name, {key: _absolute(write.group(1), request.system), "content": content}
+        path = write.group(1).replace(TOOL_PLACEHOLDER, name)
+        return name, {key: _absolute(path, "\n".join((request.system, *request.prior_users))), "content": content}
     if (bash := _BASH.search(text)) and (name := find_tool(request.tools, BASH_TOOLS)):
         args: dict[str, Any] = {"command": bash.group(1).strip()}
         if "description" in _properties(request.tools[name]):
@@ -142,10 +144,11 @@ def _properties(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else {}
 
 
-def _absolute(path: str, system: str) -> str:
+def _absolute(path: str, context: str) -> str:
+    """OpenCode names its directory in the system prompt, qwen in its first user message (a context block)."""
     if path.startswith("/"):
         return path
-    cwd = _CWD.search(system)
+    cwd = _CWD.search(context)
     return f"{cwd.group(1).rstrip('/')}/{path}" if cwd else path
 
 

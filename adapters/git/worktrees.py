@@ -17,9 +17,10 @@ from typing import TypeVar
 import pygit2
 from returns.result import Failure, Result, Success
 
-from adapters.git import changes, create, safety, snapshots
+from adapters.git import arena, boundary, changes, create, safety, snapshots
 from adapters.git.refusal import Refused
 from adapters.git.repos import resolve_repo_path, validate_repo
+from core.boundary import StagingBoundary
 from core.errors import DomainError, GitError
 from core.model import FileDiff, Preflight, Worktree
 from core.ports.clock import Clock
@@ -94,6 +95,13 @@ class GitWorktrees:
         async with self._lock(worktree.repo_path):
             return await asyncio.to_thread(safety.preflight, self._dir, worktree, unapplied_changes)
 
+    async def boundary(self, worktree: Worktree, pending: Sequence[str]) -> Result[StagingBoundary, DomainError]:
+        return await self._run(
+            worktree.repo_path,
+            "reading the staging boundary",
+            lambda: boundary.boundary(self._dir, worktree, pending),
+        )
+
     async def soft_delete(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
         return await self._run(
             worktree.repo_path, "soft-deleting the worktree", lambda: snapshots.soft_delete(self._dir, worktree, at)
@@ -102,6 +110,18 @@ class GitWorktrees:
     async def restore(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
         return await self._run(
             worktree.repo_path, "restoring the worktree", lambda: snapshots.restore(self._dir, worktree, at)
+        )
+
+    async def fork(self, source: Worktree, key: str, at: datetime) -> Result[Worktree, DomainError]:
+        return await self._run(
+            source.repo_path, "forking the chat worktree", lambda: arena.fork(self._dir, source, key, at)
+        )
+
+    async def copy_changes(
+        self, source: Worktree, target: Worktree, files: Sequence[FileDiff]
+    ) -> Result[None, DomainError]:
+        return await self._run(
+            target.repo_path, "adopting changes", lambda: arena.copy_changes(self._dir, source, target, files)
         )
 
     async def expire_snapshots(self, repo_path: str, older_than: datetime) -> list[str]:

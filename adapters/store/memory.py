@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from adapters.store.memory_arenas import MemoryArenas
 from adapters.store.memory_creators import MemoryCreators
 from adapters.store.memory_nodes import MemoryNodes
 from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
@@ -30,7 +31,7 @@ from core.model import (
 )
 
 
-class MemoryStore(MemoryTurns, MemoryNodes, MemoryCreators):
+class MemoryStore(MemoryTurns, MemoryNodes, MemoryCreators, MemoryArenas):
     """Implements ``core.ports.store.Store`` in memory; everything is gone when the object is."""
 
     def __init__(self) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from adapters.store.rows import as_utc
+from core.arena import Arena
 from core.events import parse_event
 from core.model import (
     AgentSession,
@@ -74,6 +75,7 @@ class MemoryTables:
     idempotent: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, key) -> JSON response
     processes: dict[tuple[str, str, int], ProcessRecord] = field(default_factory=dict)  # by (node_id, key, pid)
     creators: dict[str, str] = field(default_factory=dict)  # creator key -> chat_id
+    arenas: dict[str, Arena] = field(default_factory=dict)  # insertion order is creation order
 
     def need_chat(self, chat_id: str | None) -> None:
         if chat_id is not None and chat_id not in self.chats:
@@ -121,3 +123,7 @@ class MemoryTables:
         self.pending = {key: value for key, value in self.pending.items() if key[0] != chat_id}
         self.leases.pop(chat_id, None)
         self.creators = {key: value for key, value in self.creators.items() if value != chat_id}
+        self.arenas = {
+            key: arena.model_copy(update={"chat_id": None}) if arena.chat_id == chat_id else arena
+            for key, arena in self.arenas.items()
+        }

@@ -263,6 +263,26 @@ CREATE TABLE chat_creators (
 CREATE INDEX chat_creators_by_chat ON chat_creators (chat_id);
 """
 
+# v6: the arena. An arena belongs to a chat; each contestant is a chat-less task (its run) with its own forked
+# worktree. The values beyond the keys are JSON text (``core.arena``), read back whole.
+_V6 = """
+CREATE TABLE arenas (
+    id TEXT PRIMARY KEY,
+    chat_id TEXT REFERENCES chats(id) ON DELETE SET NULL,
+    status TEXT NOT NULL,
+    created_at {time} NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX arenas_by_chat ON arenas (chat_id, created_at);
+CREATE TABLE arena_contestants (
+    task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    arena_id TEXT NOT NULL REFERENCES arenas(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX arena_contestants_by_arena ON arena_contestants (arena_id, position);
+"""
+
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
     "sqlite": {
@@ -270,12 +290,14 @@ MIGRATIONS: dict[Dialect, dict[int, str]] = {
         2: _V2.format(time="TEXT", serial="INTEGER"),
         3: _V3.format(flag="INTEGER NOT NULL DEFAULT 0"),
         5: _V5.format(time="TEXT"),
+        6: _V6.format(time="TEXT"),
     },
     "postgres": {
         1: _V1_POSTGRES,
         2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY"),
         3: _V3.format(flag="BOOLEAN NOT NULL DEFAULT FALSE"),
         5: _V5.format(time="TIMESTAMPTZ"),
+        6: _V6.format(time="TIMESTAMPTZ"),
     },
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])

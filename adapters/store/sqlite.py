@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Self
 
 from adapters.store import rows
+from adapters.store.sqlite_arenas import SqliteArenas
 from adapters.store.sqlite_conn import SqliteConnection
 from adapters.store.sqlite_creators import SqliteCreators
 from adapters.store.sqlite_nodes import SqliteNodes
@@ -35,7 +36,7 @@ from core.model import (
 _t = rows.time_text
 
 
-class SqliteStore(SqliteTurns, SqliteNodes, SqliteCreators):
+class SqliteStore(SqliteTurns, SqliteNodes, SqliteCreators, SqliteArenas):
     """Implements every role of ``core.ports.store.Store`` on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:

@@ -11,6 +11,11 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 OPEN_PATHS = ("/api/health",)  # liveness for load balancers; its details still need the token
+# the console's page answers its login form to a browser without the token, and the form posts it here
+CONSOLE_OPEN_PATHS = ("/", "/console/login")
+# the console keeps the token for the browser session in this cookie (HttpOnly, SameSite=Strict), checked like
+# the header, so the browser's EventSource, which cannot send an Authorization header, reaches the SSE routes
+TOKEN_COOKIE = "hearth_token"  # noqa: S105 (the cookie name, not a secret)
 
 
 def is_loopback(host: str) -> bool:
@@ -39,12 +44,13 @@ def has_token(connection: ASGIConnection[Any, Any, Any, Any], token: str | None)
     if not token:
         return True
     given = connection.headers.get("authorization", "").encode()
-    return secrets.compare_digest(given, f"Bearer {token}".encode())
+    cookie = connection.cookies.get(TOKEN_COOKIE, "").encode()
+    return secrets.compare_digest(given, f"Bearer {token}".encode()) or secrets.compare_digest(cookie, token.encode())
 
 
 def bearer_guard(token: str) -> Any:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        if connection.url.path in OPEN_PATHS:
+        if connection.url.path in OPEN_PATHS or connection.url.path in CONSOLE_OPEN_PATHS:
             return
         if not has_token(connection, token):
             raise NotAuthorizedException("missing or wrong bearer token: send 'Authorization: Bearer <token>'")

@@ -24,6 +24,14 @@ class ChangesController(Controller):
         agents = list(dict.fromkeys(a for c in pending for a in c.contributors))
         return {"chat_id": chat_id, "changes": [change_json(c) for c in pending], "contributors": agents}
 
+    @get("/changes/boundary", responses=documented_problems(404))
+    async def staging_boundary(self, chat_id: FromPath[str], changes: NamedDependency[Changes]) -> dict[str, Any]:
+        """The staging boundary: pending changes live in the chat's worktree and reach the checkout only when
+        applied; the base they are diffed against, the checkout's HEAD, and the pending files the checkout changed
+        since the base (``diverged``: an apply would conflict there)."""
+        found = await changes.boundary(chat_id)
+        return {"chat_id": chat_id, **found.model_dump(mode="json")}
+
     @post("/changes/apply", status_code=200, responses=documented_problems(404, 409, 422))
     async def apply_changes(
         self,

@@ -13,9 +13,11 @@ from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 
+from app.api.arena import ArenaController
 from app.api.auth import bearer_guard, check_binding
 from app.api.changes import ChangesController
 from app.api.chats import ChatController
+from app.api.console import console_routes
 from app.api.idempotency import Idempotency
 from app.api.mcp.mount import mcp_mount
 from app.api.problems import EXCEPTION_HANDLERS
@@ -45,7 +47,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
     """Refuses to build an app that would listen beyond loopback without a token."""
     check_binding(settings.host, settings.api_token)
 
-    mcp = mcp_mount(lambda: _use_cases(app.state), settings.host)
+    mcp = mcp_mount(lambda: _use_cases(app.state), settings.host, settings.api_token)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -70,6 +72,8 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             SystemController,
             TaskController,
             mcp.handler,
+            ArenaController,
+            *console_routes(),
         ],
         lifespan=[lifespan],
         state=State({"api_token": settings.api_token}),
@@ -81,6 +85,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             "streams": _provide(lambda u: u.streams),
             "system": _provide(lambda u: u.system),
             "tasks": _provide(lambda u: u.tasks),
+            "arenas": _provide(lambda u: u.arenas),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
         },
         guards=guards,

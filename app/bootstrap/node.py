@@ -10,6 +10,7 @@ from app.bootstrap.adapters import build_backend, host_processes
 from app.metrics import Metrics
 from app.pool import AgentPool
 from app.settings import Settings
+from app.turns.contests import ContestRunner
 from app.turns.dispatcher import Dispatcher
 from app.turns.registry import TurnRegistry
 from app.turns.runner import TurnRunner
@@ -76,6 +77,7 @@ class Node:
     lost_turns: LostTurns
     leases: ChatLeases
     jobs: Jobs
+    contests: ContestRunner
     recovery: RecoveryReport = field(default_factory=RecoveryReport)
     use_cases: UseCases = field(init=False)
 
@@ -114,6 +116,7 @@ def assemble(
     registry = TurnRegistry()
     sessions = TurnSessions(pool=pool, oneshot_backends=oneshot, sessions=store, clock=clock, node_id=settings.node_id)
     watchdog = WatchdogPolicy(silence_s=settings.turn_watchdog_s, escalation_s=max(1.0, settings.turn_watchdog_s / 10))
+    prices = {name: price for name, spec in specs.items() if (price := price_for(spec, settings.provider)) is not None}
     runner = TurnRunner(
         chats=store,
         worktree_rows=store,
@@ -127,9 +130,19 @@ def assemble(
         clock=clock,
         metrics=metrics,
         watchdog=watchdog,
-        prices={
-            name: price for name, spec in specs.items() if (price := price_for(spec, settings.provider)) is not None
-        },
+        prices=prices,
+    )
+    contests = ContestRunner(
+        queue=store,
+        journal=store,
+        arenas=store,
+        bus=bus,
+        worktrees=worktrees,
+        sessions=sessions,
+        clock=clock,
+        watchdog=watchdog,
+        prices=prices,
+        max_parallel=settings.arena_max_parallel,
     )
     dispatcher = Dispatcher(
         queue=store,
@@ -156,7 +169,9 @@ def assemble(
         node_id=settings.node_id,
         ttl_s=settings.lease_ttl_s,
     )
-    reaper = Reaper(store, store, store, store, store, worktrees, clock, settings.reaper_grace_s)
+    reaper = Reaper(
+        store, store, store, store, store, worktrees, clock, settings.reaper_grace_s, arenas=store, queue=store
+    )
     intervals = JobIntervals(
         eviction_s=settings.eviction_interval_s,
         health_s=settings.health_interval_s,
@@ -186,4 +201,5 @@ def assemble(
         lost_turns=lost,
         leases=leases,
         jobs=jobs,
+        contests=contests,
     )

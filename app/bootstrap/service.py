@@ -42,12 +42,14 @@ async def run_service(settings: Settings, clock: Clock | None = None) -> AsyncIt
         node.use_cases = use_cases_of(node)
         async with asyncio.TaskGroup() as group:
             group.create_task(node.dispatcher.run(), name="dispatcher")
+            group.create_task(node.contests.run(), name="arena contestants")
             node.jobs.start()
             try:
                 yield node
             finally:
                 await node.jobs.shutdown()
                 await node.dispatcher.shutdown(settings.shutdown_grace_s)
+                await node.contests.shutdown(settings.shutdown_grace_s)
                 await _close_quietly("the chat leases", node.leases.release)
     finally:
         if node is not None:

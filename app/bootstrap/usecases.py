@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.bootstrap.adapters import locate_agent
 from app.bootstrap.node import Node
 from app.usecases.agents import Agents
+from app.usecases.arena import Arenas
 from app.usecases.bundle import UseCases
 from app.usecases.changes import Changes
 from app.usecases.chats import Chats
@@ -75,13 +76,34 @@ def use_cases_of(node: Node) -> UseCases:
         metrics=node.metrics,
         processes=node.processes,
     )
+    streams = EventStreams(queue=store, journal=store, bus=node.bus)
+    arenas = Arenas(
+        chats=chats,
+        arenas=store,
+        queue=store,
+        journal=store,
+        pending=store,
+        worktree_rows=store,
+        bus=node.bus,
+        worktrees=node.worktrees,
+        runner=node.contests,
+        streams=streams,
+        specs=node.specs,
+        kind_of=lambda agent: node.backends[agent].kind if agent in node.backends else None,
+        provider=settings.provider,
+        clock=clock,
+        node_id=settings.node_id,
+        max_contestants=settings.arena_max_contestants,
+        max_prompt_chars=settings.max_prompt_chars,
+    )
     return UseCases(
         chats=chats,
         turns=turns,
         changes=Changes(chats=chats, worktree_rows=store, pending=store, worktrees=node.worktrees, clock=clock),
         agents=agents,
-        streams=EventStreams(queue=store, journal=store, bus=node.bus),
+        streams=streams,
         system=system,
         replays=Replays(store=store),
         tasks=Tasks(chats=chats, turns=turns, creators=store, worktrees=node.worktrees, clock=clock),
+        arenas=arenas,
     )

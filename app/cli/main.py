@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_serve)
-    from app.cli import agents, chat, demo, mcp, task, worktrees
+    from app.cli import agents, arena, chat, demo, mcp, task, worktrees
 
     chat.register(sub)
     demo.register(sub)
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     worktrees.register(sub)
     mcp.register(sub)
     task.register(sub)
+    arena.register(sub)
     return parser
 
 

@@ -85,6 +85,10 @@ class TurnSessions:
             raise
         return Success(OpenSession(live.handle, backend, live))
 
+    async def open_oneshot(self, agent: str, cwd: str) -> Result[OpenSession, DomainError]:
+        """A fresh session in ``cwd`` belonging to no chat (an arena contestant): no pool handle, no session row."""
+        return await self._open_oneshot(SessionSpec(chat_id=None, agent=agent, cwd=cwd))
+
     async def _open_oneshot(self, spec: SessionSpec) -> Result[OpenSession, DomainError]:
         backend = self._oneshot.get(spec.agent) or self._pool.backend(spec.agent)
         if backend is None:

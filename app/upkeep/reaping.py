@@ -13,11 +13,13 @@ from datetime import datetime
 
 from returns.result import Result, Success
 
+from app.upkeep.arena_reaping import reap_arenas
 from core.changes import WorktreeRisk, worktree_risk
 from core.errors import DomainError
 from core.model import Preflight, Worktree, WorktreeStatus
+from core.ports.arenas import ArenaStore
 from core.ports.clock import Clock
-from core.ports.store import AgentSessionStore, ChatStore, Leadership, PendingChangeStore, WorktreeStore
+from core.ports.store import AgentSessionStore, ChatStore, Leadership, PendingChangeStore, TaskQueue, WorktreeStore
 from core.ports.worktrees import Worktrees
 from core.reaper import ChatPresence, ReapAction, ReapVerdict, keep_reason, reap_verdict
 
@@ -61,6 +63,8 @@ class Reaper:
     missing_since: dict[str, datetime] = field(default_factory=dict)  # worktree path -> first seen chat-less
     last_unsafe: list[ReapVerdict] = field(default_factory=list)
     last_deleted: list[str] = field(default_factory=list)
+    arenas: ArenaStore | None = None  # with ``queue``: arena worktrees are reaped too (``app.upkeep.arena_reaping``)
+    queue: TaskQueue | None = None
 
     async def run_once(self) -> list[ReapVerdict]:
         """One pass; on PostgreSQL only one node at a time gets past ``exclusive``."""
@@ -68,6 +72,10 @@ class Reaper:
             if not leader:
                 return []
             verdicts = [await self._judge(wt) for wt in await self.rows.list_worktrees()]
+            if self.arenas is not None and self.queue is not None:
+                verdicts += await reap_arenas(
+                    self.arenas, self.chats, self.queue, self.worktrees, self.clock, self.grace_s, self.missing_since
+                )
         self.last_unsafe = [v for v in verdicts if v.action is ReapAction.UNSAFE]
         for verdict in self.last_unsafe:
             log.warning("reaper: keeping orphaned worktree %s: %s", verdict.path, "; ".join(verdict.reasons))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.usecases.agents import Agents
+from app.usecases.arena import Arenas
 from app.usecases.changes import Changes
 from app.usecases.chats import Chats
 from app.usecases.replays import Replays
@@ -25,6 +26,7 @@ class UseCases:
     system: System
     replays: Replays
     tasks: Tasks
+    arenas: Arenas
 
 
 class ServesUseCases(Protocol):

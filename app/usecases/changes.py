@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from app.usecases.chats import Chats
 from app.usecases.errors import Refused, ok
+from core.boundary import StagingBoundary
 from core.changes import attribution_stamp, reconcile_pending
 from core.errors import NotFound
 from core.model import PendingChange, PendingChangeStatus, Worktree, WorktreeStatus
@@ -34,6 +35,15 @@ class Changes:
     async def pending(self, chat_id: str) -> list[PendingChange]:
         await self._chats.get(chat_id)
         return await self._pending.list_pending_changes(chat_id)
+
+    async def boundary(self, chat_id: str) -> StagingBoundary:
+        """Where the pending changes live against the checkout they would be applied to (read only)."""
+        await self._chats.get(chat_id)
+        worktree = await self._rows.get_worktree(chat_id)
+        if worktree is None or worktree.status is not WorktreeStatus.ACTIVE:
+            raise Refused(NotFound(detail=f"chat {chat_id} has no active worktree (no turn ran yet)", field="worktree"))
+        paths = [change.path for change in await self._pending.list_pending_changes(chat_id)]
+        return ok(await self._worktrees.boundary(worktree, paths))
 
     async def _worktree_of(self, chat_id: str) -> Worktree:
         """The open, idle chat's active worktree: changes are only touched between turns."""

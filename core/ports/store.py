@@ -31,6 +31,7 @@ from core.model import (
     Worktree,
     WorktreeStatus,
 )
+from core.ports.arenas import ArenaStore
 
 
 class StoreUnavailable(Exception):
@@ -223,6 +224,7 @@ class StoreConnection(Protocol):
 class Store(
     ChatStore,
     ChatCreators,
+    ArenaStore,
     WorktreeStore,
     AgentSessionStore,
     TaskQueue,

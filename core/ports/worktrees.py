@@ -8,6 +8,7 @@ from typing import Protocol
 
 from returns.result import Result
 
+from core.boundary import StagingBoundary
 from core.errors import DomainError
 from core.model import FileDiff, Preflight, Worktree
 
@@ -33,9 +34,22 @@ class Worktrees(Protocol):
     async def discard(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]: ...
     async def write_file(self, worktree: Worktree, path: str, content: str) -> Result[None, DomainError]: ...
     async def preflight(self, worktree: Worktree, unapplied_changes: int) -> Preflight: ...
+    async def boundary(self, worktree: Worktree, pending: Sequence[str]) -> Result[StagingBoundary, DomainError]:
+        """The base against the checkout's HEAD, and which ``pending`` files the checkout changed since the base."""
+        ...
+
     async def soft_delete(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
         """Snapshot to refs/hearth/snapshots/<chat>/<ts>, then remove dir, admin entry, branch. Idempotent."""
         ...
 
     async def restore(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]: ...
     async def expire_snapshots(self, repo_path: str, older_than: datetime) -> list[str]: ...
+    async def fork(self, source: Worktree, key: str, at: datetime) -> Result[Worktree, DomainError]:
+        """A new worktree named ``key`` whose base is a commit of ``source``'s files as they are now (the arena)."""
+        ...
+
+    async def copy_changes(
+        self, source: Worktree, target: Worktree, files: Sequence[FileDiff]
+    ) -> Result[None, DomainError]:
+        """Each of ``files`` in ``target`` becomes what it is in ``source`` (an arena winner's adoption)."""
+        ...

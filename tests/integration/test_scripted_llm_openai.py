@@ -102,6 +102,23 @@ def test_write_streams_a_tool_call_with_path_made_absolute_from_the_system_promp
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
+def test_write_names_its_file_after_the_tool_and_finds_qwens_directory_in_its_context_block(
+    client: httpx.Client,
+) -> None:
+    """One prompt, each agent its own file (the arena's tests); qwen names its directory in a first user message."""
+    parameters = {"type": "object", "properties": {"filePath": {"type": "string"}, "content": {"type": "string"}}}
+    qwen_tool = {"type": "function", "function": {"name": "write_file", "parameters": parameters}}
+    messages = [
+        {"role": "user", "content": "This is the Qwen Code. I'm currently working in the directory: /tmp/q\n"},
+        {"role": "user", "content": "WRITE {tool}.txt from the arena"},
+    ]
+    reply = client.post("/chat/completions", json={"model": "m", "messages": messages, "tools": [qwen_tool]}).json()
+
+    call = reply["choices"][0]["message"]["tool_calls"][0]["function"]
+    assert call["name"] == "write_file"
+    assert json.loads(call["arguments"]) == {"filePath": "/tmp/q/write_file.txt", "content": "from the arena\n"}
+
+
 def test_tool_result_gets_tool_done_text(client: httpx.Client) -> None:
     messages = [
         {"role": "user", "content": "WRITE a.txt"},

@@ -214,7 +214,7 @@ async def test_migrations_are_idempotent_and_keep_data(locations: tuple[str, str
             assert [c.id for c in await again.list_chats()] == ["c1"]
         finally:
             await again.close()
-    assert await schema_versions(kind, where) == sorted(MIGRATIONS["sqlite"])  # every known version, once
+    assert await schema_versions(kind, where) == sorted(MIGRATIONS[dialect_of(kind)])
 
 
 async def test_a_version_1_database_is_upgraded_in_place(locations: tuple[str, str]) -> None:
@@ -236,7 +236,7 @@ async def test_a_version_1_database_is_upgraded_in_place(locations: tuple[str, s
         assert await store.renew_chat_leases("n1", ["old"], T0, T0) == []
     finally:
         await store.close()
-    assert await schema_versions(kind, where) == sorted(MIGRATIONS["sqlite"])  # every known version, once
+    assert await schema_versions(kind, where) == sorted(MIGRATIONS[dialect_of(kind)])
 
 
 async def test_a_newer_schema_is_refused_with_a_clear_error(locations: tuple[str, str]) -> None:
@@ -252,7 +252,7 @@ async def test_a_newer_schema_is_refused_with_a_clear_error(locations: tuple[str
         SchemaTooNewError, match=rf"schema is version {newer}, this hearth knows up to {LATEST_VERSION}"
     ):
         await open_store(kind, where)
-    assert await schema_versions(kind, where) == [*sorted(MIGRATIONS["sqlite"]), newer]  # nothing touched
+    assert await schema_versions(kind, where) == [*sorted(MIGRATIONS[dialect_of(kind)]), newer]  # nothing touched
 
 
 async def schema_versions(kind: str, where: str) -> list[int]:
@@ -319,3 +319,8 @@ async def test_an_unreachable_postgres_is_refused_with_what_to_do() -> None:
         StoreUnavailableError, match=r"cannot reach PostgreSQL at postgresql://root:\*\*\*@127\.0\.0\.1:1/"
     ):
         await PostgresStore.open("postgresql://root:secret@127.0.0.1:1/none")
+
+
+def dialect_of(kind: str) -> Dialect:
+    """The known versions may have gaps while parallel branches each hold their own number."""
+    return "sqlite" if kind == "sqlite" else "postgres"

@@ -25,6 +25,8 @@ TABLES = {
     "chat_leases",
     "turn_requests",
     "chat_creators",
+    "arenas",
+    "arena_contestants",
 }
 
 
