@@ -26,11 +26,11 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_in_process(settings: Settings, graceful_s: int = 2) -> AsyncIterator[Served]:
+async def serve_in_process(settings: Settings, graceful_s: int = 2, port: int = 0) -> AsyncIterator[Served]:
     """Runs uvicorn as a task owned by this context; on exit it shuts down (lifespan included) and is awaited."""
     app = create_app(settings, run_service)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_s
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_s
     )
     server = HearthServer(config, app)
     serving = asyncio.create_task(server.serve(), name="uvicorn")

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # each agent's own state (its sessions), default data_dir/agents; nodes sharing one PostgreSQL point it at
     # storage they all see at the same path, so a chat that moves node resumes its agents' sessions there
     agent_state_dir: Path | None = None
+    # hearth's /mcp as the agents reach it (e.g. http://127.0.0.1:8420/mcp): OpenCode and ACP agents that take MCP
+    # servers get hearth's tools and can delegate work (submit_task). Unset: agents get no hearth tools
+    agent_mcp_url: str | None = None
     config_file: Path | None = None  # TOML with [[agents]] tables for operator-configured agents
     # this machine's hostname: nodes sharing one PostgreSQL need distinct ids (set it for two nodes on one machine)
     node_id: str = Field(default_factory=socket.gethostname, min_length=1)

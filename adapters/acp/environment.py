@@ -40,25 +40,27 @@ def agent_environment(spec: AgentSpec, runtime: BackendRuntime) -> dict[str, str
         directory.mkdir(parents=True, exist_ok=True)
     env = {key: value for key in _INHERITED if (value := os.environ.get(key)) is not None}
     env.update({"HOME": str(home), **{key: str(path) for key, path in xdg.items()}})
-    env.update(_settings_for(spec, runtime.provider, home))
+    env.update(_settings_for(spec, runtime.provider, home, delegating=runtime.hearth_mcp is not None))
     env.update(provider_env(spec, runtime.provider))
     return env
 
 
-def _settings_for(spec: AgentSpec, provider: ProviderConfig, home: Path) -> dict[str, str]:
+def _settings_for(spec: AgentSpec, provider: ProviderConfig, home: Path, *, delegating: bool) -> dict[str, str]:
     """Per-agent settings files (written every spawn: the provider may have changed) and extra variables."""
     program = Path(spec.command).name
     if program == "qwen":
-        _write_json(
-            home / ".qwen" / "settings.json",
-            {
-                "security": {"auth": {"selectedType": "openai"}},
-                "model": {"name": provider.openai_model},
-                "privacy": {"usageStatisticsEnabled": False},
-                "telemetry": {"enabled": False},
-                "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
-            },
-        )
+        settings: dict[str, object] = {
+            "security": {"auth": {"selectedType": "openai"}},
+            "model": {"name": provider.openai_model},
+            "privacy": {"usageStatisticsEnabled": False},
+            "telemetry": {"enabled": False},
+            "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+        }
+        if delegating:
+            # qwen hides MCP tools behind its tool_search tool until the model searches for them; without that tool
+            # it declares them directly, and hearth's few tools (session/new mcpServers) are then always in reach
+            settings["tools"] = {"exclude": ["tool_search"]}
+        _write_json(home / ".qwen" / "settings.json", settings)
     elif program == "gemini":
         _write_json(
             home / ".gemini" / "settings.json",

@@ -46,7 +46,8 @@ class OneShotAcpBackend:
         process = started.unwrap()
         try:
             async with asyncio.timeout(SESSION_NEW_TIMEOUT_S):
-                created = await process.connection.new_session(cwd=spec.cwd, mcp_servers=[])
+                hearth = process.mcp_servers(self._runtime.hearth_mcp)
+                created = await process.connection.new_session(cwd=spec.cwd, mcp_servers=hearth)
         except Exception as error:
             detail = f"{self.spec.name}: session/new failed ({type(error).__name__}: {error}); {process.exit_report()}"
             await process.aclose()

@@ -17,7 +17,17 @@ from typing import IO
 
 from acp import PROTOCOL_VERSION
 from acp.core import ClientSideConnection
-from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation, InitializeResponse
+from acp.schema import AcpMcpServer as AcpMcp
+from acp.schema import (
+    ClientCapabilities,
+    FileSystemCapabilities,
+    HttpHeader,
+    HttpMcpServer,
+    Implementation,
+    InitializeResponse,
+    McpServerStdio,
+    SseMcpServer,
+)
 from returns.result import Failure, Result, Success
 
 from adapters.acp.client import HearthAcpClient
@@ -27,7 +37,7 @@ from adapters.sandbox.shim import confined_env
 from core.agents import AgentSpec
 from core.errors import AgentUnavailable, DomainError
 from core.model import ProcessRecord
-from core.ports.agents import BackendRuntime
+from core.ports.agents import BackendRuntime, McpEndpoint
 from core.ports.clock import Clock
 from core.ports.store import ProcessRegistry
 
@@ -175,6 +185,15 @@ class AcpProcess:
         caps = self.capabilities.agent_capabilities if self.capabilities else None
         session_caps = caps.session_capabilities if caps else None
         return bool(session_caps and session_caps.resume is not None)
+
+    def mcp_servers(self, hearth: McpEndpoint | None) -> list[HttpMcpServer | SseMcpServer | AcpMcp | McpServerStdio]:
+        """hearth's own MCP endpoint for ``session/new`` and ``session/load``, when the agent takes MCP over HTTP."""
+        caps = self.capabilities.agent_capabilities if self.capabilities else None
+        takes_http = bool(caps and caps.mcp_capabilities and caps.mcp_capabilities.http)
+        if hearth is None or not takes_http:
+            return []
+        headers = [HttpHeader(name=name, value=value) for name, value in hearth.headers.items()]
+        return [HttpMcpServer(type="http", name="hearth", url=hearth.url, headers=headers)]
 
     async def wait_exited(self, within_s: float) -> int | None:
         with contextlib.suppress(TimeoutError):

@@ -105,9 +105,10 @@ class WarmAcpBackend:
             await session.close()
             del self._sessions[spec.resume_id]
             reset_reason = resumed.failure()
+        hearth = process.mcp_servers(self._runtime.hearth_mcp)
         try:
             created = await asyncio.wait_for(
-                process.connection.new_session(cwd=spec.cwd, mcp_servers=[]), timeout=SESSION_CALL_TIMEOUT_S
+                process.connection.new_session(cwd=spec.cwd, mcp_servers=hearth), timeout=SESSION_CALL_TIMEOUT_S
             )
         except Exception as error:
             detail = f"{self.spec.name}: session/new failed ({type(error).__name__}: {error}); {process.exit_report()}"
@@ -185,7 +186,8 @@ class WarmAcpBackend:
         try:
             async with asyncio.timeout(SESSION_CALL_TIMEOUT_S):
                 if process.can_load:
-                    await process.connection.load_session(cwd=cwd, session_id=session_id, mcp_servers=[])
+                    hearth = process.mcp_servers(self._runtime.hearth_mcp)
+                    await process.connection.load_session(cwd=cwd, session_id=session_id, mcp_servers=hearth)
                 else:
                     await process.connection.resume_session(cwd=cwd, session_id=session_id)
         except RequestError as error:

@@ -117,7 +117,7 @@ class OpenCodeServerBackend:
             self.spec,
             self._dirs.root,
             self.runtime.worktrees_root,
-            server_env(self.spec, self.runtime.provider, self._dirs, password),
+            server_env(self.spec, self.runtime.provider, self._dirs, password, self.runtime.hearth_mcp),
         )
         if isinstance(confined, Failure):
             return Failure(confined.failure())

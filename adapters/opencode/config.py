@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.agents import AgentSpec, ProviderConfig
+from core.ports.agents import McpEndpoint
 
 PROVIDER_ID = "hearth"
 SERVER_USER = "opencode"
@@ -66,7 +67,7 @@ def state_dirs(agent_state_root: str, agent: str) -> StateDirs:
     return StateDirs(Path(agent_state_root) / agent)
 
 
-def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
+def config_content(spec: AgentSpec, provider: ProviderConfig, hearth_mcp: McpEndpoint | None = None) -> str:
     """OpenCode config JSON for one OpenAI-compatible provider (the only shape verified offline)."""
     model = provider.openai_model
     permission = "allow" if spec.permission == "auto" else "ask"
@@ -91,6 +92,10 @@ def config_content(spec: AgentSpec, provider: ProviderConfig) -> str:
         "lsp": False,
         "formatter": False,  # the file an agent writes is the file hearth diffs, not a reformatted one
     }
+    if hearth_mcp is not None:  # hearth's tools (OpenCode names them hearth_<tool>), for delegating work
+        config["mcp"] = {
+            "hearth": {"type": "remote", "url": hearth_mcp.url, "headers": hearth_mcp.headers, "enabled": True}
+        }
     return json.dumps(config)
 
 
@@ -99,14 +104,16 @@ def _model_entry(model: str) -> dict[str, object]:
     return {"name": model, "limit": {"context": 128000, "output": 8192}}
 
 
-def server_env(spec: AgentSpec, provider: ProviderConfig, dirs: StateDirs, password: str) -> dict[str, str]:
+def server_env(
+    spec: AgentSpec, provider: ProviderConfig, dirs: StateDirs, password: str, hearth_mcp: McpEndpoint | None = None
+) -> dict[str, str]:
     """The whole environment of the server process: nothing else leaks in from hearth's own."""
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         **dirs.xdg(),
         **OFFLINE_SWITCHES,
-        "OPENCODE_CONFIG_CONTENT": config_content(spec, provider),
+        "OPENCODE_CONFIG_CONTENT": config_content(spec, provider, hearth_mcp),
         "OPENCODE_SERVER_PASSWORD": password,
         "OPENCODE_SERVER_USERNAME": SERVER_USER,
         **spec.env,

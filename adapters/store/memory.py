@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from adapters.store.memory_arenas import MemoryArenas
+from adapters.store.memory_creators import MemoryCreators
 from adapters.store.memory_history import MemoryHistory
 from adapters.store.memory_nodes import MemoryNodes
 from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
@@ -31,7 +32,7 @@ from core.model import (
 )
 
 
-class MemoryStore(MemoryTurns, MemoryHistory, MemoryNodes, MemoryArenas):
+class MemoryStore(MemoryTurns, MemoryHistory, MemoryNodes, MemoryCreators, MemoryArenas):
     """Implements ``core.ports.store.Store`` in memory; everything is gone when the object is."""
 
     def __init__(self) -> None:

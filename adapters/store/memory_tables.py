@@ -79,6 +79,7 @@ class MemoryTables:
     turn_requests: list[TurnRequest] = field(default_factory=list)  # oldest first
     idempotent: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, key) -> JSON response
     processes: dict[tuple[str, str, int], ProcessRecord] = field(default_factory=dict)  # by (node_id, key, pid)
+    creators: dict[str, str] = field(default_factory=dict)  # creator key -> chat_id
     arenas: dict[str, Arena] = field(default_factory=dict)  # insertion order is creation order
 
     def need_chat(self, chat_id: str | None) -> None:
@@ -127,6 +128,7 @@ class MemoryTables:
         self.sessions = {key: value for key, value in self.sessions.items() if key[0] != chat_id}
         self.pending = {key: value for key, value in self.pending.items() if key[0] != chat_id}
         self.leases.pop(chat_id, None)
+        self.creators = {key: value for key, value in self.creators.items() if value != chat_id}
         self.arenas = {
             key: arena.model_copy(update={"chat_id": None}) if arena.chat_id == chat_id else arena
             for key, arena in self.arenas.items()

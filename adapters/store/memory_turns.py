@@ -9,7 +9,7 @@ from datetime import datetime
 from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
 from adapters.store.rows import as_utc, need_terminal, oldest_first
 from core.events import AgentEvent, dump_event
-from core.model import AgentSessionStatus, StoredEvent, Task, TaskStatus, Usage
+from core.model import AgentSessionStatus, StoredEvent, Task, TaskOrigin, TaskStatus, Usage
 from core.usage import combine
 
 
@@ -77,7 +77,8 @@ class MemoryTurns:
         self._tables.tasks[task_id] = finished
         if reply is not None:
             self._tables.replies[task_id] = reply
-        if current.chat_id is not None and current.status == TaskStatus.RUNNING:  # a turn ran
+        # a chat turn ran on the (chat, agent) session; a task of another origin ran one-shot and leaves it alone
+        if current.chat_id is not None and current.status == TaskStatus.RUNNING and current.origin is TaskOrigin.CHAT:
             self._count_turn(current.chat_id, current.agent, usage, at)
         return finished
 

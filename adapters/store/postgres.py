@@ -19,6 +19,7 @@ import asyncpg
 from adapters.store import rows
 from adapters.store.postgres_arenas import PostgresArenas
 from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, open_pool, quote_ident, redact
+from adapters.store.postgres_creators import PostgresCreators
 from adapters.store.postgres_history import PostgresHistory
 from adapters.store.postgres_nodes import PostgresNodes
 from adapters.store.postgres_sql import SQL
@@ -39,7 +40,7 @@ _utc = rows.time_or_none
 CLOSE_TIMEOUT_S = 10.0
 
 
-class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresArenas):
+class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresCreators, PostgresArenas):
     """Implements every role of ``core.ports.store.Store`` on PostgreSQL."""
 
     def __init__(self, pool: asyncpg.Pool, where: str) -> None:

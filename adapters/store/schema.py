@@ -265,6 +265,17 @@ CREATE INDEX tasks_by_chat_agent ON tasks (chat_id, agent, queue_seq);
 CREATE INDEX tasks_finished_by_chat ON tasks (chat_id, queue_seq) WHERE status IN ('succeeded', 'failed', 'cancelled');
 """
 
+# v5: work from outside a chat (tasks, MCP clients) names a creator key; the key resolves to one chat, created by
+# the first task that names it. The row goes with its chat; a closed chat's creator is mapped to a new chat.
+_V5 = """
+CREATE TABLE chat_creators (
+    creator TEXT PRIMARY KEY,
+    chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    created_at {time} NOT NULL
+);
+CREATE INDEX chat_creators_by_chat ON chat_creators (chat_id);
+"""
+
 # v6: the arena. An arena belongs to a chat; each contestant is a chat-less task (its run) with its own forked
 # worktree. The values beyond the keys are JSON text (``core.arena``), read back whole.
 _V6 = """
@@ -292,6 +303,7 @@ MIGRATIONS: dict[Dialect, dict[int, str]] = {
         2: _V2.format(time="TEXT", serial="INTEGER"),
         3: _V3.format(flag="INTEGER NOT NULL DEFAULT 0"),
         4: _V4.format(time="TEXT"),
+        5: _V5.format(time="TEXT"),
         6: _V6.format(time="TEXT"),
     },
     "postgres": {
@@ -299,6 +311,7 @@ MIGRATIONS: dict[Dialect, dict[int, str]] = {
         2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY"),
         3: _V3.format(flag="BOOLEAN NOT NULL DEFAULT FALSE"),
         4: _V4.format(time="TIMESTAMPTZ"),
+        5: _V5.format(time="TIMESTAMPTZ"),
         6: _V6.format(time="TIMESTAMPTZ"),
     },
 }

@@ -18,6 +18,7 @@ from typing import Self
 from adapters.store import rows
 from adapters.store.sqlite_arenas import SqliteArenas
 from adapters.store.sqlite_conn import SqliteConnection
+from adapters.store.sqlite_creators import SqliteCreators
 from adapters.store.sqlite_history import SqliteHistory
 from adapters.store.sqlite_nodes import SqliteNodes
 from adapters.store.sqlite_sql import SQL
@@ -36,7 +37,7 @@ from core.model import (
 _t = rows.time_text
 
 
-class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteArenas):
+class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, SqliteArenas):
     """Implements every role of ``core.ports.store.Store`` on a SQLite file."""
 
     def __init__(self, db: SqliteConnection) -> None:

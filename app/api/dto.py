@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,20 @@ class TurnSubmit(Body):
     prompt: str = Field(min_length=1)
     model: str | None = Field(default=None, max_length=200)
     origin: TaskOrigin = TaskOrigin.CHAT
+
+
+class TaskSubmit(Body):
+    repo_path: str = Field(min_length=1, max_length=4096)
+    agent: str = Field(min_length=1, max_length=64)
+    prompt: str = Field(min_length=1)
+    origin: Literal["new_task", "mcp", "arena"]
+    creator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the chat the task runs in: a chat id, or any key (an MCP client id) whose first task opens it",
+    )
+    model: str | None = Field(default=None, max_length=200)
 
 
 class CloseRequest(Body):
@@ -74,6 +88,22 @@ def turn_json(task: Task) -> dict[str, Any]:
     """Built through ``TurnView`` so the OpenAPI document is the shape sent."""
     base = f"/api/chats/{task.chat_id}/turns/{task.id}"
     return TurnView(**dict(task), url=base, events_url=f"{base}/events").model_dump(mode="json")
+
+
+class ChatView(Chat):
+    url: str
+
+
+class TaskView(BaseModel):
+    """A submitted task: the queued turn, the chat it runs in, and whether the task opened that chat."""
+
+    task: TurnView
+    chat: ChatView
+    chat_created: bool
+
+
+def task_json(task: Task, chat: Chat, chat_created: bool) -> dict[str, Any]:
+    return {"task": turn_json(task), "chat": chat_json(chat), "chat_created": chat_created}
 
 
 def change_json(change: PendingChange) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from app.api.chats import ChatController
 from app.api.console import console_routes
 from app.api.history import HistoryController
 from app.api.idempotency import Idempotency
+from app.api.mcp.mount import mcp_mount
 from app.api.problems import EXCEPTION_HANDLERS
 from app.api.system import SystemController
+from app.api.tasks import TaskController
 from app.api.turns import TurnController
 from app.settings import Settings
 from app.usecases.bundle import ServesUseCases, UseCases
@@ -46,9 +48,11 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
     """Refuses to build an app that would listen beyond loopback without a token."""
     check_binding(settings.host, settings.api_token)
 
+    mcp = mcp_mount(lambda: _use_cases(app.state), settings.host, settings.api_token)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_service(settings) as service:
+        async with open_service(settings) as service, mcp.running():
             app.state.service = service
             app.state.idempotency = Idempotency(service.use_cases.replays)
             try:
@@ -61,12 +65,14 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
         return idempotency
 
     guards: list[Any] = [bearer_guard(settings.api_token)] if settings.api_token else []
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             ChatController,
             TurnController,
             ChangesController,
             SystemController,
+            TaskController,
+            mcp.handler,
             ArenaController,
             HistoryController,
             *console_routes(),
@@ -80,6 +86,7 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             "agents": _provide(lambda u: u.agents),
             "streams": _provide(lambda u: u.streams),
             "system": _provide(lambda u: u.system),
+            "tasks": _provide(lambda u: u.tasks),
             "arenas": _provide(lambda u: u.arenas),
             "history": _provide(lambda u: u.history),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
@@ -94,3 +101,4 @@ def create_app(settings: Settings, open_service: OpenService) -> Litestar:
             log_exceptions="debug",
         ),
     )
+    return app

@@ -24,7 +24,7 @@ from core.agents import AgentSpec
 from core.handoff import HistoryBudget
 from core.lifecycle import WatchdogPolicy
 from core.model import BackendKind
-from core.ports.agents import AgentBackend, BackendRuntime
+from core.ports.agents import AgentBackend, BackendRuntime, McpEndpoint
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.processes import HostProcesses
@@ -46,7 +46,15 @@ def backend_runtime(settings: Settings) -> BackendRuntime:
         acp_recycle_mib=settings.acp_recycle_mib,
         agent_state_dir=str(settings.agent_state_root),
         worktrees_dir=str(settings.chat_worktrees_dir),
+        hearth_mcp=hearth_mcp_of(settings),
     )
+
+
+def hearth_mcp_of(settings: Settings) -> McpEndpoint | None:
+    if settings.agent_mcp_url is None:
+        return None
+    headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
+    return McpEndpoint(url=settings.agent_mcp_url, headers=headers)
 
 
 @dataclass

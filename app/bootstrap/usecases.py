@@ -13,6 +13,7 @@ from app.usecases.history import History
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import NodeFacts, System
+from app.usecases.tasks import Tasks
 from app.usecases.turns import Turns
 from app.version import VERSION
 
@@ -102,6 +103,7 @@ def use_cases_of(node: Node) -> UseCases:
         streams=streams,
         system=system,
         replays=Replays(store=store),
+        tasks=Tasks(chats=chats, turns=turns, creators=store, worktrees=node.worktrees, clock=clock),
         arenas=arenas,
         history=History(chats=chats, queue=store, journal=store),
     )

@@ -100,7 +100,7 @@ async def stream_turn(client: httpx.AsyncClient, events_url: str, renderer: Rend
     return "unknown"
 
 
-def _problem(response: httpx.Response) -> str:
+def problem_of(response: httpx.Response) -> str:
     try:
         body = response.json()
         return f"{response.status_code} {body.get('title', '')}: {body.get('detail', response.text)}"
@@ -118,7 +118,7 @@ async def chat_session(base_url: str, token: str | None, repo: str, agent: str, 
             print(f"hearth: cannot reach {base_url} ({exc}); start it with `hearth serve`", file=sys.stderr)
             return 2
         if created.status_code != 201:
-            print(f"hearth: cannot open a chat on {repo}: {_problem(created)}", file=sys.stderr)
+            print(f"hearth: cannot open a chat on {repo}: {problem_of(created)}", file=sys.stderr)
             return 1
         chat_id = created.json()["id"]
         print(f"chat {chat_id} on {repo} with {agent}. /agent NAME, /model NAME, /diff, /apply, /cancel, /quit")
@@ -151,17 +151,17 @@ async def chat_session(base_url: str, token: str | None, repo: str, agent: str, 
                 continue
             if line == "/apply":
                 applied = await client.post(f"/api/chats/{chat_id}/changes/apply", json={})
-                print("applied" if applied.status_code == 200 else _problem(applied))
+                print("applied" if applied.status_code == 200 else problem_of(applied))
                 continue
             if line == "/cancel":
                 if "turn" in current:
                     response = await client.post(f"/api/chats/{chat_id}/turns/{current['turn']}/cancel")
-                    print(response.json().get("cancel", _problem(response)))
+                    print(response.json().get("cancel", problem_of(response)))
                 continue
             body = {"agent": agent, "prompt": line, **({"model": model} if model else {})}
             submitted = await client.post(f"/api/chats/{chat_id}/turns", json=body)
             if submitted.status_code != 202:
-                print(_problem(submitted))
+                print(problem_of(submitted))
                 continue
             turn = submitted.json()
             current["turn"] = turn["id"]

@@ -55,12 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_serve)
-    from app.cli import agents, arena, chat, demo, worktrees
+    from app.cli import agents, arena, chat, demo, mcp, task, worktrees
 
     chat.register(sub)
     demo.register(sub)
     agents.register(sub)
     worktrees.register(sub)
+    mcp.register(sub)
+    task.register(sub)
     arena.register(sub)
     return parser
 

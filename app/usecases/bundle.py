@@ -13,6 +13,7 @@ from app.usecases.history import History
 from app.usecases.replays import Replays
 from app.usecases.streams import EventStreams
 from app.usecases.system import System
+from app.usecases.tasks import Tasks
 from app.usecases.turns import Turns
 
 
@@ -25,6 +26,7 @@ class UseCases:
     streams: EventStreams
     system: System
     replays: Replays
+    tasks: Tasks
     arenas: Arenas
     history: History
 

@@ -57,6 +57,9 @@ class Chats:
     async def all(self) -> list[Chat]:
         return await self._chats.list_chats()
 
+    async def find(self, chat_id: str) -> Chat | None:
+        return await self._chats.get_chat(chat_id)
+
     async def get(self, chat_id: str) -> Chat:
         chat = await self._chats.get_chat(chat_id)
         if chat is None:

@@ -18,6 +18,7 @@ from app.usecases.chats import Chats
 from app.usecases.errors import Refused, ShuttingDown, ok
 from core.agents import AgentSpec, ProviderConfig, check_turn_model
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
+from core.events import TextDelta
 from core.model import Task, TaskOrigin, TurnRequest, TurnRequestKind
 from core.permissions import check_option, open_question_options
 from core.ports.bus import EventBus
@@ -60,18 +61,7 @@ class Turns:
         self._max_prompt_chars = max_prompt_chars
 
     async def submit(self, chat_id: str, agent: str, prompt: str, model: str | None, origin: TaskOrigin) -> Task:
-        if len(prompt) > self._max_prompt_chars:
-            limit = self._max_prompt_chars
-            detail = f"the prompt has {len(prompt)} characters; the limit is {limit} (HEARTH_MAX_PROMPT_CHARS)"
-            raise Refused(TooLarge(detail=detail, field="prompt", limit=limit))
-        if not self._dispatcher.accepting:
-            raise ShuttingDown()
-        if agent not in self._specs:
-            known = ", ".join(sorted(self._specs))
-            raise Refused(InvalidInput(detail=f"unknown agent {agent!r}; configured agents: {known}", field="agent"))
-        if not prompt.strip():
-            raise Refused(InvalidInput(detail="the prompt is empty", field="prompt"))
-        ok(check_turn_model(self._specs[agent], self._provider, model))
+        self.check(agent, prompt, model)
         await self._chats.get_open(chat_id)
         task = Task(
             id=new_id("turn"),
@@ -87,11 +77,32 @@ class Turns:
         await self._announce_work()  # the chat may be leased to another node
         return queued
 
+    def check(self, agent: str, prompt: str, model: str | None) -> None:
+        """Refuse a turn that could never run (too long, blank, unknown agent or model, shutting down)."""
+        if len(prompt) > self._max_prompt_chars:
+            limit = self._max_prompt_chars
+            detail = f"the prompt has {len(prompt)} characters; the limit is {limit} (HEARTH_MAX_PROMPT_CHARS)"
+            raise Refused(TooLarge(detail=detail, field="prompt", limit=limit))
+        if not self._dispatcher.accepting:
+            raise ShuttingDown()
+        if agent not in self._specs:
+            known = ", ".join(sorted(self._specs))
+            raise Refused(InvalidInput(detail=f"unknown agent {agent!r}; configured agents: {known}", field="agent"))
+        if not prompt.strip():
+            raise Refused(InvalidInput(detail="the prompt is empty", field="prompt"))
+        ok(check_turn_model(self._specs[agent], self._provider, model))
+
     async def get(self, chat_id: str, turn_id: str) -> Task:
         task = await self._queue.get_task(turn_id)
         if task is None or task.chat_id != chat_id:
             raise Refused(NotFound(detail=f"turn {turn_id} does not exist in chat {chat_id}", field="turn_id"))
         return task
+
+    async def reply(self, chat_id: str, turn_id: str) -> str:
+        """The agent's visible text of the turn so far, deltas concatenated in journal order."""
+        await self.get(chat_id, turn_id)
+        events = await self._journal.list_events(turn_id)
+        return "".join(row.event.text for row in events if isinstance(row.event, TextDelta))
 
     async def cancel(self, chat_id: str, turn_id: str) -> tuple[Task, str]:
         """The turn as it is now, and what the cancel did: dequeued, interrupting, or already_finished."""

@@ -101,6 +101,13 @@ class AgentBackend(Protocol):
         ...
 
 
+class McpEndpoint(Frozen):
+    """hearth's own MCP endpoint as the agents reach it, so a warm agent can delegate work (``submit_task``)."""
+
+    url: str
+    headers: dict[str, str] = {}
+
+
 class BackendRuntime(Frozen):
     """What every backend is constructed with, besides its AgentSpec, the registry and a clock."""
 
@@ -121,6 +128,8 @@ class BackendRuntime(Frozen):
     @property
     def worktrees_root(self) -> str:
         return self.worktrees_dir or str(PurePath(self.data_dir, "worktrees"))
+
+    hearth_mcp: McpEndpoint | None = None  # None: agents get no hearth tools
 
     @property
     def agent_state_root(self) -> str:

@@ -75,6 +75,16 @@ class AgentSessionStore(Protocol):
     ) -> None: ...
 
 
+class ChatCreators(Protocol):
+    """Creator keys: work from outside a chat (a task, an MCP client) names a creator, which owns one chat."""
+
+    async def resolve_creator_chat(self, creator: str, candidate: Chat) -> tuple[Chat, bool]:
+        """The open chat ``creator`` maps to, or else ``candidate`` created and mapped to it (True: created), in one
+        transaction: concurrent calls with one key create exactly one chat. A key whose chat was closed or deleted
+        is mapped to ``candidate``."""
+        ...
+
+
 class TaskQueue(Protocol):
     """Turns (tasks): queued, claimed by one node, finished once."""
 
@@ -114,6 +124,7 @@ class TaskQueue(Protocol):
         """Terminal status plus usage added to the (chat, agent) session, turn counted, session idle: one tx.
 
         ``usage`` None: the agent reported none; the task keeps None and the session's usage is unchanged.
+        A task whose origin is not ``chat`` ran one-shot: the (chat, agent) session is left as it was.
         ``reply`` is the turn's visible text, kept for the handoff (None: read from its events when needed)."""
         ...
 
@@ -270,6 +281,7 @@ class StoreConnection(Protocol):
 
 class Store(
     ChatStore,
+    ChatCreators,
     ArenaStore,
     WorktreeStore,
     AgentSessionStore,

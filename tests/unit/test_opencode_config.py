@@ -13,6 +13,7 @@ from adapters.opencode.config import config_content, server_env, state_dirs
 from adapters.opencode.leftovers import is_our_server
 from adapters.opencode.process import describe_exit
 from core.agents import BUILTIN_AGENTS, ProviderConfig
+from core.ports.agents import McpEndpoint
 
 SPEC = next(spec for spec in BUILTIN_AGENTS if spec.name == "opencode")
 PROVIDER = ProviderConfig(openai_base_url="http://127.0.0.1:9999/v1", openai_api_key="sk-test", openai_model="m1")
@@ -43,6 +44,20 @@ def test_the_config_points_the_provider_at_the_configured_endpoint() -> None:
     assert config["snapshot"] is False  # hearth diffs the worktree itself; OpenCode's snapshots only cost time
     asking = json.loads(config_content(SPEC.model_copy(update={"permission": "ask"}), PROVIDER))
     assert asking["permission"]["edit"] == asking["permission"]["bash"] == "ask"
+
+
+def test_hearth_mcp_is_configured_only_when_an_endpoint_is_given() -> None:
+    assert "mcp" not in json.loads(config_content(SPEC, PROVIDER))
+    endpoint = McpEndpoint(url="http://127.0.0.1:8420/mcp", headers={"Authorization": "Bearer t"})
+    config = json.loads(config_content(SPEC, PROVIDER, endpoint))
+    assert config["mcp"] == {
+        "hearth": {
+            "type": "remote",
+            "url": "http://127.0.0.1:8420/mcp",
+            "headers": {"Authorization": "Bearer t"},
+            "enabled": True,
+        }
+    }
 
 
 def test_a_death_is_described_with_its_signal_and_last_output() -> None:

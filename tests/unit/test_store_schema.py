@@ -24,6 +24,7 @@ TABLES = {
     "processes",
     "chat_leases",
     "turn_requests",
+    "chat_creators",
     "arenas",
     "arena_contestants",
 }
