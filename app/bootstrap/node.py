@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from app.bootstrap.adapters import build_backend, host_processes
+from app.bootstrap.adapters import build_backend, host_processes, memory_budget_bytes
+from app.memory.admission import Admission
+from app.memory.budget import MemoryBudget
 from app.metrics import Metrics
 from app.pool import AgentPool
 from app.settings import Settings
@@ -21,6 +23,7 @@ from app.upkeep.recovery import LostTurns, RecoveryReport
 from app.usecases.bundle import UseCases
 from core.agents import AgentSpec
 from core.lifecycle import WatchdogPolicy
+from core.lifecycle.budget import BudgetPolicy
 from core.model import BackendKind
 from core.ports.agents import AgentBackend, BackendRuntime
 from core.ports.bus import EventBus
@@ -68,6 +71,7 @@ class Node:
     lost_turns: LostTurns
     leases: ChatLeases
     jobs: Jobs
+    memory: MemoryBudget
     recovery: RecoveryReport = field(default_factory=RecoveryReport)
     use_cases: UseCases = field(init=False)
 
@@ -157,16 +161,31 @@ def assemble(
         snapshot_retention=timedelta(days=settings.snapshot_retention_days),
         health_timeout_s=settings.health_timeout_s,
         lease_renewal_s=settings.lease_ttl_s / 3,
+        memory_s=settings.memory_sample_interval_s,
     )
     all_backends = {**backends, **{f"{n}/one-shot": b for n, b in oneshot.items()}}
-    jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals)
+    processes = host_processes()
+    memory = MemoryBudget(
+        pool=pool,
+        backends=all_backends,
+        processes=processes,
+        clock=clock,
+        metrics=metrics,
+        policy=BudgetPolicy(
+            budget_bytes=memory_budget_bytes(settings),
+            floor=settings.memory_floor,
+            background_grace_s=settings.background_grace_s,
+        ),
+    )
+    pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s).admit
+    jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals, memory)
     return Node(
         settings=settings,
         clock=clock,
         store=store,
         bus=bus,
         worktrees=worktrees,
-        processes=host_processes(),
+        processes=processes,
         specs=specs,
         backends=backends,
         oneshot_backends=oneshot,
@@ -178,4 +197,5 @@ def assemble(
         lost_turns=lost,
         leases=leases,
         jobs=jobs,
+        memory=memory,
     )

@@ -73,6 +73,7 @@ def use_cases_of(node: Node) -> UseCases:
         recovery=node.recovery,
         metrics=node.metrics,
         processes=node.processes,
+        memory=node.memory,
     )
     return UseCases(
         chats=chats,
