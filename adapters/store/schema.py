@@ -252,17 +252,26 @@ UPDATE agent_sessions SET usage_known = (input_tokens + output_tokens + reasonin
     cost_known = (cost_usd > 0);
 """
 
+# v7: a chat may ask that a turn cut short by an agent crash or a restart be continued; a continuation turn names
+# the turn it continues.
+_V7 = """
+ALTER TABLE chats ADD COLUMN on_interrupt TEXT NOT NULL DEFAULT 'stop';
+ALTER TABLE tasks ADD COLUMN continues TEXT;
+"""
+
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
     "sqlite": {
         1: _V1_SQLITE,
         2: _V2.format(time="TEXT", serial="INTEGER"),
         3: _V3.format(flag="INTEGER NOT NULL DEFAULT 0"),
+        7: _V7,
     },
     "postgres": {
         1: _V1_POSTGRES,
         2: _V2.format(time="TIMESTAMPTZ", serial="BIGINT GENERATED ALWAYS AS IDENTITY"),
         3: _V3.format(flag="BOOLEAN NOT NULL DEFAULT FALSE"),
+        7: _V7,
     },
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.model import AgentSession, Chat, PendingChange, Task, TaskOrigin
+from core.model import AgentSession, Chat, OnInterrupt, PendingChange, Task, TaskOrigin
 
 
 class Body(BaseModel):
@@ -17,6 +17,12 @@ class ChatCreate(Body):
     repo_path: str = Field(min_length=1, max_length=4096)
     ref: str | None = Field(default=None, max_length=255)
     title: str | None = Field(default=None, max_length=200)
+    # "continue": a turn cut short by an agent crash or a hearth restart is followed by a continuation turn
+    on_interrupt: OnInterrupt = OnInterrupt.STOP
+
+
+class ChatUpdate(Body):
+    on_interrupt: OnInterrupt
 
 
 class TurnSubmit(Body):

@@ -12,6 +12,7 @@ from app.memory.budget import MemoryBudget
 from app.metrics import Metrics
 from app.pool import AgentPool
 from app.settings import Settings
+from app.turns.continuation import Continuations
 from app.turns.dispatcher import Dispatcher
 from app.turns.registry import TurnRegistry
 from app.turns.runner import TurnRunner
@@ -141,6 +142,7 @@ def assemble(
         poll_interval_s=settings.dispatch_poll_s,
     )
     bus.on_work(dispatcher.wake)  # a turn queued or a request relayed through any node
+    runner.continuations = Continuations(chats=store, queue=store, clock=clock, wake=dispatcher.wake)
     lost = LostTurns(journal=store, sessions=store, bus=bus)
     leases = ChatLeases(
         leases=store,

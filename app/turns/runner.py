@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from returns.result import Failure, Result, Success
 
 from app.metrics import Metrics
+from app.turns.continuation import Continuations
 from app.turns.journal import TurnJournal
 from app.turns.registry import TurnRegistry
 from app.turns.sessions import OpenSession, TurnSessions
@@ -26,6 +27,7 @@ from app.turns.stream import StreamResult, stream_turn
 from app.turns.transcript import load_transcript
 from core.agents import ModelPrice
 from core.changes import attribution_stamp, reconcile_pending
+from core.continuation import Interruption
 from core.errors import Conflict, DomainError
 from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
 from core.lifecycle import WatchdogPolicy
@@ -71,6 +73,7 @@ class TurnRunner:
         watchdog: WatchdogPolicy,
         prices: Mapping[str, ModelPrice],
         store_retry: StoreRetry = StoreRetry(),
+        continuations: Continuations | None = None,
     ) -> None:
         self._chats = chats
         self._worktree_rows = worktree_rows
@@ -86,6 +89,8 @@ class TurnRunner:
         self._watchdog = watchdog
         self._prices = prices  # agent -> its provider's price, for the usage ledger (``core.usage``)
         self._store_retry = store_retry
+        self.continuations = continuations
+        self._crashed: set[str] = set()  # turns whose agent process died under them
 
     async def run(self, task: Task) -> Task:
         """Runs a claimed task to a terminal state; always finishes the task (shutdown included) before returning."""
@@ -108,6 +113,10 @@ class TurnRunner:
             terminal = TurnFailed(session_id="", turn_id=task.id, error=error)
         finished = await self._finish(task, journal, terminal, retry=self._store_retry)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
+        if task.id in self._crashed:
+            self._crashed.discard(task.id)
+            if self.continuations is not None:
+                await self.continuations.after(finished, Interruption.AGENT_CRASH)
         return finished
 
     async def _finish(self, task: Task, journal: TurnJournal, terminal: TerminalEvent, *, retry: StoreRetry) -> Task:
@@ -145,6 +154,8 @@ class TurnRunner:
         try:
             result = await self._converse(task, journal, chat, session)
             unresponsive = result.agent_unresponsive
+            if isinstance(result.terminal, TurnFailed) and not unresponsive and not session.handle.is_alive():
+                self._crashed.add(task.id)
         except asyncio.CancelledError:
             await asyncio.shield(session.handle.cancel())  # shutdown: interrupt the agent, never leave it working
             raise
