@@ -40,7 +40,7 @@ def test_every_statement_is_a_whole_create_alter_or_backfill(dialect: Dialect) -
 
 
 def test_versions_run_in_order_from_the_current_one() -> None:
-    assert [v for v, _ in pending_versions("sqlite", 0, "x")] == list(range(1, LATEST_VERSION + 1))
+    assert [v for v, _ in pending_versions("sqlite", 0, "x")] == sorted(MIGRATIONS["sqlite"])
     assert pending_versions("postgres", LATEST_VERSION, "x") == []
 
 
