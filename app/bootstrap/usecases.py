@@ -52,6 +52,7 @@ def use_cases_of(node: Node) -> UseCases:
         backends=node.backends,
         pool=node.pool,
         locate=locate_agent(settings.agents_dir),
+        memory=node.memory,
     )
     facts = NodeFacts(
         version=VERSION,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from returns.result import Result, Success
 
+from app.memory.budget import MemoryBudget
 from app.pool import AgentPool
 from app.turns.transcript import load_transcript
 from app.usecases.chats import Chats
@@ -39,6 +40,7 @@ class AgentInfo(Frozen):
     permission: str
     capabilities: Capabilities
     live_sessions: int
+    memory_bytes: int = 0  # its process trees at the memory budget's last sample (/api/agents/memory has more)
 
 
 class Agents:
@@ -54,6 +56,7 @@ class Agents:
         backends: Mapping[str, AgentBackend],
         pool: AgentPool,
         locate: AgentLocator,
+        memory: MemoryBudget | None = None,
     ) -> None:
         self._chats = chats
         self._sessions = sessions
@@ -64,11 +67,16 @@ class Agents:
         self._backends = backends
         self._pool = pool
         self._locate = locate
+        self._memory = memory
 
     def catalogue(self) -> list[AgentInfo]:
         """Blocking (it looks for each agent's command on disk): call it off the event loop."""
         live = self._pool.live_counts()
-        return [self._info(spec, live.get(name, 0)) for name, spec in sorted(self._specs.items())]
+        charged = self._memory.charged()[0] if self._memory is not None else {}
+        return [
+            self._info(spec, live.get(name, 0)).model_copy(update={"memory_bytes": charged.get(name, 0)})
+            for name, spec in sorted(self._specs.items())
+        ]
 
     def _info(self, spec: AgentSpec, live_sessions: int) -> AgentInfo:
         located: Result[str, DomainError] = (

@@ -64,6 +64,8 @@ async def test_over_budget_the_costliest_idle_handle_goes_and_its_chat_resumes(
         assert view["budget_bytes"] == total - MIB
         assert view["evictions"] == {"opencode/budget": 1}
         assert view["recycled"] == {"opencode": 1}
+        listed = {a["name"]: a for a in (await hearth.client.get("/api/agents")).json()}
+        assert listed["qwen"]["memory_bytes"] > 0
         metrics = (await hearth.client.get("/metrics")).text
         assert f"hearth_memory_budget_bytes {total - MIB:g}" in metrics
         assert 'hearth_evictions_by_reason_total{agent="opencode",reason="budget"} 1' in metrics
