@@ -149,11 +149,18 @@ def _row(pid: int, booted: datetime) -> HostProcess | None:
 def table() -> list[HostProcess]:
     """The process table in one pass over /proc (processes that vanish meanwhile are left out)."""
     booted = _boot_time()
+    try:
+        pids = [int(name) for name in os.listdir(PROC) if name.isdigit()]
+    except OSError:
+        return []
     rows: list[HostProcess] = []
-    with contextlib.suppress(OSError):
-        for entry in PROC.iterdir():
-            if entry.name.isdigit() and (row := _row(int(entry.name), booted)) is not None:
-                rows.append(row)
+    for pid in pids:
+        try:
+            row = _row(pid, booted)
+        except (OSError, ValueError):  # it ended while being read: leave it out, never the rest
+            continue
+        if row is not None:
+            rows.append(row)
     return rows
 
 

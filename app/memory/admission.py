@@ -31,6 +31,7 @@ class Admission:
         self._budget = budget
         self._clock = clock
         self.wait_s = wait_s
+        self._lock = asyncio.Lock()  # one admission decides at a time, each seeing the room the others took
 
     def expected_bytes(self, agent: str) -> int:
         """What one more session of ``agent`` is expected to hold: the largest charge of one seen now."""
@@ -41,23 +42,36 @@ class Admission:
         return int(max(charges)) if charges else DEFAULT_SESSION_BYTES
 
     def _room(self, agent: str) -> bool:
-        return admits(self._budget.total_bytes(), self.expected_bytes(agent), self._budget.policy)
+        held = self._budget.total_bytes() + self._budget.reserved_bytes()
+        return admits(held, self.expected_bytes(agent), self._budget.policy)
+
+    def _admitted(self, chat_id: str, agent: str) -> Result[None, DomainError]:
+        """Room is held for it until a sample sees its session (so concurrent admissions do not all fit the
+        same room)."""
+        self._budget.state.reserved[(chat_id, agent)] = (self.expected_bytes(agent), self._clock.now())
+        return Success(None)
 
     async def admit(self, chat_id: str, agent: str) -> Result[None, DomainError]:
         if not self._budget.policy.budget_bytes:
             return Success(None)
-        await self._budget.sample()
-        if self._room(agent):
-            return Success(None)
+        async with self._lock:
+            await self._budget.sample()
+            if self._room(agent):
+                return self._admitted(chat_id, agent)
+        return await self._wait(chat_id, agent)
+
+    async def _wait(self, chat_id: str, agent: str) -> Result[None, DomainError]:
         key = (chat_id, agent)
         self._budget.state.waiting[key] = self._clock.now()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_s
         try:
             while True:
-                await self._budget.enforce(reserve_bytes=self.expected_bytes(agent))
-                if self._room(agent):
-                    return Success(None)
+                async with self._lock:
+                    reserve = self.expected_bytes(agent) + self._budget.reserved_bytes()
+                    await self._budget.enforce(reserve_bytes=reserve)
+                    if self._room(agent):
+                        return self._admitted(chat_id, agent)
                 if loop.time() >= deadline:
                     return Failure(self._refusal(agent))
                 await asyncio.sleep(min(POLL_S, max(0.0, deadline - loop.time())))

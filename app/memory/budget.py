@@ -26,6 +26,7 @@ from core.ports.processes import HostProcesses
 log = logging.getLogger(__name__)
 
 FORCED_JOURNAL = 50  # forced evictions remembered for /api/agents/memory
+RESERVATION_S = 120.0  # an admitted session not seen by a sample this long has failed to open
 
 
 @dataclass
@@ -36,6 +37,8 @@ class MemoryState:
     forced: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=FORCED_JOURNAL))
     waiting: dict[tuple[str, str], datetime] = field(default_factory=dict)  # admissions waiting: (chat, agent)
     recycled: Counter[str] = field(default_factory=Counter)
+    # sessions admitted but not yet seen by a sample: (chat, agent) -> (bytes expected, when admitted)
+    reserved: dict[tuple[str, str], tuple[int, datetime]] = field(default_factory=dict)
 
 
 class MemoryBudget:
@@ -85,7 +88,16 @@ class MemoryBudget:
         now = self._clock.now()
         self._pool.keep = frozenset(idle_with_background(result.handles, now, self.policy))
         self.state.sampled_at, self.state.attribution = now, result
+        seen = {h.key for h in result.handles}
+        self.state.reserved = {
+            key: (size, at)
+            for key, (size, at) in self.state.reserved.items()
+            if key not in seen and (now - at).total_seconds() < RESERVATION_S
+        }
         return result
+
+    def reserved_bytes(self) -> int:
+        return sum(size for size, _ in self.state.reserved.values())
 
     async def enforce(self, reserve_bytes: int = 0) -> dict[str, object]:
         """Sample, then bring the total (plus ``reserve_bytes`` an admission needs) back within the budget."""
