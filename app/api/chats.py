@@ -105,7 +105,10 @@ class ChatController(Controller):
     async def agent_sessions(self, chat_id: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
         sessions, chips = await agents.sessions(chat_id)
         chip_values = {agent: chip.value for agent, chip in chips.items()}
-        return AgentSessionsView(chat_id=chat_id, sessions=sessions, chips=chip_values).model_dump(mode="json")
+        view = AgentSessionsView(
+            chat_id=chat_id, sessions=sessions, chips=chip_values, background_work=agents.background_work(chat_id)
+        )
+        return view.model_dump(mode="json")
 
     @get("/{chat_id:str}/events", media_type=EVENT_STREAM, responses=documented_problems(404))
     async def chat_events(

@@ -72,6 +72,8 @@ class AgentSessionsView(BaseModel):
     chat_id: str
     sessions: list[AgentSession]
     chips: dict[str, str]
+    # per agent, work it left running in the chat's worktree that keeps its session alive (ADR 0015)
+    background_work: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def turn_json(task: Task) -> dict[str, Any]:

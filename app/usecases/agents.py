@@ -108,6 +108,13 @@ class Agents:
         transcript = await load_transcript(self._queue, self._journal, self._pending, chat_id, None)
         return sessions, dict(composer_chips(sorted(self._specs), sessions, transcript))
 
+    def background_work(self, chat_id: str) -> dict[str, list[str]]:
+        """Per agent of the chat, the jobs it left running (pid and command) at the memory budget's last sample."""
+        sampled = self._memory.state.attribution if self._memory is not None else None
+        if sampled is None:
+            return {}
+        return {h.agent: list(h.background) for h in sampled.handles if h.chat_id == chat_id and h.background}
+
     def reset(self, name: str) -> bool:
         """Clear a dead agent's crash budget; False when it was not dead. The next turn starts it again."""
         backend = self._backends.get(name)

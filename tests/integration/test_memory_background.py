@@ -58,6 +58,8 @@ async def test_a_job_left_running_defers_the_idle_ttl_until_it_ends(
                     break
                 await asyncio.sleep(0.2)
         assert any("sleep 6" in work for work in handles[(chat, agent)]["background_work"])
+        shown = (await hearth.client.get(f"/api/chats/{chat}/agent-sessions")).json()["background_work"]
+        assert any("sleep 6" in work for work in shown[agent])  # on the chat's agent session too
         await asyncio.sleep(3 * settings.idle_ttl)  # well past the idle TTL, with eviction running twice a second
         if not marker.exists():  # the job still runs: its agent must still be live
             assert hearth.node.pool.find(chat, agent) is not None
