@@ -13,10 +13,11 @@ import contextlib
 import logging
 import os
 import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.model import ProcessRecord
-from core.ports.processes import ProcessSample
+from core.ports.processes import HostProcess, ProcessSample
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,52 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def _boot_time() -> datetime:
+    stat = (PROC / "stat").read_text()
+    seconds = next((int(line.split()[1]) for line in stat.splitlines() if line.startswith("btime ")), 0)
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _row(pid: int, booted: datetime) -> HostProcess | None:
+    status, fields = _read(pid, "status"), _stat_fields(pid)
+    if status is None or fields is None or len(fields) < 20 or fields[0] in _NOT_ALIVE:
+        return None
+    try:
+        ppid, start_ticks = int(fields[1]), int(fields[19])  # fields 4 and 22 of stat
+    except ValueError:
+        return None
+    try:
+        cwd = os.readlink(PROC / str(pid) / "cwd")
+    except OSError:
+        cwd = ""
+    return HostProcess(
+        pid=pid,
+        ppid=ppid,
+        rss_bytes=_vm_rss_bytes(status),
+        cwd=cwd,
+        started_at=booted + timedelta(seconds=start_ticks / _CLOCK_TICKS),
+        command=cmdline(pid)[:200],
+    )
+
+
+def table() -> list[HostProcess]:
+    """The process table in one pass over /proc (processes that vanish meanwhile are left out)."""
+    booted = _boot_time()
+    try:
+        pids = [int(name) for name in os.listdir(PROC) if name.isdigit()]
+    except OSError:
+        return []
+    rows: list[HostProcess] = []
+    for pid in pids:
+        try:
+            row = _row(pid, booted)
+        except (OSError, ValueError):  # it ended while being read: leave it out, never the rest
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
 async def _gone_within(pid: int, seconds: float) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -173,3 +220,18 @@ class ProcFs:
 
     async def stop_recorded(self, record: ProcessRecord) -> bool:
         return await stop_recorded(record)
+
+    def table(self) -> list[HostProcess]:
+        return table()
+
+    async def terminate(self, pid: int) -> bool:
+        return await stop_unparented(pid)
+
+
+def memory_total_bytes() -> int:
+    """The host's MemTotal (0 where /proc/meminfo is unavailable)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in (PROC / "meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0

@@ -42,6 +42,7 @@ class Metrics:
 
     turn_latency: dict[str, Histogram] = field(default_factory=dict)
     evictions: Counter[str] = field(default_factory=Counter)
+    evictions_by_reason: Counter[tuple[str, str]] = field(default_factory=Counter)  # (agent, reason)
     crashes: Counter[str] = field(default_factory=Counter)
     restarts: Counter[str] = field(default_factory=Counter)
     turn_phases: dict[str, Histogram] = field(default_factory=dict)  # by phase (``app.turns.phases``)

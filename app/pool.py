@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from core.ports.store import AgentSessionStore
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (chat_id, agent)
+Admit = Callable[[str, str], Awaitable[Result[None, DomainError]]]  # (chat_id, agent): room for a new session?
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -38,6 +39,8 @@ class LiveSession:
     last_used: datetime
     busy: bool = False
     fresh: bool = True  # opened by the current checkout (not kept warm from an earlier turn)
+    cwd: str = ""  # the chat worktree its agent works in
+    turn_started: datetime | None = None  # when its latest turn began (background work started since is its own)
 
     @property
     def key(self) -> Key:
@@ -63,6 +66,9 @@ class AgentPool:
         self._live: dict[Key, LiveSession] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
         self._crashed: set[Key] = set()  # keys whose handle died; the next open counts as a restart
+        # idle handles whose agent still runs background work they started: no eviction takes them (app.memory)
+        self.keep: frozenset[Key] = frozenset()
+        self.admit: Admit | None = None  # the memory budget's admission (app.memory.admission), when there is one
 
     def _lock(self, key: Key) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -92,6 +98,8 @@ class AgentPool:
             if live is not None:
                 live.fresh = False
             else:
+                if self.admit is not None and isinstance(admitted := await self.admit(*key), Failure):
+                    return admitted
                 opened = await backend.open_session(spec)
                 if not is_successful(opened):
                     return Failure(opened.failure())
@@ -101,6 +109,7 @@ class AgentPool:
                 live = LiveSession(spec.chat_id, spec.agent, opened.unwrap(), self._clock.now())
                 self._live[key] = live
             live.busy = True
+            live.cwd, live.turn_started = spec.cwd, self._clock.now()
             return Success(live)
 
     async def checkin(self, live: LiveSession) -> None:
@@ -141,17 +150,22 @@ class AgentPool:
         """Evict what core.lifecycle picks (idle TTL, then LRU over the cap, then the idle handles of an agent whose
         process wants draining; busy never). Rows stay: reattach later."""
         handles = [
-            LiveHandle(chat_id=s.chat_id, agent=s.agent, last_used=s.last_used, busy=s.busy)
+            LiveHandle(chat_id=s.chat_id, agent=s.agent, last_used=s.last_used, busy=s.busy or s.key in self.keep)
             for s in self._live.values()
         ]
         policy = EvictionPolicy(idle_ttl_s=self.idle_ttl_s, max_live=self.max_live)
-        chosen = [e.key for e in choose_evictions(handles, self._clock.now(), policy)]
+        chosen = {e.key: e.reason.value for e in choose_evictions(handles, self._clock.now(), policy)}
         # an agent whose process keeps the memory of sessions let go of is emptied, so its backend can stop it
         for agent in [name for name, backend in self._backends.items() if backend.wants_drain()]:
-            chosen += [s.key for s in self._live.values() if s.agent == agent and not s.busy and s.key not in chosen]
-        return [key for key in chosen if await self._evict(key)]
+            idle = [s.key for s in self._live.values() if s.agent == agent and not s.busy and s.key not in self.keep]
+            chosen |= {key: "drain" for key in idle if key not in chosen}
+        return [key for key, reason in chosen.items() if await self._evict(key, reason)]
 
-    async def _evict(self, key: Key) -> bool:
+    async def evict(self, keys: list[Key], reason: str) -> list[Key]:
+        """Evict these idle handles (the memory budget's choice); a handle busy again meanwhile stays."""
+        return [key for key in keys if await self._evict(key, reason)]
+
+    async def _evict(self, key: Key, reason: str) -> bool:
         async with self._lock(key):
             live = self._live.get(key)
             if live is None or live.busy:  # raced with a checkout: it is in use again
@@ -159,6 +173,7 @@ class AgentPool:
             del self._live[key]
             await _close_quietly(live.handle)
         self._metrics.evictions[live.agent] += 1
+        self._metrics.evictions_by_reason[(live.agent, reason)] += 1
         await self._sessions.set_agent_session_status(
             live.chat_id, live.agent, AgentSessionStatus.EVICTED, self._clock.now()
         )

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     max_live: int = 10  # LRU cap on live handles
     acp_recycle_mib: int = Field(default=512, ge=0)  # memory a warm ACP process may hold for evicted sessions
     max_parallel_turns: int = 4
+    # the memory budget over every agent process tree (ADR 0015); None: half of the host's MemTotal; 0: off
+    memory_budget_mib: int | None = Field(default=None, ge=0)
+    memory_floor: int = Field(default=1, ge=0)  # most recently used idle handles the budget never evicts
+    memory_sample_interval_s: float = Field(default=10.0, gt=0)
+    background_grace_s: float = Field(default=3600.0, ge=0)  # background work defers eviction this long
+    admission_wait_s: float = Field(default=60.0, ge=0)  # a new session waits this long for room, then fails
     dispatch_poll_s: float = Field(default=1.0, gt=0)  # how often queued turns are looked for when nothing woke us
     max_prompt_chars: int = 200_000
     arena_max_parallel: int = Field(default=2, ge=1)  # arena contestants running at once on this node

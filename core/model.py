@@ -23,6 +23,13 @@ class ChatStatus(StrEnum):
     CLOSED = "closed"
 
 
+class OnInterrupt(StrEnum):
+    """What follows a turn cut short by an agent crash or a hearth restart (never one the user cancelled)."""
+
+    STOP = "stop"  # the turn stays failed
+    CONTINUE = "continue"  # a linked continuation turn asks the agent to carry on (core.continuation)
+
+
 class WorktreeStatus(StrEnum):
     ACTIVE = "active"
     DELETING = "deleting"  # soft delete started; the reconciler finishes it after a crash
@@ -95,6 +102,7 @@ class Chat(Frozen):
     status: ChatStatus = ChatStatus.OPEN
     created_at: datetime
     closed_at: datetime | None = None
+    on_interrupt: OnInterrupt = OnInterrupt.STOP
 
 
 class Worktree(Frozen):
@@ -137,6 +145,7 @@ class Task(Frozen):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     node_id: str | None = None
+    continues: str | None = None  # the interrupted turn this one continues (core.continuation)
 
 
 class PendingChange(Frozen):

@@ -81,6 +81,9 @@ class OneShotAcpBackend:
     def wants_drain(self) -> bool:
         return False  # closing a session frees what it held
 
+    async def recycle_if_empty(self) -> bool:
+        return False  # no warm process: nothing outlives its sessions
+
     async def restart(self, reason: str) -> None:
         """Stop every running one-shot process of this agent (SIGTERM, bounded wait, SIGKILL): its turn fails.
 

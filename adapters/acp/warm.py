@@ -178,6 +178,21 @@ class WarmAcpBackend:
             self.recycled += 1
         await process.aclose()
 
+    async def recycle_if_empty(self) -> bool:
+        async with self._spawn_lock:
+            process = self._process
+            if process is None or not process.is_alive() or self._opening:
+                return False
+            held = [sid for sid, s in self._sessions.items() if s.process is process]
+            if any(not self._sessions[sid].closed for sid in held):
+                return False
+            for session_id in held:
+                del self._sessions[session_id]
+            self._process = None
+            self.recycled += 1
+        await process.aclose()
+        return True
+
     async def _resume(self, process: AcpProcess, session_id: str, cwd: str) -> Result[None, str]:
         """``session/load`` (history replayed to a session with no turn, so nothing is re-emitted), else resume."""
         name = self.spec.name

@@ -280,6 +280,9 @@ class NativeBackend:
     def wants_drain(self) -> bool:
         return False  # closing a session frees what it held
 
+    async def recycle_if_empty(self) -> bool:
+        return False  # no warm process: nothing outlives its sessions
+
     async def restart(self, reason: str) -> None:
         """No process to respawn: cancel every session's in-flight work; the sessions stay usable."""
         for session in list(self._sessions):

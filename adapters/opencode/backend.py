@@ -71,6 +71,8 @@ class OpenCodeServerBackend:
         self._handles: set[OpenCodeSession] = set()
         self.spawn_count = 0
         self.disposals = 0
+        self.recycled = 0  # servers stopped by the memory budget once no session used them
+        self._opening = 0  # open_session calls in progress: they may be about to use the server
         self.stream_resyncs = 0
 
     # --- the server ------------------------------------------------------------------------------------
@@ -221,6 +223,13 @@ class OpenCodeServerBackend:
 
     # --- sessions -------------------------------------------------------------------------------------
     async def open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
+        self._opening += 1
+        try:
+            return await self._open_session(spec)
+        finally:
+            self._opening -= 1
+
+    async def _open_session(self, spec: SessionSpec) -> Result[SessionHandle, DomainError]:
         if not _existing_absolute_dir(spec.cwd):  # OpenCode would silently accept any path
             detail = f"the chat worktree {spec.cwd!r} is not an existing absolute directory; recreate the worktree"
             return Failure(InvalidInput(detail=detail, field="cwd"))
@@ -286,7 +295,12 @@ class OpenCodeServerBackend:
             if problem is not None:
                 report["error"] = problem
             report.update(server.usage(self._clock.monotonic()))
-        report.update(spawns=self.spawn_count, disposals=self.disposals, stream_resyncs=self.stream_resyncs)
+        report.update(
+            spawns=self.spawn_count,
+            disposals=self.disposals,
+            recycled=self.recycled,
+            stream_resyncs=self.stream_resyncs,
+        )
         report["supervision"] = self._supervisor.describe()
         report["state"] = self._supervisor.state.state.value
         report["ok"] = report["healthy"]  # the key every backend's health shares
@@ -300,6 +314,21 @@ class OpenCodeServerBackend:
 
     def wants_drain(self) -> bool:
         return False  # closing a session frees what it held
+
+    async def recycle_if_empty(self) -> bool:
+        """The memory budget let go of every session on this server: stop it (a requested stop, no crash)."""
+        async with self._spawn_lock:
+            server, client = self._server, self._client
+            if server is None or self._handles or self._opening or not server.running():
+                return False
+            self._server, self._client = None, None
+            self._exit_seen.add(server.pid)
+            if client is not None:
+                await client.aclose()
+            await server.stop(grace_s=_STOP_GRACE_S)
+            await self._registry.forget_process(self._record_key, server.pid)
+            self.recycled += 1
+            return True
 
     async def aclose(self) -> None:
         """Stop the server (SIGTERM, wait, SIGKILL) and forget its record."""

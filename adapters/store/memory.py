@@ -25,6 +25,7 @@ from core.model import (
     AgentSessionStatus,
     Chat,
     ChatStatus,
+    OnInterrupt,
     PendingChange,
     PendingChangeStatus,
     Worktree,
@@ -66,6 +67,14 @@ class MemoryStore(MemoryTurns, MemoryHistory, MemoryNodes, MemoryCreators, Memor
         closed = chat.model_copy(update={"status": ChatStatus.CLOSED, "closed_at": as_utc(at)})
         self._tables.chats[chat_id] = closed
         return closed
+
+    async def set_on_interrupt(self, chat_id: str, on_interrupt: OnInterrupt) -> Chat | None:
+        chat = self._tables.chats.get(chat_id)
+        if chat is None:
+            return None
+        changed = chat.model_copy(update={"on_interrupt": on_interrupt})
+        self._tables.chats[chat_id] = changed
+        return changed
 
     async def reopen_chat(self, chat_id: str) -> Chat | None:
         chat = self._tables.chats.get(chat_id)

@@ -29,6 +29,7 @@ from core.model import (
     AgentSessionStatus,
     Chat,
     ChatStatus,
+    OnInterrupt,
     PendingChange,
     PendingChangeStatus,
     Worktree,
@@ -77,6 +78,7 @@ class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresCreat
             chat.status.value,
             _utc(chat.created_at),
             _utc(chat.closed_at),
+            chat.on_interrupt.value,
         )
         return chat
 
@@ -89,6 +91,10 @@ class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresCreat
 
     async def close_chat(self, chat_id: str, at: datetime) -> Chat | None:
         row = await self._pool.fetchrow(SQL.close_chat, ChatStatus.CLOSED.value, _utc(at), chat_id)
+        return None if row is None else rows.chat_from(row)
+
+    async def set_on_interrupt(self, chat_id: str, on_interrupt: OnInterrupt) -> Chat | None:
+        row = await self._pool.fetchrow(SQL.set_on_interrupt, on_interrupt.value, chat_id)
         return None if row is None else rows.chat_from(row)
 
     async def reopen_chat(self, chat_id: str) -> Chat | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 class SQL:
     insert_chat = """
-        INSERT INTO chats (id, repo_path, ref, title, status, created_at, closed_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)"""
+        INSERT INTO chats (id, repo_path, ref, title, status, created_at, closed_at, on_interrupt)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+    set_on_interrupt = "UPDATE chats SET on_interrupt = $1 WHERE id = $2 RETURNING *"
     close_chat = "UPDATE chats SET status = $1, closed_at = $2 WHERE id = $3 RETURNING *"
     reopen_chat = "UPDATE chats SET status = $1, closed_at = NULL WHERE id = $2 RETURNING *"
     drop_other_worktree = "DELETE FROM worktrees WHERE chat_id = $1 AND path <> $2"
@@ -33,8 +34,8 @@ class SQL:
     insert_task = """
         INSERT INTO tasks (id, chat_id, agent, origin, status, prompt, model, error, input_tokens, output_tokens,
                            reasoning_tokens, cost_usd, usage_known, cost_known, created_at, started_at, finished_at,
-                           node_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"""
+                           node_id, continues)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"""
     list_tasks = """
         SELECT * FROM (SELECT * FROM tasks WHERE chat_id = $1 ORDER BY queue_seq DESC LIMIT $2) AS newest
         ORDER BY queue_seq"""

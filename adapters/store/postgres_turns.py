@@ -60,6 +60,7 @@ class PostgresTurns:
             _utc(t.started_at),
             _utc(t.finished_at),
             t.node_id,
+            t.continues,
         )
         return task
 

@@ -18,6 +18,7 @@ from core.model import (
     BackendKind,
     Chat,
     ChatStatus,
+    OnInterrupt,
     PendingChange,
     PendingChangeStatus,
     ProcessRecord,
@@ -85,6 +86,7 @@ def chat_from(row: Row) -> Chat:
         status=ChatStatus(row["status"]),
         created_at=need_time(row["created_at"]),
         closed_at=read_time(row["closed_at"]),
+        on_interrupt=OnInterrupt(row["on_interrupt"]),
     )
 
 
@@ -159,6 +161,7 @@ def task_from(row: Row) -> Task:
         started_at=read_time(row["started_at"]),
         finished_at=read_time(row["finished_at"]),
         node_id=row["node_id"],
+        continues=row["continues"],
     )
 
 

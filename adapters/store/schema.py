@@ -296,6 +296,13 @@ CREATE TABLE arena_contestants (
 CREATE INDEX arena_contestants_by_arena ON arena_contestants (arena_id, position);
 """
 
+# v7: a chat may ask that a turn cut short by an agent crash or a restart be continued; a continuation turn names
+# the turn it continues.
+_V7 = """
+ALTER TABLE chats ADD COLUMN on_interrupt TEXT NOT NULL DEFAULT 'stop';
+ALTER TABLE tasks ADD COLUMN continues TEXT;
+"""
+
 # version -> script, per dialect. Append new versions; never edit a released one.
 MIGRATIONS: dict[Dialect, dict[int, str]] = {
     "sqlite": {
@@ -305,6 +312,7 @@ MIGRATIONS: dict[Dialect, dict[int, str]] = {
         4: _V4.format(time="TEXT"),
         5: _V5.format(time="TEXT"),
         6: _V6.format(time="TEXT"),
+        7: _V7,
     },
     "postgres": {
         1: _V1_POSTGRES,
@@ -313,6 +321,7 @@ MIGRATIONS: dict[Dialect, dict[int, str]] = {
         4: _V4.format(time="TIMESTAMPTZ"),
         5: _V5.format(time="TIMESTAMPTZ"),
         6: _V6.format(time="TIMESTAMPTZ"),
+        7: _V7,
     },
 }
 LATEST_VERSION = max(MIGRATIONS["sqlite"])

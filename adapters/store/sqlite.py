@@ -28,6 +28,7 @@ from core.model import (
     AgentSessionStatus,
     Chat,
     ChatStatus,
+    OnInterrupt,
     PendingChange,
     PendingChangeStatus,
     Worktree,
@@ -71,6 +72,11 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
 
     async def list_chats(self) -> list[Chat]:
         return [rows.chat_from(row) for row in await self._db.all("SELECT * FROM chats ORDER BY created_at, id")]
+
+    async def set_on_interrupt(self, chat_id: str, on_interrupt: OnInterrupt) -> Chat | None:
+        params = (on_interrupt.value, chat_id)
+        row = await self._db.write(lambda conn: conn.execute(SQL.set_on_interrupt, params).fetchone())
+        return None if row is None else rows.chat_from(row)
 
     async def close_chat(self, chat_id: str, at: datetime) -> Chat | None:
         params = (ChatStatus.CLOSED.value, _t(at), chat_id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 class SQL:
     insert_chat = """
-        INSERT INTO chats (id, repo_path, ref, title, status, created_at, closed_at)
-        VALUES (:id, :repo_path, :ref, :title, :status, :created_at, :closed_at)"""
+        INSERT INTO chats (id, repo_path, ref, title, status, created_at, closed_at, on_interrupt)
+        VALUES (:id, :repo_path, :ref, :title, :status, :created_at, :closed_at, :on_interrupt)"""
+    set_on_interrupt = "UPDATE chats SET on_interrupt = ? WHERE id = ? RETURNING *"
     close_chat = "UPDATE chats SET status = ?, closed_at = ? WHERE id = ? RETURNING *"
     reopen_chat = "UPDATE chats SET status = ?, closed_at = NULL WHERE id = ? RETURNING *"
     upsert_worktree = """
@@ -34,10 +35,10 @@ class SQL:
     insert_task = """
         INSERT INTO tasks (id, queue_seq, chat_id, agent, origin, status, prompt, model, error, input_tokens,
                            output_tokens, reasoning_tokens, cost_usd, usage_known, cost_known, created_at,
-                           started_at, finished_at, node_id)
+                           started_at, finished_at, node_id, continues)
         VALUES (:id, (SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM tasks), :chat_id, :agent, :origin, :status,
                 :prompt, :model, :error, :input_tokens, :output_tokens, :reasoning_tokens, :cost_usd, :usage_known,
-                :cost_known, :created_at, :started_at, :finished_at, :node_id)"""
+                :cost_known, :created_at, :started_at, :finished_at, :node_id, :continues)"""
     list_tasks = """
         SELECT * FROM (SELECT * FROM tasks WHERE chat_id = ? ORDER BY queue_seq DESC LIMIT ?) ORDER BY queue_seq"""
     # the head of each chat's queue, if nothing of that chat runs; chat-less tasks are always runnable

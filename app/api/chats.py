@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
-from app.api.dto import AgentSessionsView, ChatCreate, CloseRequest, chat_json
+from app.api.dto import AgentSessionsView, ChatCreate, ChatUpdate, CloseRequest, chat_json
 from app.api.idempotency import Idempotency
 from app.api.problems import documented_problems
 from app.api.sse import EVENT_STREAM, event_stream, parse_last_event_id
@@ -46,7 +46,8 @@ class ChatController(Controller):
         idempotency: NamedDependency[Idempotency],
     ) -> Response[dict[str, Any]]:
         async def action() -> tuple[int, dict[str, Any]]:
-            return 201, await _with_worktree(chats, await chats.create(data.repo_path, data.ref, data.title))
+            created = await chats.create(data.repo_path, data.ref, data.title, data.on_interrupt)
+            return 201, await _with_worktree(chats, created)
 
         return await idempotency.run(request, action)
 
@@ -57,6 +58,13 @@ class ChatController(Controller):
     @get("/{chat_id:str}", responses=documented_problems(404))
     async def get_chat(self, chat_id: FromPath[str], chats: NamedDependency[Chats]) -> dict[str, Any]:
         return await _with_worktree(chats, await chats.get(chat_id))
+
+    @patch("/{chat_id:str}", responses=documented_problems(404, 422))
+    async def update_chat(
+        self, chat_id: FromPath[str], data: JSONBody[ChatUpdate], chats: NamedDependency[Chats]
+    ) -> dict[str, Any]:
+        """Change what follows the chat's interrupted turns (``on_interrupt``: ``stop`` or ``continue``)."""
+        return await _with_worktree(chats, await chats.set_on_interrupt(chat_id, data.on_interrupt))
 
     @post("/{chat_id:str}/close", status_code=200, responses=documented_problems(404, 409))
     async def close_chat(
@@ -102,7 +110,10 @@ class ChatController(Controller):
     async def agent_sessions(self, chat_id: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
         sessions, chips = await agents.sessions(chat_id)
         chip_values = {agent: chip.value for agent, chip in chips.items()}
-        return AgentSessionsView(chat_id=chat_id, sessions=sessions, chips=chip_values).model_dump(mode="json")
+        view = AgentSessionsView(
+            chat_id=chat_id, sessions=sessions, chips=chip_values, background_work=agents.background_work(chat_id)
+        )
+        return view.model_dump(mode="json")
 
     @get(
         "/{chat_id:str}/events",

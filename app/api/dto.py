@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.events import dump_event
-from core.model import AgentSession, Chat, PendingChange, StoredEvent, Task, TaskOrigin
+from core.model import AgentSession, Chat, OnInterrupt, PendingChange, StoredEvent, Task, TaskOrigin
 
 
 class Body(BaseModel):
@@ -19,6 +19,12 @@ class ChatCreate(Body):
     repo_path: str = Field(min_length=1, max_length=4096)
     ref: str | None = Field(default=None, max_length=255)
     title: str | None = Field(default=None, max_length=200)
+    # "continue": a turn cut short by an agent crash or a hearth restart is followed by a continuation turn
+    on_interrupt: OnInterrupt = OnInterrupt.STOP
+
+
+class ChatUpdate(Body):
+    on_interrupt: OnInterrupt
 
 
 class TurnSubmit(Body):
@@ -82,6 +88,8 @@ class AgentSessionsView(BaseModel):
     chat_id: str
     sessions: list[AgentSession]
     chips: dict[str, str]
+    # per agent, work it left running in the chat's worktree that keeps its session alive (ADR 0015)
+    background_work: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def turn_json(task: Task) -> dict[str, Any]:

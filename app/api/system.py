@@ -25,6 +25,12 @@ class SystemController(Controller):
         catalogue = await asyncio.to_thread(agents.catalogue)
         return [info.model_dump(mode="json", exclude_none=True) for info in catalogue]
 
+    @get("/api/agents/memory")
+    async def memory(self, system: NamedDependency[System]) -> dict[str, Any]:
+        """The memory budget (ADR 0015): bytes charged to each agent and chat, the background work that keeps an
+        idle agent alive, evictions by reason, forced evictions and what they stopped, admissions waiting."""
+        return system.memory()
+
     @post("/api/agents/{name:str}/reset", status_code=200, responses=documented_problems(404))
     async def reset_agent(self, name: FromPath[str], agents: NamedDependency[Agents]) -> dict[str, Any]:
         """Clear the crash budget of an agent that crashed too often (``dead``), once its cause is fixed."""

@@ -15,7 +15,7 @@ from adapters.bus.postgres import PostgresEventBus
 from adapters.git.worktrees import GitWorktrees
 from adapters.native.agent import NativeBackend
 from adapters.opencode.backend import OpenCodeServerBackend
-from adapters.procfs import ProcFs
+from adapters.procfs import ProcFs, memory_total_bytes
 from adapters.store.postgres import PostgresStore
 from adapters.store.sqlite import SqliteStore
 from app.settings import Settings
@@ -67,3 +67,10 @@ def locate_agent(agents_dir: Path) -> Callable[[AgentSpec], Result[str, DomainEr
 
 def host_processes() -> HostProcesses:
     return ProcFs()
+
+
+def memory_budget_bytes(settings: Settings) -> int:
+    """HEARTH_MEMORY_BUDGET_MIB, else half of the host's memory (0: no budget)."""
+    if settings.memory_budget_mib is not None:
+        return settings.memory_budget_mib * 1024 * 1024
+    return memory_total_bytes() // 2

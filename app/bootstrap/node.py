@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from app.bootstrap.adapters import build_backend, host_processes
+from app.bootstrap.adapters import build_backend, host_processes, memory_budget_bytes
+from app.memory.admission import Admission
+from app.memory.budget import MemoryBudget
 from app.metrics import Metrics
 from app.pool import AgentPool
 from app.settings import Settings
 from app.turns.contests import ContestRunner
+from app.turns.continuation import Continuations
 from app.turns.dispatcher import Dispatcher
 from app.turns.registry import TurnRegistry
 from app.turns.runner import TurnRunner
@@ -23,6 +26,7 @@ from app.usecases.bundle import UseCases
 from core.agents import AgentSpec
 from core.handoff import HistoryBudget
 from core.lifecycle import WatchdogPolicy
+from core.lifecycle.budget import BudgetPolicy
 from core.model import BackendKind
 from core.ports.agents import AgentBackend, BackendRuntime, McpEndpoint
 from core.ports.bus import EventBus
@@ -80,6 +84,7 @@ class Node:
     leases: ChatLeases
     jobs: Jobs
     contests: ContestRunner
+    memory: MemoryBudget
     recovery: RecoveryReport = field(default_factory=RecoveryReport)
     use_cases: UseCases = field(init=False)
 
@@ -163,6 +168,7 @@ def assemble(
         poll_interval_s=settings.dispatch_poll_s,
     )
     bus.on_work(dispatcher.wake)  # a turn queued or a request relayed through any node
+    runner.continuations = Continuations(chats=store, queue=store, clock=clock, wake=dispatcher.wake)
     lost = LostTurns(journal=store, sessions=store, bus=bus)
     leases = ChatLeases(
         leases=store,
@@ -185,16 +191,31 @@ def assemble(
         snapshot_retention=timedelta(days=settings.snapshot_retention_days),
         health_timeout_s=settings.health_timeout_s,
         lease_renewal_s=settings.lease_ttl_s / 3,
+        memory_s=settings.memory_sample_interval_s,
     )
     all_backends = {**backends, **{f"{n}/one-shot": b for n, b in oneshot.items()}}
-    jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals)
+    processes = host_processes()
+    memory = MemoryBudget(
+        pool=pool,
+        backends=all_backends,
+        processes=processes,
+        clock=clock,
+        metrics=metrics,
+        policy=BudgetPolicy(
+            budget_bytes=memory_budget_bytes(settings),
+            floor=settings.memory_floor,
+            background_grace_s=settings.background_grace_s,
+        ),
+    )
+    pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s).admit
+    jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals, memory)
     return Node(
         settings=settings,
         clock=clock,
         store=store,
         bus=bus,
         worktrees=worktrees,
-        processes=host_processes(),
+        processes=processes,
         specs=specs,
         backends=backends,
         oneshot_backends=oneshot,
@@ -207,4 +228,5 @@ def assemble(
         leases=leases,
         jobs=jobs,
         contests=contests,
+        memory=memory,
     )

@@ -45,7 +45,9 @@ async def run_service(settings: Settings, clock: Clock | None = None) -> AsyncIt
                     'chat\'s worktree too (set sandbox = "worktree" in the config file to confine them)',
                     name,
                 )
-        node.recovery = await recover(store, store, node.processes, node.lost_turns, clock, settings.node_id)
+        node.recovery = await recover(
+            store, store, node.processes, node.lost_turns, clock, settings.node_id, node.runner.continuations
+        )
         node.use_cases = use_cases_of(node)
         async with asyncio.TaskGroup() as group:
             group.create_task(node.dispatcher.run(), name="dispatcher")

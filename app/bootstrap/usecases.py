@@ -53,6 +53,7 @@ def use_cases_of(node: Node) -> UseCases:
         backends=node.backends,
         pool=node.pool,
         locate=locate_agent(settings.agents_dir),
+        memory=node.memory,
     )
     facts = NodeFacts(
         version=VERSION,
@@ -74,6 +75,7 @@ def use_cases_of(node: Node) -> UseCases:
         recovery=node.recovery,
         metrics=node.metrics,
         processes=node.processes,
+        memory=node.memory,
     )
     streams = EventStreams(queue=store, journal=store, bus=node.bus)
     arenas = Arenas(

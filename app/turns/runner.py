@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from returns.result import Failure, Result, Success
 
 from app.metrics import Metrics
+from app.turns.continuation import Continuations
 from app.turns.journal import TurnJournal
 from app.turns.phases import TurnPhases
 from app.turns.registry import TurnRegistry
@@ -26,6 +27,7 @@ from app.turns.settle import NO_RETRY, StoreRetry, retry_store, store_fault
 from app.turns.stream import StreamResult, stream_turn
 from core.agents import ModelPrice
 from core.changes import attribution_stamp, reconcile_pending, worktree_may_have_changed
+from core.continuation import Interruption
 from core.errors import Conflict, DomainError
 from core.events import ContextReset, TerminalEvent, TurnCancelled, TurnCompleted, TurnFailed
 from core.handoff import HistoryBudget, fit_budget
@@ -76,6 +78,7 @@ class TurnRunner:
         store_retry: StoreRetry = StoreRetry(),
         native_history: HistoryBudget = NATIVE_HISTORY,
         handoff_max_chars: int = PREAMBLE_MAX_CHARS,
+        continuations: Continuations | None = None,
     ) -> None:
         self._chats = chats
         self._worktree_rows = worktree_rows
@@ -95,6 +98,8 @@ class TurnRunner:
         self._watchdog = watchdog
         self._prices = prices  # agent -> its provider's price, for the usage ledger (``core.usage``)
         self._store_retry = store_retry
+        self.continuations = continuations
+        self._crashed: set[str] = set()  # turns whose agent process died under them
 
     async def run(self, task: Task) -> Task:
         """Runs a claimed task to a terminal state; always finishes the task (shutdown included) before returning."""
@@ -119,6 +124,10 @@ class TurnRunner:
             finished = await self._finish(task, journal, terminal, retry=self._store_retry)
         self._phases.observe("persist", journal.persist_s)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
+        if task.id in self._crashed:
+            self._crashed.discard(task.id)
+            if self.continuations is not None:
+                await self.continuations.after(finished, Interruption.AGENT_CRASH)
         return finished
 
     async def _finish(self, task: Task, journal: TurnJournal, terminal: TerminalEvent, *, retry: StoreRetry) -> Task:
@@ -159,6 +168,8 @@ class TurnRunner:
         try:
             result = await self._converse(task, journal, chat, session)
             unresponsive = result.agent_unresponsive
+            if isinstance(result.terminal, TurnFailed) and not unresponsive and not session.handle.is_alive():
+                self._crashed.add(task.id)
         except asyncio.CancelledError:
             await asyncio.shield(session.handle.cancel())  # shutdown: interrupt the agent, never leave it working
             raise

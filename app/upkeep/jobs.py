@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from app.memory.budget import MemoryBudget
 from app.pool import AgentPool
 from app.upkeep.leases import ChatLeases
 from app.upkeep.reaping import Reaper
@@ -57,6 +58,7 @@ class JobIntervals:
     snapshot_retention: timedelta
     health_timeout_s: float
     lease_renewal_s: float
+    memory_s: float = 10.0
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Jobs:
     leases: ChatLeases
     clock: Clock
     intervals: JobIntervals
+    memory: MemoryBudget | None = None
     states: dict[str, JobState] = field(default_factory=dict)
     backend_health: dict[str, dict[str, object]] = field(default_factory=dict)
     _scheduler: AsyncIOScheduler | None = None
@@ -85,6 +88,8 @@ class Jobs:
             "snapshot_expiry": (self.intervals.snapshot_expiry_s, self.expire_snapshots),
             "chat_leases": (self.intervals.lease_renewal_s, self.leases.renew),
         }
+        if self.memory is not None:
+            jobs["memory_budget"] = (self.intervals.memory_s, self.memory.enforce)
         for name, (interval, job) in jobs.items():
             self.states[name] = JobState(interval_s=interval)
             # the reaper also runs soon after start: it finishes soft deletes a crash interrupted
@@ -124,6 +129,8 @@ class Jobs:
         return run
 
     async def evict_idle(self) -> object:
+        if self.memory is not None:  # a fresh look for background work, which no eviction may take
+            await self.memory.sample()
         evicted = await self.pool.evict_idle()
         return {"evicted": [f"{chat}/{agent}" for chat, agent in evicted]}
 

@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.turns.continuation import Continuations
 from app.turns.journal import TurnJournal
+from core.continuation import Interruption
 from core.events import TurnFailed
 from core.model import AgentSessionStatus, Task
 from core.ports.bus import EventBus
@@ -57,12 +59,15 @@ async def recover(
     lost: LostTurns,
     clock: Clock,
     node_id: str,
+    continuations: Continuations | None = None,
 ) -> RecoveryReport:
     report = RecoveryReport()
     now = clock.now()
     for task in await queue.fail_running_tasks(INTERRUPTED, now, node_id=node_id):
         report.failed_turns.append(task.id)
         await lost.record(task, now)
+        if continuations is not None:  # the chat may ask for its interrupted turn to be carried on
+            await continuations.after(task, Interruption.RESTART)
     for record in await registry.list_processes(node_id):
         if await processes.stop_recorded(record):
             report.stopped_processes.append(record.pid)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from returns.result import Result, Success
 
+from app.memory.budget import MemoryBudget
 from app.pool import AgentPool
 from app.usecases.chats import Chats
 from app.usecases.errors import Refused
@@ -39,6 +40,7 @@ class AgentInfo(Frozen):
     sandbox: str  # "worktree": its shell commands are confined to the chat's worktree; "off": they are not
     capabilities: Capabilities
     live_sessions: int
+    memory_bytes: int = 0  # its process trees at the memory budget's last sample (/api/agents/memory has more)
 
 
 class Agents:
@@ -52,6 +54,7 @@ class Agents:
         backends: Mapping[str, AgentBackend],
         pool: AgentPool,
         locate: AgentLocator,
+        memory: MemoryBudget | None = None,
     ) -> None:
         self._chats = chats
         self._sessions = sessions
@@ -60,11 +63,16 @@ class Agents:
         self._backends = backends
         self._pool = pool
         self._locate = locate
+        self._memory = memory
 
     def catalogue(self) -> list[AgentInfo]:
         """Blocking (it looks for each agent's command on disk): call it off the event loop."""
         live = self._pool.live_counts()
-        return [self._info(spec, live.get(name, 0)) for name, spec in sorted(self._specs.items())]
+        charged = self._memory.charged()[0] if self._memory is not None else {}
+        return [
+            self._info(spec, live.get(name, 0)).model_copy(update={"memory_bytes": charged.get(name, 0)})
+            for name, spec in sorted(self._specs.items())
+        ]
 
     def _info(self, spec: AgentSpec, live_sessions: int) -> AgentInfo:
         located: Result[str, DomainError] = (
@@ -98,6 +106,13 @@ class Agents:
         sessions = await self._sessions.list_agent_sessions(chat_id)
         finished_by = await self._history.agents_with_finished_turns(chat_id)
         return sessions, dict(composer_chips(sorted(self._specs), sessions, finished_by))
+
+    def background_work(self, chat_id: str) -> dict[str, list[str]]:
+        """Per agent of the chat, the jobs it left running (pid and command) at the memory budget's last sample."""
+        sampled = self._memory.state.attribution if self._memory is not None else None
+        if sampled is None:
+            return {}
+        return {h.agent: list(h.background) for h in sampled.handles if h.chat_id == chat_id and h.background}
 
     def reset(self, name: str) -> bool:
         """Clear a dead agent's crash budget; False when it was not dead. The next turn starts it again."""

@@ -14,7 +14,7 @@ from app.upkeep.reaping import risk_of, soft_delete
 from app.usecases.errors import Refused, WorkAtRisk, ok
 from core.changes import WorktreeRisk
 from core.errors import Conflict, NotFound
-from core.model import Chat, ChatStatus, TaskStatus, Worktree, WorktreeStatus
+from core.model import Chat, ChatStatus, OnInterrupt, TaskStatus, Worktree, WorktreeStatus
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.store import ChatStore, Journal, PendingChangeStore, TaskQueue, WorktreeStore
@@ -45,14 +45,27 @@ class Chats:
         self._pool = pool
         self._clock = clock
 
-    async def create(self, repo_path: str, ref: str | None, title: str | None) -> Chat:
+    async def create(
+        self, repo_path: str, ref: str | None, title: str | None, on_interrupt: OnInterrupt = OnInterrupt.STOP
+    ) -> Chat:
         """The chat with its worktree ready: a bad ``ref`` or a git failure refuses it before any row is written."""
         resolved = ok(await self._worktrees.validate_repo(repo_path))
-        chat = Chat(id=new_id("chat"), repo_path=resolved, ref=ref, title=title, created_at=self._clock.now())
+        now = self._clock.now()
+        chat = Chat(
+            id=new_id("chat"), repo_path=resolved, ref=ref, title=title, created_at=now, on_interrupt=on_interrupt
+        )
         worktree = ok(await self._worktrees.ensure(chat.id, resolved, ref, None, chat.created_at))
         created = await self._chats.create_chat(chat)
         await self._rows.upsert_worktree(worktree)
         return created
+
+    async def set_on_interrupt(self, chat_id: str, on_interrupt: OnInterrupt) -> Chat:
+        """What follows the chat's interrupted turns from now on (ADR 0015)."""
+        await self.get(chat_id)
+        chat = await self._chats.set_on_interrupt(chat_id, on_interrupt)
+        if chat is None:
+            raise Refused(NotFound(detail=f"chat {chat_id} does not exist", field="chat_id"))
+        return chat
 
     async def all(self) -> list[Chat]:
         return await self._chats.list_chats()

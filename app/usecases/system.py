@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.memory.budget import MemoryBudget
+from app.memory.exposition import render_memory
 from app.metrics import Metrics, render
 from app.pool import AgentPool
 from app.turns.dispatcher import Dispatcher
@@ -43,6 +45,7 @@ class System:
         recovery: RecoveryReport,
         metrics: Metrics,
         processes: HostProcesses,
+        memory: MemoryBudget,
     ) -> None:
         self._facts = facts
         self._connection = connection
@@ -56,6 +59,7 @@ class System:
         self._recovery = recovery
         self._metrics = metrics
         self._processes = processes
+        self._memory = memory
 
     async def store_ok(self) -> dict[str, object]:
         try:
@@ -101,4 +105,10 @@ class System:
             for info in backend.processes()
             if (sample := self._processes.sample(info.pid)) is not None
         ]
-        return render(self._metrics, self._pool.live_counts(), counts, samples)
+        return render(self._metrics, self._pool.live_counts(), counts, samples) + render_memory(
+            self._memory, self._metrics
+        )
+
+    def memory(self) -> dict[str, object]:
+        """The memory budget: what is charged to each agent and chat, evictions, admissions waiting."""
+        return self._memory.view()

@@ -85,6 +85,12 @@ class AgentBackend(Protocol):
         backend stops the emptied process to give its memory back. False where closing a session frees it."""
         ...
 
+    async def recycle_if_empty(self) -> bool:
+        """The memory budget let go of every session of this agent's warm process: stop the process to give its
+        memory back (not a crash; the next turn starts one and resumes its session). False when nothing was stopped
+        (no such process, or a session of it is open or being opened)."""
+        ...
+
     async def restart(self, reason: str) -> None:
         """Stop the agent's process(es) (SIGTERM, bounded wait, SIGKILL) so the next open_session respawns and
         resumes; counts as a crash for the crash budget (core.lifecycle ``TurnStalled``). The turn watchdog calls

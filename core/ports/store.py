@@ -20,6 +20,7 @@ from core.model import (
     AgentSession,
     AgentSessionStatus,
     Chat,
+    OnInterrupt,
     PendingChange,
     PendingChangeStatus,
     ProcessRecord,
@@ -47,6 +48,10 @@ class ChatStore(Protocol):
     async def get_chat(self, chat_id: str) -> Chat | None: ...
     async def list_chats(self) -> list[Chat]: ...
     async def close_chat(self, chat_id: str, at: datetime) -> Chat | None: ...
+    async def set_on_interrupt(self, chat_id: str, on_interrupt: OnInterrupt) -> Chat | None:
+        """What follows this chat's interrupted turns from now on; None when there is no such chat."""
+        ...
+
     async def reopen_chat(self, chat_id: str) -> Chat | None:
         """Open again (status open, no ``closed_at``): a closed chat whose worktree was restored takes turns."""
         ...

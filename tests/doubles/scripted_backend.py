@@ -176,6 +176,9 @@ class ScriptedBackend:
     def wants_drain(self) -> bool:
         return False
 
+    async def recycle_if_empty(self) -> bool:
+        return False
+
     async def restart(self, reason: str) -> None:
         self.restarts.append(reason)
 

@@ -138,3 +138,21 @@ async def test_procfs_is_the_host_processes_port(sleeper: subprocess.Popen[bytes
     assert await host.stop_recorded(_record(sleeper.pid, SLEEP))
     assert await asyncio.to_thread(sleeper.wait, 10) == -signal.SIGTERM
     assert host.sample(sleeper.pid) is None
+
+
+async def test_the_process_table_has_each_process_parent_directory_start_and_memory(tmp_path: Path) -> None:
+    before = datetime.now(UTC)
+    child = subprocess.Popen(["sleep", "30"], cwd=tmp_path)
+    try:
+        rows = {row.pid: row for row in await asyncio.to_thread(ProcFs().table)}
+        row = rows[child.pid]
+        assert (row.ppid, row.cwd, row.command) == (os.getpid(), str(tmp_path), "sleep 30")
+        assert row.rss_bytes > 0
+        assert abs((row.started_at - before).total_seconds()) < 60  # a wrong conversion is off by hours
+        assert rows[os.getpid()].cwd == os.getcwd()
+        assert procfs.memory_total_bytes() > 0
+        assert await ProcFs().terminate(child.pid)
+        child.wait(5)
+    finally:
+        child.kill()
+        child.wait()

@@ -6,7 +6,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from core.model import ChatStatus
+from core.model import ChatStatus, OnInterrupt
 from core.ports.store import Store
 from tests.integration.store.records import REFUSED, T0, at, change, chat, delta, session, task, worktree
 
@@ -76,3 +76,20 @@ async def test_a_chat_id_is_taken_once(store: Store) -> None:
     with pytest.raises(REFUSED):
         await store.create_chat(chat(title="another"))
     assert await store.list_chats() == [first]
+
+
+async def test_on_interrupt_is_stored_and_changed(store: Store) -> None:
+    created = await store.create_chat(chat(on_interrupt=OnInterrupt.CONTINUE))
+    assert await store.get_chat("c1") == created
+    changed = await store.set_on_interrupt("c1", OnInterrupt.STOP)
+    assert changed == created.model_copy(update={"on_interrupt": OnInterrupt.STOP})
+    assert await store.get_chat("c1") == changed
+    assert await store.set_on_interrupt("missing", OnInterrupt.STOP) is None
+
+
+async def test_a_continuation_turn_names_the_turn_it_continues(store: Store) -> None:
+    await store.create_chat(chat())
+    first = await store.enqueue_task(task("t1"))
+    follow = await store.enqueue_task(task("t2", continues="t1"))
+    assert (await store.get_task("t1"), await store.get_task("t2")) == (first, follow)
+    assert follow.continues == "t1"
