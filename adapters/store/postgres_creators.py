@@ -29,7 +29,7 @@ class PostgresCreators:
             found = await conn.fetchrow(FIND_OPEN_CHAT, creator)
             if found is not None:
                 return rows.chat_from(found), False
-            chat_row = (c.id, c.repo_path, c.ref, c.title, c.status.value, created_at, closed_at)
+            chat_row = (c.id, c.repo_path, c.ref, c.title, c.status.value, created_at, closed_at, c.on_interrupt.value)
             await conn.execute(SQL.insert_chat, *chat_row)
             await conn.execute(MAP_CREATOR, creator, c.id, created_at)
         return candidate, True
