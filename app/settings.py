@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     idle_ttl: float = 30 * 60  # seconds an idle (chat, agent) handle stays live
     max_live: int = 10  # LRU cap on live handles
     acp_recycle_mib: int = Field(default=512, ge=0)  # memory a warm ACP process may hold for evicted sessions
-    max_parallel_turns: int = 4
+    # busy agent handles (= running turns) one node holds at once: a ceiling against runaways, not a throttle
+    max_parallel_turns: int = Field(default=256, ge=0)
     dispatch_poll_s: float = Field(default=1.0, gt=0)  # how often queued turns are looked for when nothing woke us
     max_prompt_chars: int = 200_000
     turn_watchdog_s: float = 300.0  # a busy turn with no event this long is probed, then cancelled
