@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from app.bootstrap.node import Node
 from app.inprocess import serve_in_process
 from app.settings import Settings
 from core.agents import ProviderConfig
@@ -39,6 +40,7 @@ def provider_for(llm: ScriptedLLM) -> ProviderConfig:
 @dataclass
 class Api:
     client: httpx.AsyncClient
+    node: Node  # the running hearth's parts (its bus, its use cases), for what a client cannot see
     seen: dict[str, int] = field(default_factory=dict)  # per chat, the seq of the last event this client read
 
     async def chat(self, repo: str) -> str:
@@ -106,4 +108,4 @@ async def served(settings: Settings) -> AsyncIterator[Api]:
         timeout = httpx.Timeout(TURN_TIMEOUT_S, connect=10.0)
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
         async with httpx.AsyncClient(base_url=hearth.base_url, timeout=timeout, limits=limits) as client:
-            yield Api(client)
+            yield Api(client, hearth.app.state.service)
