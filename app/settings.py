@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     idle_ttl: float = 30 * 60  # seconds an idle (chat, agent) handle stays live
     max_live: int = 10  # LRU cap on live handles
     acp_recycle_mib: int = Field(default=512, ge=0)  # memory a warm ACP process may hold for evicted sessions
-    max_parallel_turns: int = 4
+    # busy agent handles (= running turns) one node holds at once: a ceiling against runaways, not a throttle
+    max_parallel_turns: int = Field(default=256, ge=0)
     # the memory budget over every agent process tree (ADR 0015); None: half of the host's MemTotal; 0: off
     memory_budget_mib: int | None = Field(default=None, ge=0)
     memory_floor: int = Field(default=1, ge=0)  # most recently used idle handles the budget never evicts

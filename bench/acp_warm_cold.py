@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python -m bench.acp_warm_cold [--agents qwen claude] [--rounds 3] [--sessions 4]``.
 Starts its own scripted LLM; needs the agents in hearth's cache (``hearth agents install``).
 
-Times are printed as min / median / max over the rounds; every figure says what it includes.
+Times are printed as min / median / max over the rounds; every figure says what it includes. Every figure calls
+hearth's ACP adapters directly (no API, queue, journal or SSE; ``bench.e2e_turn`` measures through the product).
 
 * cold turn: spawn + ``initialize`` + ``session/new`` + first turn (the one-shot path), to the terminal event,
   each round in a fresh data dir (the agent's home: settings, session files); rounds after the first find the

@@ -11,7 +11,9 @@ max:
 * warm: the next turn on the same session of a running server.
 
 Every round after the first runs with opencode's files in the OS page cache: the first-ever start of a machine
-is slower than any cold figure here.
+is slower than any cold figure here. Every figure calls hearth's OpenCode adapter directly (no API, queue, journal
+or SSE; ``bench.e2e_turn`` measures through the product), and the warm-disk restarts reuse the data dir the first
+server filled.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--warm-turns", type=int, default=5, help="warm turns after each restart")
     args = parser.parse_args()
     found = asyncio.run(measure(args.rounds, args.warm_turns))
+    print("hearth's OpenCode adapter called directly (no API); warm-disk restarts reuse the data dir of round 1")
     print(f"cold (fresh data dir: spawn + session + turn):   {spread(found['cold'])}")
     print(f"warm-disk restart (used data dir: same steps):   {spread(found['restart'])}")
     print(f"warm (next turn, same session, server running):  {spread(found['warm'])}")

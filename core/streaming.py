@@ -65,3 +65,23 @@ def stream_step(view: StreamView, grace_s: float) -> StreamStep:
     if view.now - view.over_since >= grace_s:
         return StreamStep(StreamEnd.GRACE_OVER, view.over_since, listen)
     return StreamStep(None, view.over_since, listen)
+
+
+@dataclass(frozen=True)
+class RingView:
+    """What a chat's in-memory ring of recent events can vouch for (``app.usecases.fanout``)."""
+
+    epoch: int  # bumped when the bus lost events (the ring holds nothing trustworthy from before)
+    dropped: int  # highest seq let go of for capacity (0: none)
+    base: int | None  # every event of the chat after this seq is held (None: not known)
+
+
+def ring_covers(view: RingView, last: int, synced_epoch: int | None) -> bool:
+    """Whether a reader that delivered up to ``last`` finds everything it has not seen in the ring (else it reads
+    the store once). Either the ring is known complete after ``last``, or the reader read the store after the ring
+    started listening, in the same epoch, and nothing after ``last`` was let go of since."""
+    if last < view.dropped:
+        return False
+    if view.base is not None and last >= view.base:
+        return True
+    return synced_epoch is not None and synced_epoch == view.epoch

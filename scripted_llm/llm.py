@@ -80,3 +80,18 @@ class ScriptedLLM:
         if self._server is not None:
             with self._server.lock:
                 self._server.entries.clear()
+                self._server.peak_in_flight = self._server.in_flight
+            self._server.release.clear()
+
+    def in_flight(self) -> int:
+        """Generation requests being answered right now (HOLD ones included)."""
+        return self._server.in_flight if self._server is not None else 0
+
+    def peak_in_flight(self) -> int:
+        """The most generation requests answered at once since the last reset."""
+        return self._server.peak_in_flight if self._server is not None else 0
+
+    def release_held(self) -> None:
+        """Every request held by a HOLD directive answers now, and later ones at once (until the next reset)."""
+        if self._server is not None:
+            self._server.release.set()

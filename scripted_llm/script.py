@@ -58,6 +58,7 @@ class Reply:
     error: int | None = None
     chunks: int = FAST_CHUNKS
     delay_s: float = FAST_DELAY_S
+    hold: bool = False  # HOLD: answer only once the test releases held requests (counting concurrency, not timing)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -100,6 +101,8 @@ def plan(request: Request) -> Reply:
     tool = _tool_call(text, request)
     if tool is not None:
         return Reply(reasoning=reasoning, tool=tool)
+    if "HOLD" in text:
+        return Reply(text="Released.", hold=True)
     if "RECALL" in text:
         answer = "I remember these earlier user messages: " + json.dumps(list(request.prior_users))
     elif slow:

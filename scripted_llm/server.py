@@ -24,6 +24,7 @@ from scripted_llm.wire import Sink, as_dict, as_list
 
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 _LOGGED_HEADERS = ("user-agent", "authorization", "x-api-key", "anthropic-version", "x-goog-api-key")
+HOLD_LIMIT_S = 60.0
 _GEMINI = re.compile(r"^(?:/v1beta|/v1alpha|/v1)?/models/([^/:]+):(streamGenerateContent|generateContent|countTokens)$")
 
 
@@ -42,6 +43,18 @@ class ScriptedServer(ThreadingHTTPServer):
         self.log_file = log_file
         self.lock = threading.Lock()
         self.entries: list[dict[str, Any]] = []
+        self.in_flight = 0  # generation requests being answered now
+        self.peak_in_flight = 0  # the most answered at once since the last reset
+        self.release = threading.Event()  # HOLD requests wait for it
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def record(self, entry: dict[str, Any]) -> None:
         with self.lock:
@@ -86,6 +99,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _get(self, path: str) -> None:
         if path in ("/", "/health"):
             self._json(200, {"ok": True})
+        elif path == "/_stats":
+            with self.server.lock:
+                stats = {"in_flight": self.server.in_flight, "peak_in_flight": self.server.peak_in_flight}
+            self._json(200, stats)
         elif path == "/_log":
             with self.server.lock:
                 entries = list(self.server.entries)
@@ -102,6 +119,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_reset":
             with self.server.lock:
                 self.server.entries.clear()
+                self.server.peak_in_flight = self.server.in_flight
+            self.server.release.clear()
+            self._json(200, {"ok": True})
+            return
+        if path == "/_release":
+            self.server.release.set()
             self._json(200, {"ok": True})
             return
         try:
@@ -176,6 +199,24 @@ class _Handler(BaseHTTPRequestHandler):
         reply = plan(request)
         tokens = Tokens.of(raw, reply)
         self.server.record(self._summary(api, path, body, request, model, streaming, reply))
+        self.server.enter()
+        try:
+            if reply.hold and not self.server.release.wait(HOLD_LIMIT_S):
+                raise _Stopping  # nobody released it: hang up rather than hold a thread forever
+            self._answer(reply, model, tokens, streaming, error_body, complete, stream)
+        finally:
+            self.server.leave()
+
+    def _answer(
+        self,
+        reply: Reply,
+        model: str,
+        tokens: Tokens,
+        streaming: bool,
+        error_body: Callable[[int], dict[str, Any]],
+        complete: Callable[[Reply, str, Tokens], dict[str, Any]],
+        stream: Callable[[Reply, str, Tokens, Sink], None],
+    ) -> None:
         if reply.error is not None:
             self._json(reply.error, error_body(reply.error))
         elif streaming:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from core.model import StoredEvent
+from core.ports.bus import FeedSink
 
 DEFAULT_BUFFER = 1000
 
@@ -68,6 +69,7 @@ class InMemoryEventBus:
     def __init__(self, buffer: int = DEFAULT_BUFFER) -> None:
         self._buffer = buffer
         self._subscribers: dict[str, set[Subscription]] = {}
+        self._taps: dict[str, set[FeedSink]] = {}
         self._closed = False
         self._work_callbacks: list[Callable[[], None]] = []
 
@@ -90,12 +92,33 @@ class InMemoryEventBus:
             return
         for subscription in list(self._subscribers.get(event.chat_id, ())):
             subscription.offer(event)
+        for sink in list(self._taps.get(event.chat_id, ())):
+            sink.offer(event)
 
     def has_subscribers(self, chat_id: str) -> bool:
-        return bool(self._subscribers.get(chat_id))
+        return bool(self._subscribers.get(chat_id)) or bool(self._taps.get(chat_id))
+
+    @contextmanager
+    def tap(self, chat_id: str, sink: FeedSink) -> Iterator[None]:
+        """Registered on entry, so events published after ``with`` starts are never missed."""
+        if self._closed:
+            sink.end()
+        else:
+            self._taps.setdefault(chat_id, set()).add(sink)
+        try:
+            yield
+        finally:
+            sinks = self._taps.get(chat_id)
+            if sinks is not None:
+                sinks.discard(sink)
+                if not sinks:
+                    del self._taps[chat_id]
 
     def mark_gap(self) -> None:
         """Every current subscriber may have missed events: end them all as overflowed."""
+        for sinks in list(self._taps.values()):
+            for sink in list(sinks):
+                sink.gap()
         for subscriptions in list(self._subscribers.values()):
             for subscription in list(subscriptions):
                 subscription.mark_gap()
@@ -125,6 +148,9 @@ class InMemoryEventBus:
     async def close(self) -> None:
         """Ends every subscription (not as overflowed: the stream is over); later subscriptions end at once."""
         self._closed = True
+        for sinks in list(self._taps.values()):
+            for sink in list(sinks):
+                sink.end()
         for subscriptions in list(self._subscribers.values()):
             for subscription in list(subscriptions):
                 subscription.end()

@@ -24,6 +24,7 @@ import asyncpg
 from adapters.bus.memory import DEFAULT_BUFFER, InMemoryEventBus, Subscription
 from adapters.store.postgres import redact
 from core.model import StoredEvent
+from core.ports.bus import FeedSink
 from core.ports.store import Journal
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,9 @@ class PostgresEventBus:
 
     def subscribe(self, chat_id: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         return self._local.subscribe(chat_id)
+
+    def tap(self, chat_id: str, sink: FeedSink) -> contextlib.AbstractContextManager[None]:
+        return self._local.tap(chat_id, sink)
 
     async def close(self) -> None:
         if self._listener is not None:

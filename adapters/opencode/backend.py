@@ -11,17 +11,21 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from returns.result import Failure, Result, Success
 
 from adapters.agent_install import resolve_command
-from adapters.opencode.client import OpenCodeClient
+from adapters.opencode.client import Json, OpenCodeClient
 from adapters.opencode.config import server_env, state_dirs
+from adapters.opencode.feed import FeedDropped, ServerFeed
+from adapters.opencode.host import Server
 from adapters.opencode.leftovers import stop_leftovers
 from adapters.opencode.process import ServerProcess, read_tail
-from adapters.opencode.session import OpenCodeSession, Server
+from adapters.opencode.session import OpenCodeSession
 from adapters.sandbox.shim import confined_env
 from adapters.supervisor import Supervisor
 from core.agents import AgentSpec
@@ -63,6 +67,7 @@ class OpenCodeServerBackend:
         self._record_key = f"opencode-server:{spec.name}"
         self._server: ServerProcess | None = None
         self._client: OpenCodeClient | None = None
+        self._feed: ServerFeed | None = None  # the running server's one event stream
         self._spawn_lock = asyncio.Lock()
         self._shut_down = False
         self._leftovers_done = False
@@ -129,6 +134,8 @@ class OpenCodeServerBackend:
             return Failure(AgentUnavailable(detail=spawned.failure(), field="agent"))
         server = spawned.unwrap()
         self._server, self._client = server, OpenCodeClient(server.base_url, password)
+        self._feed = ServerFeed(self._client, lambda: self.stream_idle_timeout_s, server.running)
+        self._feed.start()
         self.spawn_count += 1
         record = ProcessRecord(
             key=self._record_key,
@@ -154,6 +161,7 @@ class OpenCodeServerBackend:
         if server is None:
             return
         self._server, self._client = None, None
+        await self._stop_feed()
         if client is not None:
             await client.aclose()
         await server.stop(grace_s=_STOP_GRACE_S)
@@ -267,6 +275,24 @@ class OpenCodeServerBackend:
     def note_stream_resync(self) -> None:
         self.stream_resyncs += 1
 
+    @asynccontextmanager
+    async def session_events(self, session_id: str, directory: str) -> AsyncIterator[AsyncIterator[Json]]:
+        feed = self._feed
+        if feed is None:
+            raise FeedDropped("the OpenCode server is not running")
+        async with feed.subscribe(session_id, directory) as events:
+            yield events
+
+    @property
+    def stream_connections(self) -> int:
+        """Connections the running server's event stream has made (1 unless it dropped): never one per turn."""
+        return self._feed.connections if self._feed is not None else 0
+
+    async def _stop_feed(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            await feed.stop()
+
     @property
     def llm_retry_limit(self) -> int:
         return self.runtime.llm_retry_limit
@@ -337,6 +363,7 @@ class OpenCodeServerBackend:
             server, client = self._server, self._client
             self._server, self._client = None, None
             self._handles.clear()
+            await self._stop_feed()
             if client is not None:
                 await client.aclose()
             if server is not None:

@@ -117,3 +117,29 @@ class OpenCodeClient:
                         yield cast(Json, json.loads(sse.data))
 
             yield payloads()
+
+    @asynccontextmanager
+    async def global_events(self, read_timeout_s: float) -> AsyncIterator[AsyncIterator[Json]]:
+        """Subscribe to ``/global/event`` (every directory, each event wrapped with its ``directory``); entered
+        once the server confirmed the subscription. ``read_timeout_s`` as for ``events``."""
+        timeout = httpx.Timeout(10.0, read=read_timeout_s)
+        async with aconnect_sse(self._http, "GET", "/global/event", timeout=timeout) as source:
+            source.response.raise_for_status()
+            stream = source.aiter_sse()
+            async for first in stream:
+                if first.data and _payload_type(json.loads(first.data)) == "server.connected":
+                    break
+            else:
+                raise httpx.RemoteProtocolError("global event stream closed before server.connected")
+
+            async def frames() -> AsyncIterator[Json]:
+                async for sse in stream:
+                    if sse.data:
+                        yield cast(Json, json.loads(sse.data))
+
+            yield frames()
+
+
+def _payload_type(frame: Json) -> object:
+    payload = frame.get("payload")
+    return (payload if isinstance(payload, dict) else frame).get("type")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from adapters.opencode.client import Json
+from adapters.opencode.feed import FeedDropped
 from core.events import AgentEvent, TurnCancelled
 from core.opencode.events import OpenCodeState
 from core.opencode.late import fold_late, open_tool_calls
@@ -30,7 +31,7 @@ async def late_tool_updates(
     late: list[AgentEvent] = []
     if not isinstance(terminal, TurnCancelled) or not open_tool_calls(state):
         return state, late
-    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+    with contextlib.suppress(TimeoutError, httpx.HTTPError, FeedDropped):
         async with asyncio.timeout(LATE_TOOLS_S):
             async for raw in stream:
                 state, events = fold_late(state, raw, session_id, terminal.turn_id)

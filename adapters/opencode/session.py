@@ -1,10 +1,10 @@
 """One chat's OpenCode session on the shared server: run turns, cancel them, answer permissions, close.
 
-A turn subscribes to ``/event?directory=`` first, then sends ``prompt_async``, and folds every raw event
-through core's OpenCode mapping (which demuxes by sessionID) until a terminal event. A dropped stream is
-diagnosed: a dead or hung server fails the turn with its exit report; a healthy one is resubscribed and the
-turn resynced from ``GET /session/{id}/message``. The fold state lives as long as the handle, so its turn
-guard keeps a cancelled turn's trailing ``session.idle`` from ending the next turn.
+A turn subscribes to its session's slice of the server's one event stream (``adapters.opencode.feed``) first,
+then sends ``prompt_async``, and folds every raw event through core's OpenCode mapping until a terminal event. A
+dropped stream is diagnosed: a dead or hung server fails the turn with its exit report; a healthy one is
+resubscribed and the turn resynced from ``GET /session/{id}/message``. The fold state lives as long as the
+handle, so its turn guard keeps a cancelled turn's trailing ``session.idle`` from ending the next turn.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Protocol
 
 import httpx
-from returns.result import Failure, Result
+from returns.result import Failure
 
 from adapters.opencode.client import Json, OpenCodeClient
 from adapters.opencode.config import PROVIDER_ID
+from adapters.opencode.feed import FeedDropped
+from adapters.opencode.host import ServerHost
 from adapters.opencode.late import late_tool_updates
 from adapters.opencode.permissions import PermissionDesk
 from adapters.opencode.process import ServerProcess
-from core.errors import DomainError
 from core.events import AgentEvent, Retry, TurnCancelled, TurnFailed, is_terminal
 from core.opencode.events import OpenCodeState, begin_turn, fold_opencode_event, request_abort
 from core.opencode.resync import resync_from_messages
@@ -32,52 +32,6 @@ _MAX_FRUITLESS_DROPS = 5
 _DRAIN_S = 5.0
 _ABORT_ON_EXIT_S = 5.0
 _PERMISSION_REPLIES = {"once", "always", "reject"}
-
-Server = tuple[ServerProcess, OpenCodeClient]
-
-
-class ServerHost(Protocol):
-    """What a session needs from whoever runs the shared server (the backend). The settings are read on every
-    use, so a change on the host reaches the sessions already open."""
-
-    @property
-    def stream_idle_timeout_s(self) -> float:
-        """Silence on the event stream longer than this means a dropped stream or a hung server."""
-        ...
-
-    @property
-    def llm_retry_limit(self) -> int:
-        """OpenCode retries a failing LLM forever: the turn is aborted and failed after this many retries."""
-        ...
-
-    @property
-    def default_model(self) -> str: ...
-
-    @property
-    def permission_auto(self) -> bool:
-        """``permission = "auto"``: hearth answers every question itself (inside the worktree allow, else reject)."""
-        ...
-
-    @property
-    def permission_timeout_s(self) -> float:
-        """Under ``ask``, a question nobody answered this long is rejected."""
-        ...
-
-    def server_alive(self) -> bool: ...
-
-    async def ensure_server(self) -> Result[Server, DomainError]:
-        """The running server and its client, (re)spawned when needed."""
-        ...
-
-    async def diagnose(self, server: ServerProcess, client: OpenCodeClient, busy: bool) -> str | None:
-        """None when the server is fine after a dropped stream, else why the turn must fail."""
-        ...
-
-    def note_stream_resync(self) -> None: ...
-
-    async def session_closed(self, session: OpenCodeSession) -> None:
-        """Forget the session; free what its directory holds on the server when nothing else uses it."""
-        ...
 
 
 class OpenCodeSession:
@@ -153,15 +107,16 @@ class OpenCodeSession:
         self._permissions.begin(client, self._host.permission_auto, self._host.permission_timeout_s)
         ended = False
         try:
-            async for event in self._turn_events(turn, client, server):
-                if is_terminal(event):  # consumers stop reading at the terminal: the turn is over now
-                    ended, self._turn_running = True, False
-                yield event
+            async with contextlib.aclosing(self._turn_events(turn, client, server)) as events:
+                async for event in events:
+                    if is_terminal(event):  # consumers stop reading at the terminal: the turn is over now
+                        ended, self._turn_running = True, False
+                    yield event
         finally:
             if not ended:  # the consumer walked away mid-turn (closed or cancelled): stop the server's work
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(_ABORT_ON_EXIT_S):
-                        await self._abort(client)
+                        await self._abort_and_settle(client)
             await self._permissions.end()
             self._turn_running = False
 
@@ -177,10 +132,11 @@ class OpenCodeSession:
         while True:
             progressed = False
             try:
-                async with client.events(self.cwd, self._host.stream_idle_timeout_s) as stream:
+                async with self._host.session_events(self._session_id, self.cwd) as stream:
                     if prompted:  # a dropped stream: catch up on what happened meanwhile
                         self._host.note_stream_resync()
                         for event in await self._resync(client):
+                            progressed = True  # the resync caught up on something: this drop was not fruitless
                             yield event
                             if is_terminal(event):
                                 return
@@ -213,7 +169,7 @@ class OpenCodeSession:
                             yield event
                             if is_terminal(event):
                                 return
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, FeedDropped) as exc:
                 cause = f"{type(exc).__name__}: {exc}"
             else:
                 cause = "the server closed the event stream"
@@ -253,7 +209,7 @@ class OpenCodeSession:
     async def _give_up_retrying(self, client: OpenCodeClient, stream: AsyncIterator[Json], retry: Retry) -> TurnFailed:
         """OpenCode retries a failing LLM forever: abort, swallow the abort's own events, fail the turn."""
         await self._abort(client)
-        with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        with contextlib.suppress(TimeoutError, httpx.HTTPError, FeedDropped):
             async with asyncio.timeout(_DRAIN_S):
                 async for raw in stream:
                     self._state, events = fold_opencode_event(self._state, raw, self._session_id)
@@ -269,6 +225,16 @@ class OpenCodeSession:
             error=f"the LLM provider kept failing ({retry.message}); OpenCode retried {limit} times, "
             "so hearth aborted the turn. Check the provider URL, key and status, then send the turn again",
         )
+
+    async def _abort_and_settle(self, client: OpenCodeClient) -> None:
+        """Abort, then fold the aborted turn's own trailing events up to its end, so that they cannot reach the
+        next turn's slice of the server's stream (the caller bounds the wait)."""
+        async with self._host.session_events(self._session_id, self.cwd) as stream:
+            await self._abort(client)
+            async for raw in stream:
+                self._state, events = fold_opencode_event(self._state, raw, self._session_id)
+                if any(is_terminal(event) for event in events):
+                    return
 
     async def _abort(self, client: OpenCodeClient) -> None:
         self._state = request_abort(self._state)

@@ -1,11 +1,13 @@
-"""Claims queued turns and runs them: one chat strictly in order, different chats in parallel up to a bound.
+"""Claims queued turns and runs them: one chat strictly in order, different chats in parallel as far as admitted.
 
 The store's ``claim_next_task`` never hands out a chat that has a running turn or that another node holds the lease
 of, and the dispatcher also skips the chats it is running itself, so a busy chat is skipped, never waited on. A
 claim leases the chat to this node (``app.upkeep.leases`` keeps it). ``run`` owns every turn job in one TaskGroup;
 ``shutdown`` stops taking work, gives in-flight turns a grace period, then cancels them. Every claimed turn is in
 the ``TurnRegistry`` until its job is over; each poll also delivers the cancels and permission answers that reached
-another node's API for the turns running here.
+another node's API for the turns running here. ``core.admission`` decides whether one more turn may start (``_admits``
+is the one place it is asked); a turn that ends wakes the loop at once, so its chat's next queued turn is claimed the
+moment the chat is free, not at the next poll.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import timedelta
 from app.turns.journal import CANCELLED_BEFORE_START, TurnJournal
 from app.turns.registry import TurnRegistry
 from app.turns.runner import TurnRunner
+from core.admission import AdmissionView, refusal
 from core.events import TurnCancelled
 from core.model import Task, TaskStatus, TurnRequestKind
 from core.ports.bus import EventBus
@@ -73,8 +76,15 @@ class Dispatcher:
                 except TimeoutError:
                     pass
 
+    def _admits(self) -> bool:
+        """The single admission point of a turn on this node (``core.admission``)."""
+        view = AdmissionView(
+            busy_handles=self._registry.count(), max_busy_handles=self.max_parallel, stopping=self._stopping.is_set()
+        )
+        return refusal(view) is None
+
     async def _fill(self, group: asyncio.TaskGroup) -> None:
-        while self._registry.count() < self.max_parallel and not self._stopping.is_set():
+        while self._admits():
             try:
                 now = self._clock.now()
                 task = await self._queue.claim_next_task(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.streaming import BusState, StreamEnd, StreamView, stream_step
+from core.streaming import BusState, RingView, StreamEnd, StreamView, ring_covers, stream_step
 
 GRACE_S = 2.0
 
@@ -83,3 +83,30 @@ def test_a_client_reconnecting_after_the_end_ends_at_once(view: StreamView) -> N
     fresh = StreamView(**{**view.__dict__, "turn_stream": True, "delivered_terminal": False, "over_since": None})
     if fresh.turn_finished and not fresh.unread and fresh.terminal_journaled and fresh.bus is not BusState.CLOSED:
         assert stream_step(fresh, GRACE_S).end is StreamEnd.ALREADY_SEEN
+
+
+rings = st.builds(
+    RingView,
+    epoch=st.integers(min_value=0, max_value=5),
+    dropped=st.integers(min_value=0, max_value=1000),
+    base=st.none() | st.integers(min_value=0, max_value=1000),
+)
+
+
+@given(rings, st.integers(min_value=0, max_value=1000), st.none() | st.integers(min_value=0, max_value=5))
+def test_a_ring_never_vouches_for_what_it_let_go_of(ring: RingView, last: int, synced: int | None) -> None:
+    if last < ring.dropped:
+        assert not ring_covers(ring, last, synced)
+
+
+@given(rings, st.integers(min_value=0, max_value=1000), st.none() | st.integers(min_value=0, max_value=5))
+def test_a_reader_synced_in_another_epoch_relies_only_on_the_rings_base(
+    ring: RingView, last: int, synced: int | None
+) -> None:
+    if synced != ring.epoch:
+        assert ring_covers(ring, last, synced) == (ring.base is not None and last >= ring.base and last >= ring.dropped)
+
+
+@given(rings, st.integers(min_value=0, max_value=1000))
+def test_a_reader_synced_in_this_epoch_is_covered_unless_it_fell_behind(ring: RingView, last: int) -> None:
+    assert ring_covers(ring, last, ring.epoch) == (last >= ring.dropped)

@@ -13,8 +13,9 @@ from typing import Any, cast
 from returns.result import Result, Success
 
 from adapters.opencode.client import OpenCodeClient
+from adapters.opencode.host import Server
 from adapters.opencode.process import ServerProcess
-from adapters.opencode.session import OpenCodeSession, Server
+from adapters.opencode.session import OpenCodeSession
 from core.errors import DomainError
 from core.events import AgentEvent, TurnCancelled
 from core.ports.agents import TurnInput
@@ -50,6 +51,9 @@ class _SlowStartHost:
 
     def note_stream_resync(self) -> None:
         return None
+
+    def session_events(self, session_id: str, directory: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        raise AssertionError(f"a turn cancelled before its prompt subscribed to the events of {session_id}")
 
     async def session_closed(self, session: OpenCodeSession) -> None:
         return None

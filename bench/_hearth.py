@@ -1,0 +1,111 @@
+"""Shared set-up of the benchmarks that go through the product: hearth served in this process (uvicorn, the
+real composition root, SQLite) with every provider pointed at a scripted LLM, and an HTTP client that times turns
+as a front end sees them, from ``POST …/turns`` to the turn's terminal event on the chat's SSE stream."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from app.bootstrap.node import Node
+from app.inprocess import serve_in_process
+from app.settings import Settings
+from core.agents import ProviderConfig
+from core.events import TERMINAL_EVENT_TYPES
+from scripted_llm.llm import ScriptedLLM
+
+TURN_TIMEOUT_S = 300.0
+
+
+def provider_for(llm: ScriptedLLM) -> ProviderConfig:
+    return ProviderConfig(
+        openai_base_url=llm.openai_base_url,
+        openai_api_key="bench",
+        openai_model="fake-model",
+        anthropic_base_url=llm.anthropic_base_url,
+        anthropic_api_key="bench",
+        gemini_base_url=llm.gemini_base_url,
+        gemini_api_key="bench",
+    )
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    node: Node  # the running hearth's parts (its bus, its use cases), for what a client cannot see
+    seen: dict[str, int] = field(default_factory=dict)  # per chat, the seq of the last event this client read
+
+    async def chat(self, repo: str) -> str:
+        response = await self.client.post("/api/chats", json={"repo_path": repo})
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    async def submit(self, chat: str, agent: str, prompt: str) -> dict[str, Any]:
+        response = await self.client.post(f"/api/chats/{chat}/turns", json={"agent": agent, "prompt": prompt})
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def timed_turn(self, chat: str, agent: str, prompt: str) -> float:
+        """Seconds from sending ``POST …/turns`` to reading the turn's terminal event on the chat's stream, which
+        is opened (and confirmed) first, as a front end keeps it open; fails unless the turn succeeded."""
+        headers = {"Last-Event-ID": str(self.seen[chat])} if chat in self.seen else {}
+        async with aconnect_sse(self.client, "GET", f"/api/chats/{chat}/events", headers=headers) as source:
+            source.response.raise_for_status()
+            started = time.perf_counter()
+            turn = await self.submit(chat, agent, prompt)
+            async for sse in source.aiter_sse():
+                if not sse.data:
+                    continue
+                data = json.loads(sse.data)
+                self.seen[chat] = data["seq"]
+                if data["task_id"] == turn["id"] and data["type"] in TERMINAL_EVENT_TYPES:
+                    if data["type"] != "turn_completed":
+                        raise RuntimeError(f"turn {turn['id']} did not complete: {data}")
+                    return time.perf_counter() - started
+        raise RuntimeError(f"the stream of chat {chat} ended before its turn did")
+
+    async def finished(self, chat: str, count: int) -> list[dict[str, Any]]:
+        """Waits on the chat's stream for ``count`` terminal events, then returns the chat's turns."""
+        seen = 0
+        async with aconnect_sse(self.client, "GET", f"/api/chats/{chat}/events") as source:
+            source.response.raise_for_status()
+            async for sse in source.aiter_sse():
+                if sse.data and json.loads(sse.data)["type"] in TERMINAL_EVENT_TYPES:
+                    seen += 1
+                    if seen == count:
+                        break
+        turns: list[dict[str, Any]] = (await self.client.get(f"/api/chats/{chat}/turns")).json()
+        return turns
+
+
+def settings_for(root: Path, llm: ScriptedLLM, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": root / "data",
+        "repo_roots": [root],
+        "provider": provider_for(llm),
+        "database_url": None,
+        "api_token": None,
+        "eviction_interval_s": 3600.0,
+        "health_interval_s": 3600.0,
+        "reaper_interval_s": 3600.0,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[Api]:
+    async with serve_in_process(settings) as hearth:
+        timeout = httpx.Timeout(TURN_TIMEOUT_S, connect=10.0)
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+        async with httpx.AsyncClient(base_url=hearth.base_url, timeout=timeout, limits=limits) as client:
+            yield Api(client, hearth.app.state.service)

@@ -1,0 +1,109 @@
+"""SSE fan-out: many subscribers on one chat's stream, delivery latency and the store reads they cost.
+
+Run: ``.venv/bin/python -m bench.sse_fanout [--subscribers 50] [--turns 5]``. hearth runs in this process
+(uvicorn, SQLite, native agent, scripted LLM streaming 20 chunks per answer). Each turn's events reach every
+subscriber over HTTP. Delivery latency is measured per (subscriber, event) from the moment the event was published
+on hearth's bus (it is journaled just before: the bench taps the bus in the same process, same clock) to the moment
+the subscriber's HTTP client parsed it; printed as p50 / p99 / max. Target: p99 < 20 ms. Also printed: how many
+journal reads the subscribers cost while the turns ran (the in-memory ring should make it zero; only the replay of
+each subscriber's connect may read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from httpx_sse import aconnect_sse
+
+from bench._hearth import Api, served, settings_for
+from bench._opencode import git_dir
+from core.events import TERMINAL_EVENT_TYPES
+from core.model import StoredEvent
+from scripted_llm.llm import ScriptedLLM
+
+
+class _PublishTimes:
+    """A bus tap: when each event of the chat was published (``core.ports.bus.FeedSink``)."""
+
+    def __init__(self) -> None:
+        self.at: dict[int, float] = {}
+
+    def offer(self, event: StoredEvent) -> None:
+        self.at[event.seq] = time.perf_counter()
+
+    def gap(self) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+async def _subscriber(api: Api, chat: str, turns: int, ready: asyncio.Event, got: list[tuple[int, float]]) -> None:
+    ended = 0
+    async with aconnect_sse(api.client, "GET", f"/api/chats/{chat}/events") as source:
+        source.response.raise_for_status()
+        ready.set()
+        async for sse in source.aiter_sse():
+            if not sse.data:
+                continue
+            data = json.loads(sse.data)
+            got.append((int(data["seq"]), time.perf_counter()))
+            if data["type"] in TERMINAL_EVENT_TYPES:
+                ended += 1
+                if ended == turns:
+                    return
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(subscribers: int, turns: int) -> None:
+    with ScriptedLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
+        root = Path(tmp)
+        async with served(settings_for(root, llm)) as api:
+            chat = await api.chat(git_dir(root / "repo"))
+            streams = api.node.use_cases.streams
+            published = _PublishTimes()
+            with api.node.bus.tap(chat, published):
+                received: list[list[tuple[int, float]]] = [[] for _ in range(subscribers)]
+                readies = [asyncio.Event() for _ in range(subscribers)]
+                async with asyncio.TaskGroup() as group:
+                    for index in range(subscribers):
+                        group.create_task(_subscriber(api, chat, turns, readies[index], received[index]))
+                    async with asyncio.timeout(60):
+                        for ready in readies:
+                            await ready.wait()
+                        while streams.following(chat) < subscribers:  # noqa: ASYNC110 (polling a count)
+                            await asyncio.sleep(0.01)
+                    reads_before = streams.store_reads
+                    for index in range(turns):
+                        await api.timed_turn(chat, "native", f"SLOW=0.02 turn {index}")
+                reads = streams.store_reads - reads_before
+        latencies = [(at - published.at[seq]) * 1000 for got in received for seq, at in got if seq in published.at]
+        events = len(published.at)
+        print(f"{subscribers} subscribers on one chat, {turns} turns, {events} events each")
+        print(
+            f"delivery, bus publish to parsed by the HTTP client (ms): p50 {statistics.median(latencies):.2f} / "
+            f"p99 {_percentile(latencies, 0.99):.2f} / max {max(latencies):.2f} (n={len(latencies)}; target p99 < 20)"
+        )
+        print(f"journal reads made for the subscribers while the turns ran: {reads} (one per batch or fewer)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--subscribers", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(measure(args.subscribers, args.turns))
+
+
+if __name__ == "__main__":
+    main()
