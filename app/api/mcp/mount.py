@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 from app.api.auth import has_token
 from app.api.mcp.server import mcp_http, mcp_server
-from app.api.mcp.tools import UseCasesOf
+from app.api.mcp.tool_common import UseCasesOf
 
 MCP_PATH = "/mcp"
 

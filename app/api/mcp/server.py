@@ -12,13 +12,15 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 
 from app.api.auth import is_loopback
-from app.api.mcp.tools import HearthTools, UseCasesOf, tools_of
+from app.api.mcp.tool_common import UseCasesOf
+from app.api.mcp.tools import HearthTools, tools_of
 from app.version import VERSION
 
 INSTRUCTIONS = (
     "hearth keeps coding agents warm in chats that share one git worktree. Open a chat (create_chat) or give work "
     "from outside one (submit_task), wait for the turn (wait_for_turn), review what the agents changed "
-    "(list_changes), then apply or discard it."
+    "(list_changes), then apply or discard it. To compare agents, run_arena gives one prompt to several, each in "
+    "a fork of the chat; wait_for_arena, then adopt the best one (or discard_arena)."
 )
 
 

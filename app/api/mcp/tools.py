@@ -1,35 +1,36 @@
 """The MCP tools: each a thin call of one use case, with inputs validated by their annotations and small
 structured results. A refusal becomes a tool error that says what was wrong and what to do.
 
-Adding a tool is a function here and one line in ``TOOLS``: e.g. ``run_arena`` calls the arena use case and
-returns its id, ``adopt`` calls the adopt use case and returns the adopted paths.
+Adding a tool is a function here (or in a module of its own, like the arena's in ``arena_tools``) and one line in
+``tools_of``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from app.usecases.bundle import UseCases
-from app.usecases.errors import Refused
+from app.api.mcp.arena_tools import ArenaTools, arena_tools_of
+from app.api.mcp.tool_common import (
+    WAIT_MAX_S,
+    WAIT_POLL_S,
+    AgentName,
+    ChatId,
+    Model,
+    Prompt,
+    ToolFunction,
+    UseCasesOf,
+    clipped_diff,
+    refusals_as_tool_errors,
+)
 from core.model import PendingChange, Task, TaskOrigin
 
-WAIT_MAX_S = 300.0
-WAIT_POLL_S = 0.2
-DIFF_PREVIEW_CHARS = 2000
 REPLY_MAX_CHARS = 4000
 
-UseCasesOf = Callable[[], UseCases]
-ChatId = Annotated[str, Field(min_length=1, max_length=200, description="the chat's id")]
 TurnId = Annotated[str, Field(min_length=1, max_length=200, description="the turn's (task's) id")]
-AgentName = Annotated[str, Field(min_length=1, max_length=64, description="an agent name from list_agents")]
-Prompt = Annotated[str, Field(min_length=1, description="what the agent should do")]
-Model = Annotated[str | None, Field(default=None, max_length=200, description="a model the agent allows")]
 Paths = Annotated[
     list[str] | None, Field(default=None, min_length=1, description="files to act on; omit for every pending change")
 ]
@@ -49,17 +50,7 @@ def _turn(task: Task) -> dict[str, Any]:
 
 
 def _change(change: PendingChange) -> dict[str, Any]:
-    diff = change.diff if len(change.diff) <= DIFF_PREVIEW_CHARS else change.diff[:DIFF_PREVIEW_CHARS] + "\n…"
-    return {"path": change.path, "agent": change.agent, "turn_id": change.task_id, "diff": diff}
-
-
-async def _refusals_as_tool_errors(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return await call
-    except Refused as refused:
-        error = refused.error
-        where = f" (field {error.field})" if error.field else ""
-        raise ToolError(f"{error.kind}{where}: {error.detail}") from refused
+    return {"path": change.path, "agent": change.agent, "turn_id": change.task_id, "diff": clipped_diff(change.diff)}
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,7 @@ class HearthTools:
             chat = await self.use_cases().chats.create(repo_path, ref, title)
             return {"chat_id": chat.id, "repo_path": chat.repo_path, "title": chat.title}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def submit_task(
         self,
@@ -112,7 +103,7 @@ class HearthTools:
             )
             return {**_turn(submitted.task), "chat_created": submitted.chat_created}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def submit_turn(
         self, chat_id: ChatId, agent: AgentName, prompt: Prompt, model: Model = None
@@ -122,7 +113,7 @@ class HearthTools:
         async def run() -> dict[str, Any]:
             return _turn(await self.use_cases().turns.submit(chat_id, agent, prompt, model, TaskOrigin.CHAT))
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def wait_for_turn(
         self,
@@ -148,7 +139,7 @@ class HearthTools:
             clipped = reply if len(reply) <= REPLY_MAX_CHARS else reply[:REPLY_MAX_CHARS] + "…"
             return {**_turn(task), "done": True, "reply": clipped}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def cancel_turn(self, chat_id: ChatId, turn_id: TurnId) -> dict[str, Any]:
         """Cancel a queued or running turn."""
@@ -157,7 +148,7 @@ class HearthTools:
             task, outcome = await self.use_cases().turns.cancel(chat_id, turn_id)
             return {**_turn(task), "cancel": outcome}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def list_changes(self, chat_id: ChatId) -> dict[str, Any]:
         """The chat's pending changes, each stamped with the agent that made it (diffs clipped)."""
@@ -166,7 +157,7 @@ class HearthTools:
             pending = await self.use_cases().changes.pending(chat_id)
             return {"chat_id": chat_id, "changes": [_change(change) for change in pending]}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def apply_changes(self, chat_id: ChatId, paths: Paths = None) -> dict[str, Any]:
         """Apply pending changes to the repository's checkout (all or nothing)."""
@@ -175,7 +166,7 @@ class HearthTools:
             worktree = await self.use_cases().changes.apply(chat_id, paths)
             return {"chat_id": chat_id, "applied": paths or "all", "base_commit": worktree.base_commit}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def discard_changes(self, chat_id: ChatId, paths: Paths = None) -> dict[str, Any]:
         """Throw pending changes away (the worktree returns to its base)."""
@@ -184,7 +175,7 @@ class HearthTools:
             await self.use_cases().changes.discard(chat_id, paths)
             return {"chat_id": chat_id, "discarded": paths or "all"}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def answer_permission(
         self,
@@ -199,7 +190,7 @@ class HearthTools:
             node = await self.use_cases().turns.answer_permission(chat_id, turn_id, request_id, option_id)
             return {"turn_id": turn_id, "request_id": request_id, "answered": True, "relayed_to": node}
 
-        return await _refusals_as_tool_errors(run())
+        return await refusals_as_tool_errors(run())
 
     async def list_agents(self) -> dict[str, Any]:
         """The configured agents: whether each is installed, its backend and what it can do."""
@@ -209,9 +200,6 @@ class HearthTools:
                 {"name": a.name, "backend": a.backend.value, "found": a.found, "problem": a.problem} for a in agents
             ]
         }
-
-
-ToolFunction = Callable[..., Awaitable[dict[str, Any]]]
 
 
 def tools_of(tools: HearthTools) -> list[ToolFunction]:
@@ -227,4 +215,5 @@ def tools_of(tools: HearthTools) -> list[ToolFunction]:
         tools.discard_changes,
         tools.answer_permission,
         tools.list_agents,
+        *arena_tools_of(ArenaTools(tools.use_cases)),
     ]
