@@ -41,6 +41,7 @@ class LiveSession:
     fresh: bool = True  # opened by the current checkout (not kept warm from an earlier turn)
     cwd: str = ""  # the chat worktree its agent works in
     turn_started: datetime | None = None  # when its latest turn began (background work started since is its own)
+    turn_id: str | None = None  # its latest turn: a forced eviction journals what it stopped under it
 
     @property
     def key(self) -> Key:
@@ -76,8 +77,9 @@ class AgentPool:
     def backend(self, agent: str) -> AgentBackend | None:
         return self._backends.get(agent)
 
-    async def checkout(self, spec: SessionSpec) -> Result[LiveSession, DomainError]:
-        """The live handle for (chat, agent), opened (resuming ``spec.resume_id``) when there is none; marked busy."""
+    async def checkout(self, spec: SessionSpec, turn_id: str | None = None) -> Result[LiveSession, DomainError]:
+        """The live handle for (chat, agent), opened (resuming ``spec.resume_id``) when there is none; marked busy
+        for the turn ``turn_id``."""
         assert spec.chat_id is not None, "pooled sessions belong to a chat"
         key = (spec.chat_id, spec.agent)
         backend = self._backends.get(spec.agent)
@@ -109,7 +111,7 @@ class AgentPool:
                 live = LiveSession(spec.chat_id, spec.agent, opened.unwrap(), self._clock.now())
                 self._live[key] = live
             live.busy = True
-            live.cwd, live.turn_started = spec.cwd, self._clock.now()
+            live.cwd, live.turn_started, live.turn_id = spec.cwd, self._clock.now(), turn_id
             return Success(live)
 
     async def checkin(self, live: LiveSession) -> None:

@@ -92,6 +92,23 @@ class ContextReset(_Event):
     reason: str
 
 
+class StoppedProcess(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    pid: int
+    command: str
+
+
+class BackgroundStopped(_Event):
+    """The memory budget evicted this agent although work it had left running outlived its grace, and stopped that
+    work. Journaled on the chat under the turn that started it, after that turn's end, so the chat's stream and
+    journal show what was killed (a turn's own stream has already ended by then)."""
+
+    type: Literal["background_stopped"] = "background_stopped"
+    agent: str
+    reason: str
+    processes: tuple[StoppedProcess, ...] = ()
+
+
 class TurnCompleted(_Event):
     type: Literal["turn_completed"] = "turn_completed"
     stop_reason: str = "end_turn"
@@ -116,6 +133,7 @@ AgentEvent = Annotated[
     | UsageReport
     | Retry
     | ContextReset
+    | BackgroundStopped
     | TurnCompleted
     | TurnFailed
     | TurnCancelled,

@@ -206,6 +206,8 @@ def assemble(
             floor=settings.memory_floor,
             background_grace_s=settings.background_grace_s,
         ),
+        journal=store,
+        bus=bus,
     )
     pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s).admit
     jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals, memory)

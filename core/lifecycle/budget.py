@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from core.events import BackgroundStopped, StoppedProcess
 from core.model import Frozen
 
 HandleKey = tuple[str, str]  # (chat_id, agent)
@@ -175,4 +176,26 @@ def idle_with_background(
             for h in handles
             if not h.busy and h.background and (now - h.last_used).total_seconds() < policy.background_grace_s
         )
+    )
+
+
+def forced_notice(
+    eviction: BudgetEviction, stopped: Sequence[str], *, turn_id: str, session_id: str, grace_s: float
+) -> BackgroundStopped:
+    """The journal's word on a forced eviction: which agent went, why, and every process of its background work
+    that was stopped (``stopped`` entries are "pid command", as the sampler reports background work)."""
+    processes = []
+    for entry in stopped:
+        pid, _, command = entry.partition(" ")
+        if pid.isdigit():
+            processes.append(StoppedProcess(pid=int(pid), command=command))
+    return BackgroundStopped(
+        session_id=session_id,
+        turn_id=turn_id,
+        agent=eviction.agent,
+        reason=(
+            f"over the memory budget; the background work this turn left running outlived its grace of "
+            f"{grace_s:.0f} s and was stopped with its agent"
+        ),
+        processes=tuple(processes),
     )

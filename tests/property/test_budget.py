@@ -10,11 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.lifecycle.budget import (
+    BudgetEviction,
     BudgetPolicy,
     BudgetReason,
     ChargedHandle,
     ProcessCharge,
     admits,
+    forced_notice,
     idle_with_background,
     plan_budget,
     total_bytes,
@@ -165,3 +167,18 @@ def test_admission() -> None:
     assert admits(600 * MIB, 400 * MIB, policy)
     assert not admits(700 * MIB, 400 * MIB, policy)
     assert admits(10_000 * MIB, 400 * MIB, BudgetPolicy(budget_bytes=0))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4_000_000), st.text(max_size=40)),
+        max_size=6,
+    )
+)
+def test_a_forced_eviction_journals_every_process_it_stopped(work: list[tuple[int, str]]) -> None:
+    entries = tuple(f"{pid} {command}" for pid, command in work)
+    eviction = BudgetEviction(chat_id="c", agent="qwen", reason=BudgetReason.FORCED, stops=entries)
+    notice = forced_notice(eviction, entries, turn_id="t", session_id="s", grace_s=60)
+    assert [(p.pid, p.command) for p in notice.processes] == work
+    assert (notice.turn_id, notice.agent, notice.type) == ("t", "qwen", "background_stopped")
+    assert "60 s" in notice.reason
