@@ -27,7 +27,8 @@ from core.ports.store import AgentSessionStore
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (chat_id, agent)
-Admit = Callable[[str, str], Awaitable[Result[None, DomainError]]]  # (chat_id, agent): room for a new session?
+# (chat_id, agent, turn_id): room for a new session? The turn is told why it waits
+Admit = Callable[[str, str, str | None], Awaitable[Result[None, DomainError]]]
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -100,7 +101,7 @@ class AgentPool:
             if live is not None:
                 live.fresh = False
             else:
-                if self.admit is not None and isinstance(admitted := await self.admit(*key), Failure):
+                if self.admit is not None and isinstance(admitted := await self.admit(*key, turn_id), Failure):
                     return admitted
                 opened = await backend.open_session(spec)
                 if not is_successful(opened):

@@ -109,6 +109,16 @@ class BackgroundStopped(_Event):
     processes: tuple[StoppedProcess, ...] = ()
 
 
+class Waiting(_Event):
+    """The turn waits before its agent can start, and says for what (room under the memory budget); its next
+    events follow once it may go on, or its ``turn_failed`` says it could not."""
+
+    type: Literal["waiting"] = "waiting"
+    reason: str  # e.g. "memory budget: needs 268 MiB, 12 MiB free"
+    needs_bytes: int = 0
+    free_bytes: int = 0
+
+
 class TurnCompleted(_Event):
     type: Literal["turn_completed"] = "turn_completed"
     stop_reason: str = "end_turn"
@@ -134,6 +144,7 @@ AgentEvent = Annotated[
     | Retry
     | ContextReset
     | BackgroundStopped
+    | Waiting
     | TurnCompleted
     | TurnFailed
     | TurnCancelled,

@@ -209,7 +209,7 @@ def assemble(
         journal=store,
         bus=bus,
     )
-    pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s).admit
+    pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s, journal=store, bus=bus).admit
     jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals, memory)
     return Node(
         settings=settings,

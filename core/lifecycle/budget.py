@@ -20,10 +20,11 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from core.events import BackgroundStopped, StoppedProcess
+from core.events import BackgroundStopped, StoppedProcess, Waiting
 from core.model import Frozen
 
 HandleKey = tuple[str, str]  # (chat_id, agent)
+MIB = 1024 * 1024
 
 
 class BudgetPolicy(Frozen):
@@ -164,6 +165,21 @@ def admits(total: int, expected_bytes: int, policy: BudgetPolicy) -> bool:
     """A new agent process may start when the total with its expected size stays within the budget (a budget of
     0 is off), or when nothing runs at all (a single agent larger than the budget must still be able to run)."""
     return policy.budget_bytes == 0 or total == 0 or total + expected_bytes <= policy.budget_bytes
+
+
+def admission_wait(held: int, expected_bytes: int, policy: BudgetPolicy, *, turn_id: str, agent: str) -> Waiting:
+    """What a turn whose new ``agent`` session waits for room says on its journal: what it needs, what is free."""
+    free = max(0, policy.budget_bytes - held)
+    return Waiting(
+        session_id="",
+        turn_id=turn_id,
+        reason=(
+            f"memory budget: a new {agent} session needs {-(-expected_bytes // MIB)} MiB, {free // MIB} MiB free of "
+            f"{policy.budget_bytes // MIB} MiB; waiting for an idle agent to be let go of"
+        ),
+        needs_bytes=expected_bytes,
+        free_bytes=free,
+    )
 
 
 def idle_with_background(

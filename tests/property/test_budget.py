@@ -15,6 +15,7 @@ from core.lifecycle.budget import (
     BudgetReason,
     ChargedHandle,
     ProcessCharge,
+    admission_wait,
     admits,
     forced_notice,
     idle_with_background,
@@ -182,3 +183,13 @@ def test_a_forced_eviction_journals_every_process_it_stopped(work: list[tuple[in
     assert [(p.pid, p.command) for p in notice.processes] == work
     assert (notice.turn_id, notice.agent, notice.type) == ("t", "qwen", "background_stopped")
     assert "60 s" in notice.reason
+
+
+@given(st.integers(0, 8192 * MIB), st.integers(1, 1024 * MIB), st.integers(1, 4096))
+def test_a_waiting_turn_says_what_it_needs_and_what_is_free(held: int, expected: int, budget_mib: int) -> None:
+    policy = BudgetPolicy(budget_bytes=budget_mib * MIB)
+    wait = admission_wait(held, expected, policy, turn_id="t", agent="claude")
+    assert wait.free_bytes == max(0, policy.budget_bytes - held)
+    assert wait.needs_bytes == expected
+    assert wait.reason.startswith(f"memory budget: a new claude session needs {-(-expected // MIB)} MiB, ")
+    assert f"{wait.free_bytes // MIB} MiB free of {budget_mib} MiB" in wait.reason
