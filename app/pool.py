@@ -18,6 +18,7 @@ from returns.result import Failure, Result, Success
 
 from app.metrics import Metrics
 from core.errors import AgentUnavailable, DomainError
+from core.lifecycle.budget import BudgetReason
 from core.lifecycle.eviction import EvictionPolicy, LiveHandle, choose_evictions
 from core.model import AgentSessionStatus
 from core.ports.agents import AgentBackend, SessionHandle, SessionSpec
@@ -172,6 +173,11 @@ class AgentPool:
         async with self._lock(key):
             live = self._live.get(key)
             if live is None or live.busy:  # raced with a checkout: it is in use again
+                return False
+            # the agent may still run work of its own in the session (OpenCode busy after hearth's turn ended):
+            # closing would dispose it. Only a forced budget eviction, past the background grace, goes on.
+            if reason != BudgetReason.FORCED and await live.handle.working():
+                log.info("keeping %s in chat %s: its session is still busy at the agent", live.agent, live.chat_id)
                 return False
             del self._live[key]
             await _close_quietly(live.handle)

@@ -269,6 +269,10 @@ class OpenCodeServerBackend:
         if may_dispose_directory(DirectoryUse(busy_sessions=int(others), turns_in_flight=int(session.busy))):
             await self.dispose_directory(session.cwd)
 
+    def running_client(self) -> OpenCodeClient | None:
+        server, client = self._server, self._client
+        return client if server is not None and server.running() else None
+
     def server_alive(self) -> bool:
         return self._server is not None and self._server.running()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.metrics import Metrics
-from app.pool import AgentPool
+from app.pool import AgentPool, LiveSession
 from app.turns.journal import TurnJournal
 from core.lifecycle.attribution import AgentRoot, Attribution, Tenant, attribute
 from core.lifecycle.budget import (
@@ -86,6 +86,8 @@ class MemoryBudget:
     async def sample(self) -> Attribution:
         roots = self._roots()
         home = {root.agent: root.process for root in roots}
+        live_sessions = self._pool.live_sessions()
+        working = await asyncio.gather(*(agent_work(live) for live in live_sessions))
         tenants = [
             Tenant(
                 chat_id=live.chat_id,
@@ -95,8 +97,9 @@ class MemoryBudget:
                 last_used=live.last_used,
                 busy=live.busy,
                 turn_started=live.turn_started,
+                agent_work=work,
             )
-            for live in self._pool.live_sessions()
+            for live, work in zip(live_sessions, working, strict=True)
         ]
         rows = await asyncio.to_thread(self._processes.table)
         result = attribute(rows, roots, tenants)
@@ -152,7 +155,9 @@ class MemoryBudget:
     async def _stop_background(self, eviction: BudgetEviction) -> None:
         """A forced eviction: the background work outlived its grace; stop it and say so in the chat's journal."""
         chat_id, agent = eviction.key
-        stopped = [entry for entry in eviction.stops if await self._processes.terminate(int(entry.split()[0]))]
+        # an agent's own busy session (no pid) ends with the eviction that closes it
+        pids = [entry for entry in eviction.stops if entry.split(" ", 1)[0].isdigit()]
+        stopped = [entry for entry in pids if await self._processes.terminate(int(entry.split()[0]))]
         log.warning(
             "memory budget: evicting %s in chat %s stopped the background work it left running: %s",
             agent,
@@ -219,3 +224,11 @@ class MemoryBudget:
                 for (chat, agent), since in self.state.waiting.items()
             ],
         }
+
+
+async def agent_work(live: LiveSession) -> tuple[str, ...]:
+    """What an idle session's agent says it still runs on its own (an OpenCode session still busy), as background
+    work: it defers every eviction of the handle like a job the agent left running."""
+    if live.busy or not await live.handle.working():
+        return ()
+    return (f"session {live.handle.backend_session_id} still busy at {live.agent}",)
