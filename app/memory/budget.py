@@ -156,8 +156,11 @@ class MemoryBudget:
         """A forced eviction: the background work outlived its grace; stop it and say so in the chat's journal."""
         chat_id, agent = eviction.key
         # an agent's own busy session (no pid) ends with the eviction that closes it
-        pids = [entry for entry in eviction.stops if entry.split(" ", 1)[0].isdigit()]
-        stopped = [entry for entry in pids if await self._processes.terminate(int(entry.split()[0]))]
+        stopped = [
+            entry
+            for entry in eviction.stops
+            if not entry.split(" ", 1)[0].isdigit() or await self._processes.terminate(int(entry.split()[0]))
+        ]
         log.warning(
             "memory budget: evicting %s in chat %s stopped the background work it left running: %s",
             agent,

@@ -200,18 +200,21 @@ def forced_notice(
 ) -> BackgroundStopped:
     """The journal's word on a forced eviction: which agent went, why, and every process of its background work
     that was stopped (``stopped`` entries are "pid command", as the sampler reports background work)."""
-    processes = []
+    processes, other = [], []  # other: work with no pid of its own (a session still busy at the agent)
     for entry in stopped:
         pid, _, command = entry.partition(" ")
         if pid.isdigit():
             processes.append(StoppedProcess(pid=int(pid), command=command))
+        else:
+            other.append(entry)
+    reason = (
+        f"over the memory budget; the background work this turn left running outlived its grace of "
+        f"{grace_s:.0f} s and was stopped with its agent"
+    )
     return BackgroundStopped(
         session_id=session_id,
         turn_id=turn_id,
         agent=eviction.agent,
-        reason=(
-            f"over the memory budget; the background work this turn left running outlived its grace of "
-            f"{grace_s:.0f} s and was stopped with its agent"
-        ),
+        reason=reason + "".join(f"; ended: {entry}" for entry in other),
         processes=tuple(processes),
     )

@@ -193,3 +193,11 @@ def test_a_waiting_turn_says_what_it_needs_and_what_is_free(held: int, expected:
     assert wait.needs_bytes == expected
     assert wait.reason.startswith(f"memory budget: a new claude session needs {-(-expected // MIB)} MiB, ")
     assert f"{wait.free_bytes // MIB} MiB free of {budget_mib} MiB" in wait.reason
+
+
+def test_a_forced_eviction_names_a_session_busy_at_its_agent_in_its_reason() -> None:
+    busy = "session ses_1 still busy at opencode"
+    eviction = BudgetEviction(chat_id="c", agent="opencode", reason=BudgetReason.FORCED, stops=("7 sleep 9", busy))
+    notice = forced_notice(eviction, eviction.stops, turn_id="t", session_id="ses_1", grace_s=60)
+    assert [(p.pid, p.command) for p in notice.processes] == [(7, "sleep 9")]
+    assert notice.reason.endswith(f"; ended: {busy}")
