@@ -353,6 +353,7 @@ class OpenCodeServerBackend:
                 return False
             self._server, self._client = None, None
             self._exit_seen.add(server.pid)
+            await self._stop_feed()  # its event stream reads through the client closed next
             if client is not None:
                 await client.aclose()
             await server.stop(grace_s=_STOP_GRACE_S)
