@@ -18,6 +18,7 @@ from returns.result import Failure, Result, Success
 
 from app.metrics import Metrics
 from core.errors import AgentUnavailable, DomainError
+from core.lifecycle.budget import BudgetReason
 from core.lifecycle.eviction import EvictionPolicy, LiveHandle, choose_evictions
 from core.model import AgentSessionStatus
 from core.ports.agents import AgentBackend, SessionHandle, SessionSpec
@@ -27,7 +28,8 @@ from core.ports.store import AgentSessionStore
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (chat_id, agent)
-Admit = Callable[[str, str], Awaitable[Result[None, DomainError]]]  # (chat_id, agent): room for a new session?
+# (chat_id, agent, turn_id): room for a new session? The turn is told why it waits
+Admit = Callable[[str, str, str | None], Awaitable[Result[None, DomainError]]]
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -41,6 +43,7 @@ class LiveSession:
     fresh: bool = True  # opened by the current checkout (not kept warm from an earlier turn)
     cwd: str = ""  # the chat worktree its agent works in
     turn_started: datetime | None = None  # when its latest turn began (background work started since is its own)
+    turn_id: str | None = None  # its latest turn: a forced eviction journals what it stopped under it
 
     @property
     def key(self) -> Key:
@@ -76,8 +79,9 @@ class AgentPool:
     def backend(self, agent: str) -> AgentBackend | None:
         return self._backends.get(agent)
 
-    async def checkout(self, spec: SessionSpec) -> Result[LiveSession, DomainError]:
-        """The live handle for (chat, agent), opened (resuming ``spec.resume_id``) when there is none; marked busy."""
+    async def checkout(self, spec: SessionSpec, turn_id: str | None = None) -> Result[LiveSession, DomainError]:
+        """The live handle for (chat, agent), opened (resuming ``spec.resume_id``) when there is none; marked busy
+        for the turn ``turn_id``."""
         assert spec.chat_id is not None, "pooled sessions belong to a chat"
         key = (spec.chat_id, spec.agent)
         backend = self._backends.get(spec.agent)
@@ -98,7 +102,7 @@ class AgentPool:
             if live is not None:
                 live.fresh = False
             else:
-                if self.admit is not None and isinstance(admitted := await self.admit(*key), Failure):
+                if self.admit is not None and isinstance(admitted := await self.admit(*key, turn_id), Failure):
                     return admitted
                 opened = await backend.open_session(spec)
                 if not is_successful(opened):
@@ -109,7 +113,7 @@ class AgentPool:
                 live = LiveSession(spec.chat_id, spec.agent, opened.unwrap(), self._clock.now())
                 self._live[key] = live
             live.busy = True
-            live.cwd, live.turn_started = spec.cwd, self._clock.now()
+            live.cwd, live.turn_started, live.turn_id = spec.cwd, self._clock.now(), turn_id
             return Success(live)
 
     async def checkin(self, live: LiveSession) -> None:
@@ -169,6 +173,11 @@ class AgentPool:
         async with self._lock(key):
             live = self._live.get(key)
             if live is None or live.busy:  # raced with a checkout: it is in use again
+                return False
+            # the agent may still run work of its own in the session (OpenCode busy after hearth's turn ended):
+            # closing would dispose it. Only a forced budget eviction, past the background grace, goes on.
+            if reason != BudgetReason.FORCED and await live.handle.working():
+                log.info("keeping %s in chat %s: its session is still busy at the agent", live.agent, live.chat_id)
                 return False
             del self._live[key]
             await _close_quietly(live.handle)

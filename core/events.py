@@ -92,6 +92,33 @@ class ContextReset(_Event):
     reason: str
 
 
+class StoppedProcess(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    pid: int
+    command: str
+
+
+class BackgroundStopped(_Event):
+    """The memory budget evicted this agent although work it had left running outlived its grace, and stopped that
+    work. Journaled on the chat under the turn that started it, after that turn's end, so the chat's stream and
+    journal show what was killed (a turn's own stream has already ended by then)."""
+
+    type: Literal["background_stopped"] = "background_stopped"
+    agent: str
+    reason: str
+    processes: tuple[StoppedProcess, ...] = ()
+
+
+class Waiting(_Event):
+    """The turn waits before its agent can start, and says for what (room under the memory budget); its next
+    events follow once it may go on, or its ``turn_failed`` says it could not."""
+
+    type: Literal["waiting"] = "waiting"
+    reason: str  # e.g. "memory budget: needs 268 MiB, 12 MiB free"
+    needs_bytes: int = 0
+    free_bytes: int = 0
+
+
 class TurnCompleted(_Event):
     type: Literal["turn_completed"] = "turn_completed"
     stop_reason: str = "end_turn"
@@ -116,6 +143,8 @@ AgentEvent = Annotated[
     | UsageReport
     | Retry
     | ContextReset
+    | BackgroundStopped
+    | Waiting
     | TurnCompleted
     | TurnFailed
     | TurnCancelled,

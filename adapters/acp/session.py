@@ -97,6 +97,9 @@ class AcpSession:
     def is_alive(self) -> bool:
         return not self._closed and self.process.is_alive()
 
+    async def working(self) -> bool:
+        return False  # ACP has no session status: what it leaves running shows as processes (background work)
+
     @property
     def closed(self) -> bool:
         return self._closed

@@ -77,6 +77,9 @@ class NativeSession:
     def is_alive(self) -> bool:
         return not self._closed
 
+    async def working(self) -> bool:
+        return False  # its turns run inside hearth and end with them
+
     async def answer_permission(self, request_id: str, option_id: str | None) -> bool:
         return False  # the native tools never ask: they are confined to the worktree instead
 

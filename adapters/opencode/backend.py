@@ -269,6 +269,10 @@ class OpenCodeServerBackend:
         if may_dispose_directory(DirectoryUse(busy_sessions=int(others), turns_in_flight=int(session.busy))):
             await self.dispose_directory(session.cwd)
 
+    def running_client(self) -> OpenCodeClient | None:
+        server, client = self._server, self._client
+        return client if server is not None and server.running() else None
+
     def server_alive(self) -> bool:
         return self._server is not None and self._server.running()
 
@@ -349,6 +353,7 @@ class OpenCodeServerBackend:
                 return False
             self._server, self._client = None, None
             self._exit_seen.add(server.pid)
+            await self._stop_feed()  # its event stream reads through the client closed next
             if client is not None:
                 await client.aclose()
             await server.stop(grace_s=_STOP_GRACE_S)

@@ -47,6 +47,10 @@ class ServerHost(Protocol):
 
     def server_alive(self) -> bool: ...
 
+    def running_client(self) -> OpenCodeClient | None:
+        """The client of the running server, or None: never starts one."""
+        ...
+
     async def ensure_server(self) -> Result[Server, DomainError]:
         """The running server and its client, (re)spawned when needed."""
         ...

@@ -30,6 +30,7 @@ from core.ports.agents import TurnInput
 
 _MAX_FRUITLESS_DROPS = 5
 _DRAIN_S = 5.0
+_STATUS_TIMEOUT_S = 5.0  # asking whether the session still runs work, before it is let go of
 _ABORT_ON_EXIT_S = 5.0
 _PERMISSION_REPLIES = {"once", "always", "reject"}
 
@@ -74,6 +75,19 @@ class OpenCodeSession:
 
     def is_alive(self) -> bool:
         return not self._closed and self._host.server_alive()
+
+    async def working(self) -> bool:
+        """OpenCode may still run this session after hearth stopped following it (a turn hearth gave up on, a
+        prompt from another client): ``GET /session/status`` says so. A server that does not answer runs nothing
+        worth keeping the handle for."""
+        client = self._host.running_client()
+        if self._closed or self._turn_running or client is None:
+            return False
+        try:
+            async with asyncio.timeout(_STATUS_TIMEOUT_S):
+                return await client.busy(self._session_id, self.cwd)
+        except (TimeoutError, httpx.HTTPError):
+            return False
 
     # --- turns ---------------------------------------------------------------------------------------
     def run_turn(self, turn: TurnInput) -> AsyncGenerator[AgentEvent, None]:

@@ -206,8 +206,10 @@ def assemble(
             floor=settings.memory_floor,
             background_grace_s=settings.background_grace_s,
         ),
+        journal=store,
+        bus=bus,
     )
-    pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s).admit
+    pool.admit = Admission(budget=memory, clock=clock, wait_s=settings.admission_wait_s, journal=store, bus=bus).admit
     jobs = Jobs(store, worktrees, pool, all_backends, reaper, leases, clock, intervals, memory)
     return Node(
         settings=settings,

@@ -64,7 +64,7 @@ class Renderer:
             options = ", ".join(o["option_id"] for o in data.get("options", []))
             self.out.write(f"[permission requested: {data['title']} ({options}); request {data['request_id']}]\n")
             self._mode = ""
-        elif kind in {"context_reset", "retry"}:
+        elif kind in {"context_reset", "retry", "waiting"}:
             self._switch("notice")
             self.out.write(f"[{kind}: {data.get('reason') or data.get('message')}]\n")
             self._mode = ""

@@ -15,9 +15,12 @@ import logging
 from returns.result import Failure, Result, Success
 
 from app.memory.budget import MemoryBudget
+from app.turns.journal import TurnJournal
 from core.errors import AgentUnavailable, DomainError
-from core.lifecycle.budget import admits, charge_of
+from core.lifecycle.budget import admission_wait, admits, charge_of
+from core.ports.bus import EventBus
 from core.ports.clock import Clock
+from core.ports.store import Journal
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +30,18 @@ POLL_S = 1.0
 
 
 class Admission:
-    def __init__(self, *, budget: MemoryBudget, clock: Clock, wait_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        budget: MemoryBudget,
+        clock: Clock,
+        wait_s: float,
+        journal: Journal | None = None,  # where a waiting turn says what it waits for (with ``bus``)
+        bus: EventBus | None = None,
+    ) -> None:
         self._budget = budget
+        self._journal = journal
+        self._bus = bus
         self._clock = clock
         self.wait_s = wait_s
         self._lock = asyncio.Lock()  # one admission decides at a time, each seeing the room the others took
@@ -41,9 +54,11 @@ class Admission:
         charges = [charge_of(h, sampled.handles, sampled.processes) for h in sampled.handles if h.agent == agent]
         return int(max(charges)) if charges else DEFAULT_SESSION_BYTES
 
+    def _held(self) -> int:
+        return self._budget.total_bytes() + self._budget.reserved_bytes()
+
     def _room(self, agent: str) -> bool:
-        held = self._budget.total_bytes() + self._budget.reserved_bytes()
-        return admits(held, self.expected_bytes(agent), self._budget.policy)
+        return admits(self._held(), self.expected_bytes(agent), self._budget.policy)
 
     def _admitted(self, chat_id: str, agent: str) -> Result[None, DomainError]:
         """Room is held for it until a sample sees its session (so concurrent admissions do not all fit the
@@ -51,13 +66,18 @@ class Admission:
         self._budget.state.reserved[(chat_id, agent)] = (self.expected_bytes(agent), self._clock.now())
         return Success(None)
 
-    async def admit(self, chat_id: str, agent: str) -> Result[None, DomainError]:
+    async def admit(self, chat_id: str, agent: str, turn_id: str | None = None) -> Result[None, DomainError]:
         if not self._budget.policy.budget_bytes:
             return Success(None)
         async with self._lock:
             await self._budget.sample()
             if self._room(agent):
                 return self._admitted(chat_id, agent)
+            wait = admission_wait(
+                self._held(), self.expected_bytes(agent), self._budget.policy, turn_id=turn_id or "", agent=agent
+            )
+        if turn_id is not None and self._journal is not None and self._bus is not None:
+            await TurnJournal(self._journal, self._bus, turn_id, chat_id).write([wait])  # the turn says why it waits
         return await self._wait(chat_id, agent)
 
     async def _wait(self, chat_id: str, agent: str) -> Result[None, DomainError]:

@@ -16,12 +16,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.metrics import Metrics
-from app.pool import AgentPool
+from app.pool import AgentPool, LiveSession
+from app.turns.journal import TurnJournal
 from core.lifecycle.attribution import AgentRoot, Attribution, Tenant, attribute
-from core.lifecycle.budget import BudgetPlan, BudgetPolicy, charge_of, idle_with_background, plan_budget
+from core.lifecycle.budget import (
+    BudgetEviction,
+    BudgetPlan,
+    BudgetPolicy,
+    charge_of,
+    forced_notice,
+    idle_with_background,
+    plan_budget,
+)
 from core.ports.agents import AgentBackend
+from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.processes import HostProcesses
+from core.ports.store import Journal
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +62,12 @@ class MemoryBudget:
         clock: Clock,
         metrics: Metrics,
         policy: BudgetPolicy,
+        journal: Journal | None = None,  # where a forced eviction says what it stopped (with ``bus``)
+        bus: EventBus | None = None,
     ) -> None:
         self._pool = pool
+        self._journal = journal
+        self._bus = bus
         self._backends = backends
         self._processes = processes
         self._clock = clock
@@ -71,6 +86,8 @@ class MemoryBudget:
     async def sample(self) -> Attribution:
         roots = self._roots()
         home = {root.agent: root.process for root in roots}
+        live_sessions = self._pool.live_sessions()
+        working = await asyncio.gather(*(agent_work(live) for live in live_sessions))
         tenants = [
             Tenant(
                 chat_id=live.chat_id,
@@ -80,8 +97,9 @@ class MemoryBudget:
                 last_used=live.last_used,
                 busy=live.busy,
                 turn_started=live.turn_started,
+                agent_work=work,
             )
-            for live in self._pool.live_sessions()
+            for live, work in zip(live_sessions, working, strict=True)
         ]
         rows = await asyncio.to_thread(self._processes.table)
         result = attribute(rows, roots, tenants)
@@ -110,7 +128,7 @@ class MemoryBudget:
             self.state.plan = plan
             for eviction in plan.evictions:
                 if eviction.stops:
-                    await self._stop_background(eviction.chat_id, eviction.agent, eviction.stops)
+                    await self._stop_background(eviction)
             by_reason: dict[str, list[tuple[str, str]]] = {}
             for eviction in plan.evictions:
                 by_reason.setdefault(eviction.reason.value, []).append(eviction.key)
@@ -134,9 +152,15 @@ class MemoryBudget:
         self.state.recycled[name] += 1
         return True
 
-    async def _stop_background(self, chat_id: str, agent: str, work: tuple[str, ...]) -> None:
-        """A forced eviction: the background work outlived its grace; stop it and say so."""
-        stopped = [entry for entry in work if await self._processes.terminate(int(entry.split()[0]))]
+    async def _stop_background(self, eviction: BudgetEviction) -> None:
+        """A forced eviction: the background work outlived its grace; stop it and say so in the chat's journal."""
+        chat_id, agent = eviction.key
+        # an agent's own busy session (no pid) ends with the eviction that closes it
+        stopped = [
+            entry
+            for entry in eviction.stops
+            if not entry.split(" ", 1)[0].isdigit() or await self._processes.terminate(int(entry.split()[0]))
+        ]
         log.warning(
             "memory budget: evicting %s in chat %s stopped the background work it left running: %s",
             agent,
@@ -146,6 +170,17 @@ class MemoryBudget:
         self.state.forced.append(
             {"at": self._clock.now().isoformat(), "chat_id": chat_id, "agent": agent, "stopped": stopped}
         )
+        live = self._pool.find(chat_id, agent)
+        if self._journal is None or self._bus is None or live is None or live.turn_id is None:
+            return
+        notice = forced_notice(
+            eviction,
+            stopped,
+            turn_id=live.turn_id,
+            session_id=live.handle.backend_session_id,
+            grace_s=self.policy.background_grace_s,
+        )
+        await TurnJournal(self._journal, self._bus, live.turn_id, chat_id).write([notice])
 
     def charged(self) -> tuple[dict[str, int], dict[str, int]]:
         """Bytes charged to each agent (its process trees) and to each chat (its handles' charges)."""
@@ -192,3 +227,11 @@ class MemoryBudget:
                 for (chat, agent), since in self.state.waiting.items()
             ],
         }
+
+
+async def agent_work(live: LiveSession) -> tuple[str, ...]:
+    """What an idle session's agent says it still runs on its own (an OpenCode session still busy), as background
+    work: it defers every eviction of the handle like a job the agent left running."""
+    if live.busy or not await live.handle.working():
+        return ()
+    return (f"session {live.handle.backend_session_id} still busy at {live.agent}",)

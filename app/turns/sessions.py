@@ -76,7 +76,7 @@ class TurnSessions:
         backend = self._pool.backend(task.agent)
         if backend is None:
             return Failure(AgentUnavailable(detail=f"agent {task.agent!r} is not configured", field="agent"))
-        checked_out = await self._pool.checkout(spec)
+        checked_out = await self._pool.checkout(spec, task.id)
         if not isinstance(checked_out, Success):
             return Failure(checked_out.failure())
         live = checked_out.unwrap()
@@ -101,7 +101,7 @@ class TurnSessions:
             return None
         resume = live.handle.backend_session_id
         checked_out = await self._pool.checkout(
-            SessionSpec(chat_id=task.chat_id, agent=task.agent, cwd=cwd, resume_id=resume)
+            SessionSpec(chat_id=task.chat_id, agent=task.agent, cwd=cwd, resume_id=resume), task.id
         )
         if not isinstance(checked_out, Success):
             return Failure(checked_out.failure())

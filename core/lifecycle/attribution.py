@@ -41,6 +41,7 @@ class Tenant(Frozen):
     last_used: datetime
     busy: bool = False
     turn_started: datetime | None = None  # when its last turn began
+    agent_work: tuple[str, ...] = ()  # work the agent itself says still runs (an OpenCode session still busy)
 
 
 class Attribution(Frozen):
@@ -105,7 +106,7 @@ def attribute(rows: Sequence[HostProcess], roots: Sequence[AgentRoot], tenants: 
             own_bytes=own.get((t.chat_id, t.agent), 0),
             last_used=t.last_used,
             busy=t.busy,
-            background=_background(t, rows, machinery),
+            background=_background(t, rows, machinery) + t.agent_work,
         )
         for t in tenants
     )

@@ -20,9 +20,11 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from core.events import BackgroundStopped, StoppedProcess, Waiting
 from core.model import Frozen
 
 HandleKey = tuple[str, str]  # (chat_id, agent)
+MIB = 1024 * 1024
 
 
 class BudgetPolicy(Frozen):
@@ -165,6 +167,21 @@ def admits(total: int, expected_bytes: int, policy: BudgetPolicy) -> bool:
     return policy.budget_bytes == 0 or total == 0 or total + expected_bytes <= policy.budget_bytes
 
 
+def admission_wait(held: int, expected_bytes: int, policy: BudgetPolicy, *, turn_id: str, agent: str) -> Waiting:
+    """What a turn whose new ``agent`` session waits for room says on its journal: what it needs, what is free."""
+    free = max(0, policy.budget_bytes - held)
+    return Waiting(
+        session_id="",
+        turn_id=turn_id,
+        reason=(
+            f"memory budget: a new {agent} session needs {-(-expected_bytes // MIB)} MiB, {free // MIB} MiB free of "
+            f"{policy.budget_bytes // MIB} MiB; waiting for an idle agent to be let go of"
+        ),
+        needs_bytes=expected_bytes,
+        free_bytes=free,
+    )
+
+
 def idle_with_background(
     handles: Sequence[ChargedHandle], now: datetime, policy: BudgetPolicy
 ) -> tuple[HandleKey, ...]:
@@ -175,4 +192,29 @@ def idle_with_background(
             for h in handles
             if not h.busy and h.background and (now - h.last_used).total_seconds() < policy.background_grace_s
         )
+    )
+
+
+def forced_notice(
+    eviction: BudgetEviction, stopped: Sequence[str], *, turn_id: str, session_id: str, grace_s: float
+) -> BackgroundStopped:
+    """The journal's word on a forced eviction: which agent went, why, and every process of its background work
+    that was stopped (``stopped`` entries are "pid command", as the sampler reports background work)."""
+    processes, other = [], []  # other: work with no pid of its own (a session still busy at the agent)
+    for entry in stopped:
+        pid, _, command = entry.partition(" ")
+        if pid.isdigit():
+            processes.append(StoppedProcess(pid=int(pid), command=command))
+        else:
+            other.append(entry)
+    reason = (
+        f"over the memory budget; the background work this turn left running outlived its grace of "
+        f"{grace_s:.0f} s and was stopped with its agent"
+    )
+    return BackgroundStopped(
+        session_id=session_id,
+        turn_id=turn_id,
+        agent=eviction.agent,
+        reason=reason + "".join(f"; ended: {entry}" for entry in other),
+        processes=tuple(processes),
     )

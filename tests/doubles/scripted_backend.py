@@ -126,6 +126,9 @@ class ScriptedSession:
     def is_alive(self) -> bool:
         return not self.closed and self._backend.alive
 
+    async def working(self) -> bool:
+        return False
+
     async def close(self) -> None:
         self.closed = True
 

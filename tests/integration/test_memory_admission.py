@@ -1,6 +1,6 @@
 """Admission under the memory budget (real qwen and claude, scripted LLM): a new session that does not fit waits,
-listed as waiting, for a busy turn to end, then fails saying why; once the busy agent is idle, the budget evicts
-it, stops its emptied process and admits the new session."""
+listed as waiting and saying so on its turn's stream, for a busy turn to end, then fails saying why; once the busy
+agent is idle, the budget evicts it, stops its emptied process and admits the new session."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ async def test_a_session_that_does_not_fit_waits_then_fails_and_fits_once_the_bu
         await hearth.wait_event(busy["events_url"], "text_delta")
 
         refused = await hearth.submit(second, "claude", "hello")
+        waits = await hearth.wait_event(refused["events_url"], "waiting")  # the turn itself says why it waits
+        assert waits["reason"].startswith("memory budget: a new claude session needs ")
+        assert "MiB free of 1 MiB" in waits["reason"]
+        assert waits["needs_bytes"] > 0
+        assert waits["free_bytes"] == 0
         async with asyncio.timeout(30):
             while not (await hearth.client.get("/api/agents/memory")).json()["admissions_waiting"]:
                 await asyncio.sleep(0.05)

@@ -10,11 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.lifecycle.budget import (
+    BudgetEviction,
     BudgetPolicy,
     BudgetReason,
     ChargedHandle,
     ProcessCharge,
+    admission_wait,
     admits,
+    forced_notice,
     idle_with_background,
     plan_budget,
     total_bytes,
@@ -165,3 +168,36 @@ def test_admission() -> None:
     assert admits(600 * MIB, 400 * MIB, policy)
     assert not admits(700 * MIB, 400 * MIB, policy)
     assert admits(10_000 * MIB, 400 * MIB, BudgetPolicy(budget_bytes=0))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4_000_000), st.text(max_size=40)),
+        max_size=6,
+    )
+)
+def test_a_forced_eviction_journals_every_process_it_stopped(work: list[tuple[int, str]]) -> None:
+    entries = tuple(f"{pid} {command}" for pid, command in work)
+    eviction = BudgetEviction(chat_id="c", agent="qwen", reason=BudgetReason.FORCED, stops=entries)
+    notice = forced_notice(eviction, entries, turn_id="t", session_id="s", grace_s=60)
+    assert [(p.pid, p.command) for p in notice.processes] == work
+    assert (notice.turn_id, notice.agent, notice.type) == ("t", "qwen", "background_stopped")
+    assert "60 s" in notice.reason
+
+
+@given(st.integers(0, 8192 * MIB), st.integers(1, 1024 * MIB), st.integers(1, 4096))
+def test_a_waiting_turn_says_what_it_needs_and_what_is_free(held: int, expected: int, budget_mib: int) -> None:
+    policy = BudgetPolicy(budget_bytes=budget_mib * MIB)
+    wait = admission_wait(held, expected, policy, turn_id="t", agent="claude")
+    assert wait.free_bytes == max(0, policy.budget_bytes - held)
+    assert wait.needs_bytes == expected
+    assert wait.reason.startswith(f"memory budget: a new claude session needs {-(-expected // MIB)} MiB, ")
+    assert f"{wait.free_bytes // MIB} MiB free of {budget_mib} MiB" in wait.reason
+
+
+def test_a_forced_eviction_names_a_session_busy_at_its_agent_in_its_reason() -> None:
+    busy = "session ses_1 still busy at opencode"
+    eviction = BudgetEviction(chat_id="c", agent="opencode", reason=BudgetReason.FORCED, stops=("7 sleep 9", busy))
+    notice = forced_notice(eviction, eviction.stops, turn_id="t", session_id="ses_1", grace_s=60)
+    assert [(p.pid, p.command) for p in notice.processes] == [(7, "sleep 9")]
+    assert notice.reason.endswith(f"; ended: {busy}")

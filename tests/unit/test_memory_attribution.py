@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core.lifecycle.attribution import AgentRoot, Tenant, attribute
+from core.lifecycle.budget import BudgetPolicy, BudgetReason, plan_budget
 from core.ports.processes import HostProcess
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -51,3 +52,21 @@ def test_a_job_left_running_in_the_worktree_since_the_last_turn_is_background_wo
     ]
     result = attribute(rows, [AgentRoot(process="qwen:20", pid=20, agent="qwen")], tenants)
     assert result.handles[0].background == ("22 sleep 30", "23 npm run dev")
+
+
+def test_a_session_still_busy_at_its_agent_is_background_work_and_defers_eviction() -> None:
+    busy = "session ses_1 still busy at opencode"
+    tenants = [
+        Tenant(chat_id="a", agent="opencode", process="oc:10", cwd="/wt/a", last_used=T0, agent_work=(busy,)),
+        Tenant(chat_id="b", agent="opencode", process="oc:10", cwd="/wt/b", last_used=T0 - timedelta(minutes=1)),
+    ]
+    rows = [proc(10, 1, 600, "/state/opencode")]
+    result = attribute(rows, [AgentRoot(process="oc:10", pid=10, agent="opencode")], tenants)
+    assert {h.key: h.background for h in result.handles} == {("a", "opencode"): (busy,), ("b", "opencode"): ()}
+    policy = BudgetPolicy(budget_bytes=MIB, floor=0, background_grace_s=600)
+    plan = plan_budget(result.handles, result.processes, T0 + timedelta(minutes=1), policy)
+    assert plan.deferred == (("a", "opencode"),)
+    assert plan.evictions == ()  # b alone frees nothing while a keeps their server: neither goes
+    past_grace = plan_budget(result.handles, result.processes, T0 + timedelta(hours=1), policy)
+    forced = {e.key: e.reason for e in past_grace.evictions}
+    assert forced == {("a", "opencode"): BudgetReason.FORCED, ("b", "opencode"): BudgetReason.BUDGET}

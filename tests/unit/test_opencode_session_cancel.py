@@ -40,6 +40,9 @@ class _SlowStartHost:
     def server_alive(self) -> bool:
         return True
 
+    def running_client(self) -> OpenCodeClient | None:
+        return None  # still starting
+
     async def ensure_server(self) -> Result[Server, DomainError]:
         self.starting.set()
         async with asyncio.timeout(10):
