@@ -12,12 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from adapters.store.migrations import MIGRATIONS, Dialect
 from adapters.store.postgres import Conn, PostgresStore
 from adapters.store.schema import (
     LATEST_VERSION,
-    MIGRATIONS,
     VERSION_TABLE,
-    Dialect,
     SchemaTooNewError,
     StoreUnavailableError,
     split_statements,
