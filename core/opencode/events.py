@@ -1,7 +1,8 @@
 """OpenCode ``opencode serve`` SSE events -> AgentEvents, as one pure fold per session.
 
 ``fold_opencode_event(state, raw_event, session_id)`` returns the new state and the events to emit. The
-shell drives it with ``begin_turn`` before it posts a prompt and ``request_abort`` when it aborts.
+shell drives it with ``begin_turn`` before it posts a prompt and ``request_abort`` when it aborts (both with the
+state in ``core.opencode.state``).
 
 * Demux guard: events of other sessions (``properties.sessionID``, ``info.sessionID``, ``part.sessionID``)
   and events without any session yield nothing.
@@ -23,8 +24,8 @@ shell drives it with ``begin_turn`` before it posts a prompt and ``request_abort
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from core import raw
 from core.events import AgentEvent, Retry
@@ -34,7 +35,6 @@ from core.opencode.next import fold_next, is_content, message_id_of, retry_from_
 from core.opencode.parts import (
     TEXT_KINDS,
     Ids,
-    PartLedger,
     on_delta,
     on_kind,
     on_snapshot_text,
@@ -45,61 +45,15 @@ from core.opencode.parts import (
     usage_from_step,
 )
 from core.opencode.permissions import permission_request, permission_resolved
-from core.turn_guard import TurnGuard, admit_terminal, arm, note_activity, start_turn
 
-Family = Literal["parts", "next"]
-
-
-@dataclass(frozen=True)
-class MessageSeen:
-    role: str
-    owner: str | None  # the hearth turn it appeared in; None when it predates every turn we ran
-
-
-@dataclass(frozen=True)
-class OpenCodeState:
-    turn_id: str | None = None
-    activity: bool = False  # the current turn showed life (a stray idle before that is ignored)
-    abort_requested: bool = False
-    outcome: Outcome | None = None  # first error/abort seen in the current turn
-    finish: str | None = None  # the last assistant finish reason ("stop", "tool-calls", "length")
-    last_own: str | None = None  # the current turn's newest assistant message
-    answered: bool = False  # that message completed with a final answer (not "tool-calls") or an error
-    completed: bool = False  # that message completed, whatever its finish
-    refused: bool = False  # a permission of this turn was rejected: OpenCode stops after that step's tool calls
-    guard: TurnGuard = field(default_factory=TurnGuard)
-    family: Family | None = None  # which event family carries content for this session
-    messages: Mapping[str, MessageSeen] = field(default_factory=dict)
-    held: Mapping[str, tuple[raw.Raw, ...]] = field(default_factory=dict)  # events awaiting their message
-    parts: PartLedger = field(default_factory=PartLedger)
-
-
-def begin_turn(state: OpenCodeState, turn_id: str) -> OpenCodeState:
-    """Call before posting the prompt. Part bookkeeping of finished turns is dropped (their messages stay
-    known, so their late events are still recognised as not ours)."""
-    return replace(
-        state,
-        turn_id=turn_id,
-        activity=False,
-        abort_requested=False,
-        outcome=None,
-        finish=None,
-        last_own=None,
-        answered=False,
-        completed=False,
-        refused=False,
-        guard=start_turn(state.guard),
-        held={},
-        parts=PartLedger(),
-    )
-
-
-def request_abort(state: OpenCodeState) -> OpenCodeState:
-    """Call when posting ``/abort``: the turn will end cancelled, and trailing terminals are strays."""
-    running = state.turn_id is not None
-    return replace(
-        state, abort_requested=running or state.abort_requested, guard=arm(state.guard, turn_running=running)
-    )
+# The fold's state lives in its own module; importers keep naming it from here.
+from core.opencode.state import MessageSeen as MessageSeen
+from core.opencode.state import OpenCodeState as OpenCodeState
+from core.opencode.state import begin_turn as begin_turn
+from core.opencode.state import ends_turn as ends_turn
+from core.opencode.state import hold_for_message, is_mine, mark_active, take_family, with_outcome
+from core.opencode.state import request_abort as request_abort
+from core.turn_guard import admit_terminal
 
 
 def fold_opencode_event(
@@ -124,14 +78,14 @@ def fold_opencode_event(
     if kind == "session.idle":
         return _on_idle(state, ids)
     if kind == "session.error":
-        return _with_outcome(state, outcome_of(props.get("error"))), []
+        return with_outcome(state, outcome_of(props.get("error"))), []
     if kind == "permission.asked":
         return state, [permission_request(props, ids)]
     if kind == "permission.replied":
         refused = state.refused or raw.text(props, "reply") == "reject"
         return replace(state, refused=refused), [permission_resolved(props, ids)]
     if kind == "session.next.retried":
-        return _active(state), [retry_from_next(props, ids)]
+        return mark_active(state), [retry_from_next(props, ids)]
     if is_content(kind):
         return _on_next(state, kind, props, ids)
     return state, []
@@ -151,26 +105,6 @@ def _outside_turn(state: OpenCodeState, kind: str, props: raw.Raw) -> OpenCodeSt
     return state
 
 
-def _active(state: OpenCodeState) -> OpenCodeState:
-    return replace(state, activity=True, guard=note_activity(state.guard))
-
-
-def _mine(state: OpenCodeState, message_id: str | None) -> bool:
-    seen = state.messages.get(message_id or "")
-    return seen is not None and seen.role == "assistant" and seen.owner == state.turn_id
-
-
-def _hold(state: OpenCodeState, message_id: str, event: raw.Raw) -> OpenCodeState:
-    return replace(state, held={**state.held, message_id: (*state.held.get(message_id, ()), event)})
-
-
-def _take_family(state: OpenCodeState, family: Family) -> OpenCodeState | None:
-    """The first family to carry content wins; the other one is ignored (never emit twice)."""
-    if state.family is None:
-        return replace(state, family=family)
-    return state if state.family == family else None
-
-
 def _on_message(state: OpenCodeState, info: raw.Raw, session_id: str) -> tuple[OpenCodeState, list[AgentEvent]]:
     message_id = raw.text(info, "id")
     if not message_id:
@@ -180,18 +114,18 @@ def _on_message(state: OpenCodeState, info: raw.Raw, session_id: str) -> tuple[O
     if message_id not in state.messages:
         state = replace(state, messages={**state.messages, message_id: MessageSeen(role, state.turn_id)})
         if role == "assistant":  # the turn's newest step: its answer is still to come
-            state = replace(_active(state), last_own=message_id, answered=False, completed=False)
+            state = replace(mark_active(state), last_own=message_id, answered=False, completed=False)
         held = state.held.get(message_id, ())
         state = replace(state, held={k: v for k, v in state.held.items() if k != message_id})
         if role == "assistant":
             for event in held:
                 state, more = fold_opencode_event(state, event, session_id)
                 events.extend(more)
-    if _mine(state, message_id):
+    if is_mine(state, message_id):
         finish = raw.text(info, "finish")
         state = replace(state, finish=finish or state.finish)
         if "error" in info:
-            state = _with_outcome(state, outcome_of(info.get("error")))
+            state = with_outcome(state, outcome_of(info.get("error")))
         completed = raw.obj(info, "time").get("completed") is not None or "error" in info
         if message_id == state.last_own and completed:
             state = replace(state, answered="error" in info or finish != "tool-calls", completed=True)
@@ -201,8 +135,8 @@ def _on_message(state: OpenCodeState, info: raw.Raw, session_id: str) -> tuple[O
 def _on_part(state: OpenCodeState, event: raw.Raw, part: raw.Raw, ids: Ids) -> tuple[OpenCodeState, list[AgentEvent]]:
     message_id = raw.text(part, "messageID") or ""
     if message_id not in state.messages:
-        return _hold(state, message_id, event), []
-    taken = _take_family(state, "parts") if _mine(state, message_id) else None
+        return hold_for_message(state, message_id, event), []
+    taken = take_family(state, "parts") if is_mine(state, message_id) else None
     if taken is None:
         return state, []
     key = raw.text(part, "id") or ""
@@ -228,8 +162,8 @@ def _on_delta(state: OpenCodeState, event: raw.Raw, props: raw.Raw, ids: Ids) ->
     if raw.text(props, "field") != "text":
         return state, []
     if message_id not in state.messages:
-        return _hold(state, message_id, event), []
-    taken = _take_family(state, "parts") if _mine(state, message_id) else None
+        return hold_for_message(state, message_id, event), []
+    taken = take_family(state, "parts") if is_mine(state, message_id) else None
     if taken is None:
         return state, []
     ledger, events = on_delta(taken.parts, raw.text(props, "partID") or "", raw.text(props, "delta") or "", ids)
@@ -240,46 +174,34 @@ def _on_next(state: OpenCodeState, kind: str, props: raw.Raw, ids: Ids) -> tuple
     message_id = message_id_of(props)
     if message_id and message_id not in state.messages:  # this family has no message.updated of its own
         seen = {**state.messages, message_id: MessageSeen("assistant", ids.turn_id)}
-        state = _active(replace(state, messages=seen, last_own=message_id, answered=False, completed=False))
-    if message_id and not _mine(state, message_id):
+        state = mark_active(replace(state, messages=seen, last_own=message_id, answered=False, completed=False))
+    if message_id and not is_mine(state, message_id):
         return state, []
     if kind in ("session.next.step.ended", "session.next.step.failed") and message_id == state.last_own:
         answered = kind.endswith("failed") or raw.text(props, "finish") != "tool-calls"
         state = replace(state, answered=answered, completed=True)
-    taken = _take_family(state, "next")
+    taken = take_family(state, "next")
     if taken is None:
         return state, []
     effect = fold_next(taken.parts, ids, kind, props)
     state = replace(taken, parts=effect.ledger)
     if effect.failure is not None:
-        state = _with_outcome(state, Outcome(cancelled=False, text=effect.failure))
+        state = with_outcome(state, Outcome(cancelled=False, text=effect.failure))
     return state, effect.events
 
 
 def _on_status(state: OpenCodeState, status: raw.Raw, ids: Ids) -> tuple[OpenCodeState, list[AgentEvent]]:
     kind = raw.text(status, "type")
     if kind == "busy":
-        return _active(state), []
+        return mark_active(state), []
     if kind == "retry":
         message = raw.text(status, "message") or "retrying the model call"
-        return _active(state), [
+        return mark_active(state), [
             Retry(
                 session_id=ids.session_id, turn_id=ids.turn_id, attempt=raw.integer(status, "attempt"), message=message
             )
         ]
     return state, []
-
-
-def _with_outcome(state: OpenCodeState, outcome: Outcome) -> OpenCodeState:
-    return state if state.outcome is not None else replace(state, outcome=outcome)
-
-
-def ends_turn(state: OpenCodeState) -> bool:
-    """Whether a ``session.idle`` may end the current turn, whatever order stray events arrive in: only once the
-    turn's own answer is complete (its newest assistant message finished, not with "tool-calls"), an error was
-    reported for it, or hearth aborted it. Any other idle is a trailing one of an earlier turn."""
-    refused_step_done = state.refused and state.completed  # a rejected permission stops OpenCode after its step
-    return state.answered or refused_step_done or state.outcome is not None or state.abort_requested
 
 
 def _on_idle(state: OpenCodeState, ids: Ids) -> tuple[OpenCodeState, list[AgentEvent]]:

@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from core.events import AgentEvent
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -24,16 +23,17 @@ from core.model import (
     PendingChange,
     PendingChangeStatus,
     ProcessRecord,
-    StoredEvent,
     Task,
-    TaskStatus,
-    TurnHistory,
     TurnRequest,
-    Usage,
     Worktree,
     WorktreeStatus,
 )
 from core.ports.arenas import ArenaStore
+
+# The turn roles live in their own module; importers keep naming them from here.
+from core.ports.turns import HistoryStore as HistoryStore
+from core.ports.turns import Journal as Journal
+from core.ports.turns import TaskQueue as TaskQueue
 
 
 class StoreUnavailable(Exception):
@@ -87,116 +87,6 @@ class ChatCreators(Protocol):
         """The open chat ``creator`` maps to, or else ``candidate`` created and mapped to it (True: created), in one
         transaction: concurrent calls with one key create exactly one chat. A key whose chat was closed or deleted
         is mapped to ``candidate``."""
-        ...
-
-
-class TaskQueue(Protocol):
-    """Turns (tasks): queued, claimed by one node, finished once."""
-
-    async def enqueue_task(self, task: Task) -> Task: ...
-    async def get_task(self, task_id: str) -> Task | None: ...
-    async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
-        """The newest ``limit`` turns of the chat, oldest first."""
-        ...
-
-    async def page_tasks(
-        self, chat_id: str, *, after: str | None = None, before: str | None = None, limit: int = 100
-    ) -> list[Task]:
-        """One page of the chat's turns in queue order, oldest first, strictly between the turns ``after`` and
-        ``before`` (turn ids of this chat): with ``after`` the oldest ``limit`` of them, else the newest."""
-        ...
-
-    async def claim_next_task(
-        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
-    ) -> Task | None:
-        """Atomically move the oldest queued task of a chat with nothing running to ``running``.
-
-        Chat-less tasks are always runnable. Never returns a task twice, across connections and nodes. A chat
-        leased to another node (its lease not expired at ``at``) is not claimed; with ``lease_until`` the claimed
-        task's chat is leased to ``node_id`` until then, in the same transaction.
-        """
-        ...
-
-    async def finish_task(
-        self,
-        task_id: str,
-        status: TaskStatus,
-        error: str | None,
-        usage: Usage | None,
-        at: datetime,
-        reply: str | None = None,
-    ) -> Task:
-        """Terminal status plus usage added to the (chat, agent) session, turn counted, session idle: one tx.
-
-        ``usage`` None: the agent reported none; the task keeps None and the session's usage is unchanged.
-        A task whose origin is not ``chat`` ran one-shot: the (chat, agent) session is left as it was.
-        ``reply`` is the turn's visible text, kept for the handoff (None: read from its events when needed)."""
-        ...
-
-    async def finish_turn(
-        self,
-        task_id: str,
-        chat_id: str | None,
-        status: TaskStatus,
-        error: str | None,
-        usage: Usage | None,
-        at: datetime,
-        reply: str | None,
-        terminal: AgentEvent,
-    ) -> tuple[Task, list[StoredEvent]]:
-        """``finish_task``, then the turn's terminal event journaled, in one transaction: a reader never sees the
-        event before the final state. The event is journaled only when this call finished the task (a repeat after
-        a commit whose answer was lost, or a turn someone else finished, journals nothing); its stored rows are
-        returned."""
-        ...
-
-    async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
-        """queued -> cancelled atomically; None when the task was no longer queued."""
-        ...
-
-    async def fail_running_tasks(self, reason: str, at: datetime, node_id: str | None = None) -> list[Task]:
-        """Startup recovery: every task left ``running`` (by this node, or by anyone when node_id is None)."""
-        ...
-
-    async def count_tasks_by_status(self) -> dict[TaskStatus, int]:
-        """How many tasks (chat-less and deleted chats' included) are in each status; every status is a key."""
-        ...
-
-
-class Journal(Protocol):
-    """The turn journal: every event of every turn, in one store-wide order."""
-
-    async def append_events(self, task_id: str, chat_id: str | None, events: Sequence[AgentEvent]) -> list[StoredEvent]:
-        """Appends in order; returns the stored rows with their store-wide increasing ``seq``."""
-        ...
-
-    async def list_events(
-        self, task_id: str, after_seq: int = 0, *, before_seq: int | None = None, limit: int | None = None
-    ) -> list[StoredEvent]:
-        """The turn's events with ``after_seq < seq < before_seq``, oldest first; with a ``limit``, the oldest
-        ``limit`` of them, or the newest when ``after_seq`` is 0 and ``before_seq`` is given (paging back)."""
-        ...
-
-    async def list_chat_events(
-        self, chat_id: str, after_seq: int = 0, *, before_seq: int | None = None, limit: int | None = None
-    ) -> list[StoredEvent]:
-        """As ``list_events``, for every turn of the chat."""
-        ...
-
-
-class HistoryStore(Protocol):
-    """What a turn hands its agent about the chat so far, read in bounded queries whatever the chat's length."""
-
-    async def turn_history(
-        self, chat_id: str, *, before: str | None, limit: int, since_agent: str | None = None
-    ) -> TurnHistory:
-        """The newest ``limit`` finished turns of the chat queued before turn ``before`` (every one when None),
-        with their replies and files; with ``since_agent`` only those after that agent's last finished turn there
-        (its cursor). ``earlier`` counts the finished turns of that range the window leaves out. One transaction."""
-        ...
-
-    async def agents_with_finished_turns(self, chat_id: str) -> set[str]:
-        """The agents that finished at least one turn in the chat."""
         ...
 
 

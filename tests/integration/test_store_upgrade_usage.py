@@ -15,8 +15,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from adapters.store.migrations import MIGRATIONS, Dialect
 from adapters.store.postgres import PostgresStore
-from adapters.store.schema import MIGRATIONS, VERSION_TABLE, Dialect, split_statements
+from adapters.store.schema import VERSION_TABLE, split_statements
 from adapters.store.sqlite import SqliteStore
 from core.model import AgentSessionStatus, Task, TaskStatus, Usage
 from tests.plugins.postgres import fresh_database

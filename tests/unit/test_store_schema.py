@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.store.schema import (
-    LATEST_VERSION,
-    MIGRATIONS,
-    Dialect,
-    SchemaTooNewError,
-    pending_versions,
-    split_statements,
-)
+from adapters.store.migrations import MIGRATIONS, Dialect
+from adapters.store.schema import LATEST_VERSION, SchemaTooNewError, pending_versions, split_statements
 
 TABLES = {
     "chats",
