@@ -17,7 +17,7 @@ from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, a
 from adapters.store.postgres_nodes import LeaseTaken, claim
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
-from core.model import StoredEvent, Task, TaskOrigin, TaskStatus, Usage
+from core.model import StoredEvent, Task, TaskStatus, Usage
 
 _utc = rows.time_or_none
 
@@ -120,7 +120,7 @@ class PostgresTurns:
         finished = await conn.fetchrow(SQL.finish_task, task_id, status.value, error, _utc(at), *usage_values, reply)
         assert finished is not None  # the row is locked by this transaction
         await self._fault_point(conn, "finish_task")
-        if _ran_on_the_chat_session(current):
+        if rows.ran_on_the_chat_session(current):
             await conn.execute(SQL.add_session_usage, current["chat_id"], current["agent"], *usage_values, _utc(at))
         return finished, True
 
@@ -181,9 +181,3 @@ class PostgresTurns:
             event = parse_event(body)
             stored.append(StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=event, journaled_at=at))
         return stored
-
-
-def _ran_on_the_chat_session(current: Any) -> bool:
-    """A chat turn ran on the (chat, agent) session; a task of another origin ran one-shot and leaves it alone."""
-    ran = current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value
-    return ran and current["origin"] == TaskOrigin.CHAT.value

@@ -257,3 +257,9 @@ def check_same_chat(chat_id: str, changes: Any) -> None:
     for change in changes:
         if change.chat_id != chat_id:
             raise ValueError(f"pending change for {change.path!r} belongs to chat {change.chat_id}, not {chat_id}")
+
+
+def ran_on_the_chat_session(current: Row) -> bool:
+    """A chat turn ran on the (chat, agent) session; a task of another origin ran one-shot and leaves it alone."""
+    ran = current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value
+    return ran and current["origin"] == TaskOrigin.CHAT.value

@@ -11,14 +11,13 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
 from adapters.store.sqlite_nodes import take_lease
 from adapters.store.sqlite_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
-from core.model import StoredEvent, Task, TaskOrigin, TaskStatus, Usage
+from core.model import StoredEvent, Task, TaskStatus, Usage
 
 _t = rows.time_text
 
@@ -101,7 +100,7 @@ class SqliteTurns:
             return current, False  # finished already: never count its usage twice
         finished: sqlite3.Row = conn.execute(SQL.finish_task, params).fetchone()
         self._fault_point("finish_task")
-        if _ran_on_the_chat_session(current):
+        if rows.ran_on_the_chat_session(current):
             conn.execute(SQL.add_session_usage, {**params, "chat_id": current["chat_id"], "agent": current["agent"]})
         return finished, True
 
@@ -161,9 +160,3 @@ class SqliteTurns:
                 StoredEvent(seq=seq, task_id=task_id, chat_id=chat_id, event=parse_event(body), journaled_at=at)
             )
         return stored
-
-
-def _ran_on_the_chat_session(current: Any) -> bool:
-    """A chat turn ran on the (chat, agent) session; a task of another origin ran one-shot and leaves it alone."""
-    ran = current["chat_id"] is not None and current["status"] == TaskStatus.RUNNING.value
-    return ran and current["origin"] == TaskOrigin.CHAT.value
