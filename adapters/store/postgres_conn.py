@@ -27,8 +27,9 @@ Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyn
 COMMAND_TIMEOUT_S = 30.0
 ACQUIRE_TIMEOUT_S = 30.0  # waiting for a free pooled connection
 CONNECT_TIMEOUT_S = 10.0
-# getting a connection fails for these when the server is down, refuses connections or is not accepting them
-_CONNECT_FAULTS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# getting a connection fails for these when the server is down, refuses connections or is not accepting them; and
+# InternalClientError ("another operation is in progress") when the pool resets a connection the server terminated
+_CONNECT_FAULTS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 # a query fails for these when its connection was lost, or the server is shutting down or out of resources
 _SERVER_FAULTS = (
     asyncpg.PostgresConnectionError,
