@@ -71,6 +71,9 @@ class ScriptedServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as real LLM APIs stream: with Nagle on, each small SSE chunk after the first waits for the
+    # client's delayed ACK (up to 40 ms on Linux), which would make a turn's time mostly the kernel's timers
+    disable_nagle_algorithm = True
     server: ScriptedServer
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -91,12 +91,12 @@ class MemoryTurns:
         usage: Usage | None,
         at: datetime,
         reply: str | None,
-        terminal: AgentEvent,
+        last_events: Sequence[AgentEvent],
     ) -> tuple[Task, list[StoredEvent]]:
         current = self._tables.tasks.get(task_id)
         finishing = current is not None and not current.status.is_terminal
         finished = await self.finish_task(task_id, status, error, usage, at, reply)
-        return finished, await self.append_events(task_id, chat_id, [terminal]) if finishing else []
+        return finished, await self.append_events(task_id, chat_id, last_events) if finishing else []
 
     def _count_turn(self, chat_id: str, agent: str, usage: Usage | None, at: datetime) -> None:
         session = self._tables.sessions.get((chat_id, agent))

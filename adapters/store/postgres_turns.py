@@ -133,15 +133,15 @@ class PostgresTurns:
         usage: Usage | None,
         at: datetime,
         reply: str | None,
-        terminal: AgentEvent,
+        last_events: Sequence[AgentEvent],
     ) -> tuple[Task, list[StoredEvent]]:
         rows.need_terminal(status)
-        body = _without_nul(dump_event(terminal))
+        bodies = [_without_nul(dump_event(event)) for event in last_events]
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             if chat_id is not None:  # the journal's per-chat order, as append_events takes it (before the task row)
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
             row, finished_now = await self._finish(conn, task_id, status, error, usage, at, reply)
-            stored = await self._insert_events(conn, task_id, chat_id, [body]) if finished_now else []
+            stored = await self._insert_events(conn, task_id, chat_id, bodies) if finished_now else []
             return rows.task_from(row), stored
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:

@@ -113,14 +113,14 @@ class SqliteTurns:
         usage: Usage | None,
         at: datetime,
         reply: str | None,
-        terminal: AgentEvent,
+        last_events: Sequence[AgentEvent],
     ) -> tuple[Task, list[StoredEvent]]:
         params = _finish_params(task_id, status, error, usage, at, reply)
-        body = json.dumps(dump_event(terminal))
+        bodies = [json.dumps(dump_event(event)) for event in last_events]
 
         def work(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[StoredEvent]]:
             row, finished_now = self._finish(conn, params)
-            return row, self._insert_events(conn, task_id, chat_id, [body]) if finished_now else []
+            return row, self._insert_events(conn, task_id, chat_id, bodies) if finished_now else []
 
         row, stored = await self._db.write(work)
         return rows.task_from(row), stored

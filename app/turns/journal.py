@@ -3,6 +3,8 @@
 It also adds up the usage the agent reports and prices it (``core.usage``, the one ledger), which
 ``finish_task`` stores with the turn's terminal status. A turn's terminal event is written last, once its final
 state is stored (the runner, ``dequeue``, the dispatcher, recovery), so whoever reacts to it reads a finished turn.
+The agent's last batch before its terminal event is ``hold``-ed: counted at once, stored in the transaction that
+finishes the turn (``TaskQueue.finish_turn``), so the end of a turn costs one write, not two.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class TurnJournal:
         self._texts: list[str] = []  # the visible reply, kept with the finished turn for later handoffs
         self.tools_used: set[str] = set()  # the names of the tools the agent called (``core.changes``)
         self.persist_s = 0.0  # time spent writing to the journal (a metric, not a decision: no Clock needed)
+        self.held: list[AgentEvent] = []  # counted, not stored yet: they go with the turn's end (``finish_turn``)
 
     @property
     def usage(self) -> Usage | None:
@@ -51,23 +54,52 @@ class TurnJournal:
     async def write(self, events: Sequence[AgentEvent]) -> None:
         if not events:
             return
-        for event in events:
-            if isinstance(event, UsageReport):
-                self._reported = combine(self._reported, reported(event))
+        self._count_usage(events)
+        await self._store(events)
+        self._count_content(events)  # only once stored: a store that failed the turn keeps no half-counted reply
+
+    async def write_held(self) -> None:
+        """Stores the held events on their own (counted already), for an end that does not journal them."""
+        await self._store(self.held)
+
+    async def _store(self, events: Sequence[AgentEvent]) -> None:
+        if not events:
+            return
         started = time.perf_counter()
         stored_rows = await self._journal.append_events(self.task_id, self.chat_id, events)
         self.persist_s += time.perf_counter() - started
         # only once stored: a terminal event the store refused is written again when the turn is finished
         self.ended = self.ended or any(is_terminal(event) for event in events)
-        self._texts += [event.text for event in events if isinstance(event, TextDelta)]
-        self.tools_used.update(event.name for event in events if isinstance(event, ToolCall))
         await self.published(stored_rows)
 
+    def hold(self, events: Sequence[AgentEvent]) -> None:
+        """The agent's last events before its terminal one: counted now (usage, reply, tools, so whatever the
+        runner decides from them sees them), stored with the turn's end by the runner (``last_events``)."""
+        self._count_usage(events)
+        self._count_content(events)
+        self.held.extend(events)
+
+    def last_events(self, terminal: AgentEvent) -> list[AgentEvent]:
+        """What the transaction that finishes the turn journals: the held events, then ``terminal``."""
+        return [*self.held, terminal]
+
     async def published(self, stored_rows: Sequence[StoredEvent]) -> None:
-        """Publishes rows this turn's events were stored as (by ``write``, or with the turn's end by the runner)."""
+        """Publishes rows this turn's events were stored as (by ``write``, or with the turn's end by the runner);
+        held events among them are stored now, so they are no longer held."""
         self.ended = self.ended or any(is_terminal(row.event) for row in stored_rows)
+        if stored_rows:
+            self.held.clear()
         for stored in stored_rows:
             await self._bus.publish(stored)
+
+    def _count_usage(self, events: Sequence[AgentEvent]) -> None:
+        for event in events:
+            if isinstance(event, UsageReport):
+                self._reported = combine(self._reported, reported(event))
+
+    def _count_content(self, events: Sequence[AgentEvent]) -> None:
+        self._texts += [event.text for event in events if isinstance(event, TextDelta)]
+        self.tools_used.update(event.name for event in events if isinstance(event, ToolCall))
 
 
 async def dequeue(queue: TaskQueue, journal: Journal, bus: EventBus, task: Task, at: datetime) -> bool:

@@ -140,9 +140,11 @@ class TurnRunner:
 
         async def store_final_state_and_terminal() -> Task:
             if journal.ended:  # the agent's own stream carried a terminal event already
+                await journal.write_held()
                 return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
+            last = journal.last_events(terminal)  # the agent's last batch, held for this transaction, then terminal
             finished, stored = await self._queue.finish_turn(
-                task.id, task.chat_id, status, error, journal.usage, self._clock.now(), journal.reply, terminal
+                task.id, task.chat_id, status, error, journal.usage, self._clock.now(), journal.reply, last
             )
             await journal.published(stored)
             return finished
@@ -217,11 +219,14 @@ class TurnRunner:
             return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
 
     async def _record_changes(self, chat_id: str, task: Task, worktree: Worktree) -> None:
-        diffs = await self._worktrees.diff(worktree)
+        # the diff (a git thread) and the read of what is pending (the store) do not wait on each other
+        async with asyncio.TaskGroup() as group:
+            diffing = group.create_task(self._worktrees.diff(worktree))
+            pending = group.create_task(self._pending.list_pending_changes(chat_id))
+        diffs, current = diffing.result(), pending.result()
         if not isinstance(diffs, Success):
             log.warning("turn %s: diffing the worktree failed: %s", task.id, diffs.failure().detail)
             return
-        current = await self._pending.list_pending_changes(chat_id)
         stamp = attribution_stamp(task.agent, self._sessions.kind(task.agent))
         update = reconcile_pending(chat_id, current, diffs.unwrap(), stamp, task.id, self._clock.now())
         if update.upserts or update.removed_paths:  # a turn that edited nothing costs no write

@@ -1,7 +1,8 @@
 """Step 5 of a turn: stream the backend's events, persist them in order, publish them, under a watchdog.
 
 The terminal event is returned, never journaled here: the runner stores the turn's final state first (changes,
-status, usage), then journals it, so whoever reacts to it reads a finished turn.
+status, usage), then journals it, so whoever reacts to it reads a finished turn. The events of the terminal's own
+batch are held (``TurnJournal.hold``) and journaled in that same finishing transaction.
 
 A pump task owns the backend's event iterator and feeds a queue; the consumer drains whatever is queued in one
 batch, coalesces it (``core.stream``), appends it to the journal in one transaction and publishes the stored rows.
@@ -154,11 +155,12 @@ async def _consume(
             if is_terminal(event):
                 terminal = event
                 break
+        if terminal is not None:
+            journal.hold(ready_events)  # stored with the turn's end, in the runner's one finishing transaction
+            return StreamResult(terminal)
         await journal.write(ready_events)
         last_event_at = clock.monotonic()
         steps_taken = 0
-        if terminal is not None:
-            return StreamResult(terminal)
 
 
 async def _restart_agent(restart: RestartAgent | None, turn_id: str, last_event_at: float, now: float) -> str:

@@ -66,12 +66,13 @@ class TaskQueue(Protocol):
         usage: Usage | None,
         at: datetime,
         reply: str | None,
-        terminal: AgentEvent,
+        last_events: Sequence[AgentEvent],
     ) -> tuple[Task, list[StoredEvent]]:
-        """``finish_task``, then the turn's terminal event journaled, in one transaction: a reader never sees the
-        event before the final state. The event is journaled only when this call finished the task (a repeat after
-        a commit whose answer was lost, or a turn someone else finished, journals nothing); its stored rows are
-        returned."""
+        """``finish_task``, then the turn's last events journaled in order, its terminal event last, in one
+        transaction: a reader never sees the terminal event before the final state, and the agent's last batch
+        costs no transaction of its own. The events are journaled only when this call finished the task (a repeat
+        after a commit whose answer was lost, or a turn someone else finished, journals nothing); their stored rows
+        are returned."""
         ...
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:

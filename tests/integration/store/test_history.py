@@ -3,7 +3,7 @@ each event was journaled (schema v4)."""
 
 from __future__ import annotations
 
-from core.events import TurnCompleted
+from core.events import AgentEvent, TextDelta, TurnCompleted, UsageReport
 from core.model import TaskStatus
 from core.ports.store import Store
 from tests.integration.store.records import T0, change, chat, delta, task
@@ -110,14 +110,33 @@ async def test_finishing_a_turn_stores_its_end_and_journals_its_terminal_event_o
     await store.enqueue_task(task("t1"))
     await store.claim_next_task("n1", T0)
     terminal = TurnCompleted(session_id="s", turn_id="t1")
-    finished, stored = await store.finish_turn("t1", "c1", TaskStatus.SUCCEEDED, None, None, T0, "the reply", terminal)
+    finished, stored = await store.finish_turn(
+        "t1", "c1", TaskStatus.SUCCEEDED, None, None, T0, "the reply", [terminal]
+    )
     assert finished.status is TaskStatus.SUCCEEDED
     assert [row.event for row in stored] == [terminal]
     assert await store.list_events("t1") == stored
     (entry,) = (await store.turn_history("c1", before=None, limit=5)).entries
     assert entry.reply == "the reply"
     # a repeat (a commit whose answer was lost) finds the turn finished and journals nothing
-    again, none = await store.finish_turn("t1", "c1", TaskStatus.FAILED, "late", None, T0, None, terminal)
+    again, none = await store.finish_turn("t1", "c1", TaskStatus.FAILED, "late", None, T0, None, [terminal])
     assert again.status is TaskStatus.SUCCEEDED
     assert none == []
     assert len(await store.list_events("t1")) == 1
+
+
+async def test_finishing_a_turn_journals_its_last_events_in_order_before_its_terminal_event(store: Store) -> None:
+    await store.create_chat(chat())
+    await store.enqueue_task(task("t1"))
+    await store.claim_next_task("n1", T0)
+    (first,) = await store.append_events("t1", "c1", [TextDelta(session_id="s", turn_id="t1", part_id="p", text="a")])
+    last: list[AgentEvent] = [
+        TextDelta(session_id="s", turn_id="t1", part_id="p", text="b"),
+        UsageReport(session_id="s", turn_id="t1", input_tokens=3, output_tokens=2),
+        TurnCompleted(session_id="s", turn_id="t1"),
+    ]
+    _, stored = await store.finish_turn("t1", "c1", TaskStatus.SUCCEEDED, None, None, T0, "ab", last)
+    assert [row.event for row in stored] == last
+    assert [row.seq for row in stored] == sorted(row.seq for row in stored)
+    assert stored[0].seq > first.seq
+    assert await store.list_events("t1") == [first, *stored]
