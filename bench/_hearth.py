@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,41 @@ def provider_for(llm: ScriptedLLM) -> ProviderConfig:
     )
 
 
+class _ChatStream:
+    """One chat's SSE stream, opened once and kept open across turns, as a front end keeps it."""
+
+    def __init__(self, client: httpx.AsyncClient, chat: str) -> None:
+        self._client = client
+        self._chat = chat
+        self._events: AsyncIterator[dict[str, Any]] | None = None
+
+    async def open(self, stack: AsyncExitStack) -> None:
+        if self._events is not None:
+            return
+        source = await stack.enter_async_context(aconnect_sse(self._client, "GET", f"/api/chats/{self._chat}/events"))
+        source.response.raise_for_status()
+
+        async def parsed() -> AsyncIterator[dict[str, Any]]:
+            async for sse in source.aiter_sse():
+                if sse.data:
+                    yield json.loads(sse.data)
+
+        self._events = parsed()
+
+    async def terminal_of(self, turn_id: str) -> dict[str, Any]:
+        assert self._events is not None, "open the stream first"
+        async for data in self._events:
+            if data["task_id"] == turn_id and data["type"] in TERMINAL_EVENT_TYPES:
+                return data
+        raise RuntimeError(f"the stream of chat {self._chat} ended before turn {turn_id} did")
+
+
 @dataclass
 class Api:
     client: httpx.AsyncClient
     node: Node  # the running hearth's parts (its bus, its use cases), for what a client cannot see
-    seen: dict[str, int] = field(default_factory=dict)  # per chat, the seq of the last event this client read
+    streams: AsyncExitStack
+    opened: dict[str, _ChatStream] = field(default_factory=dict)  # per chat, its stream kept open across turns
 
     async def chat(self, repo: str) -> str:
         response = await self.client.post("/api/chats", json={"repo_path": repo})
@@ -56,22 +86,17 @@ class Api:
 
     async def timed_turn(self, chat: str, agent: str, prompt: str) -> float:
         """Seconds from sending ``POST …/turns`` to reading the turn's terminal event on the chat's stream, which
-        is opened (and confirmed) first, as a front end keeps it open; fails unless the turn succeeded."""
-        headers = {"Last-Event-ID": str(self.seen[chat])} if chat in self.seen else {}
-        async with aconnect_sse(self.client, "GET", f"/api/chats/{chat}/events", headers=headers) as source:
-            source.response.raise_for_status()
-            started = time.perf_counter()
-            turn = await self.submit(chat, agent, prompt)
-            async for sse in source.aiter_sse():
-                if not sse.data:
-                    continue
-                data = json.loads(sse.data)
-                self.seen[chat] = data["seq"]
-                if data["task_id"] == turn["id"] and data["type"] in TERMINAL_EVENT_TYPES:
-                    if data["type"] != "turn_completed":
-                        raise RuntimeError(f"turn {turn['id']} did not complete: {data}")
-                    return time.perf_counter() - started
-        raise RuntimeError(f"the stream of chat {chat} ended before its turn did")
+        is opened (and confirmed) before the first turn and kept open, as a front end keeps it open; fails unless
+        the turn succeeded."""
+        stream = self.opened.setdefault(chat, _ChatStream(self.client, chat))
+        await stream.open(self.streams)
+        started = time.perf_counter()
+        turn = await self.submit(chat, agent, prompt)
+        terminal = await stream.terminal_of(turn["id"])
+        elapsed = time.perf_counter() - started
+        if terminal["type"] != "turn_completed":
+            raise RuntimeError(f"turn {turn['id']} did not complete: {terminal}")
+        return elapsed
 
     async def finished(self, chat: str, count: int) -> list[dict[str, Any]]:
         """Waits on the chat's stream for ``count`` terminal events, then returns the chat's turns."""
@@ -107,5 +132,8 @@ async def served(settings: Settings) -> AsyncIterator[Api]:
     async with serve_in_process(settings) as hearth:
         timeout = httpx.Timeout(TURN_TIMEOUT_S, connect=10.0)
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
-        async with httpx.AsyncClient(base_url=hearth.base_url, timeout=timeout, limits=limits) as client:
-            yield Api(client, hearth.app.state.service)
+        async with (
+            httpx.AsyncClient(base_url=hearth.base_url, timeout=timeout, limits=limits) as client,
+            AsyncExitStack() as streams,
+        ):
+            yield Api(client, hearth.app.state.service, streams)

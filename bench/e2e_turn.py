@@ -6,9 +6,9 @@ install``). Same binary, same provider environment, same LLM on both sides; each
 direct turn, alternating which goes first. Printed as min / median / max and the ratio of the medians.
 
 * hearth: ``POST /api/chats/{id}/turns`` to the turn's terminal event parsed from the chat's SSE stream (opened
-  before the POST, as a front end keeps it open): HTTP, queue, claim, worktree, session checkout, handoff, the
-  agent's turn, journaling every batch, the diff of the worktree, finishing the turn, SSE delivery. hearth runs in
-  this process (uvicorn, SQLite), so the client's own parsing is counted too.
+  before the chat's first turn and kept open, as a front end keeps it): HTTP, queue, claim, worktree, session
+  checkout, handoff, the agent's turn, journaling every batch, the diff of the worktree, finishing the turn, SSE
+  delivery. hearth runs in this process (uvicorn, SQLite), so the client's own parsing is counted too.
 * direct, OpenCode: a bare HTTP client on its own ``opencode serve`` (spawned the way hearth spawns it): one
   ``/event`` stream kept open, ``prompt_async``, until the session's ``session.idle``.
 * direct, qwen: hearth's ACP adapter called in process (one warm ``qwen --acp``, ``session/prompt`` until the turn
