@@ -19,7 +19,7 @@ from adapters.store.memory_history import MemoryHistory
 from adapters.store.memory_nodes import MemoryNodes
 from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
 from adapters.store.memory_turns import MemoryTurns
-from adapters.store.rows import as_utc, check_same_chat
+from adapters.store.rows import as_utc
 from core.model import (
     AgentSession,
     AgentSessionStatus,
@@ -130,24 +130,12 @@ class MemoryStore(MemoryTurns, MemoryHistory, MemoryNodes, MemoryCreators, Memor
     async def replace_pending_changes(
         self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]
     ) -> None:
-        check_same_chat(chat_id, upserts)
-        self._tables.need_chat(chat_id)
-        for change in upserts:
-            self._tables.need_task(change.task_id)
-        pending = self._tables.pending
-        pending.update(((chat_id, change.path), in_utc(change)) for change in upserts)
-        for path in removed_paths:
-            pending.pop((chat_id, path), None)
+        self._tables.replace_pending(chat_id, upserts, removed_paths)
 
     async def list_pending_changes(
         self, chat_id: str, status: PendingChangeStatus | None = PendingChangeStatus.PENDING
     ) -> list[PendingChange]:
-        found = [
-            change
-            for (chat, _), change in self._tables.pending.items()
-            if chat == chat_id and (status is None or change.status == status)
-        ]
-        return sorted(found, key=lambda change: change.path)
+        return self._tables.pending_of(chat_id, status)
 
     async def set_pending_status(
         self, chat_id: str, paths: Sequence[str] | None, status: PendingChangeStatus, at: datetime

@@ -8,11 +8,12 @@ change under it. What a foreign key or a primary key refuses in the SQL stores i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from adapters.store.rows import as_utc
+from adapters.store.rows import as_utc, check_same_chat
 from core.arena import Arena
 from core.events import parse_event
 from core.model import (
@@ -21,6 +22,7 @@ from core.model import (
     ChatStatus,
     Frozen,
     PendingChange,
+    PendingChangeStatus,
     ProcessRecord,
     StoredEvent,
     Task,
@@ -89,6 +91,23 @@ class MemoryTables:
     def need_task(self, task_id: str | None) -> None:
         if task_id is not None and task_id not in self.tasks:
             raise MemoryIntegrityError(f"no task {task_id!r}")
+
+    def pending_of(self, chat_id: str, status: PendingChangeStatus | None) -> list[PendingChange]:
+        found = [
+            change
+            for (chat, _), change in self.pending.items()
+            if chat == chat_id and (status is None or change.status == status)
+        ]
+        return sorted(found, key=lambda change: change.path)
+
+    def replace_pending(self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]) -> None:
+        check_same_chat(chat_id, upserts)
+        self.need_chat(chat_id)
+        for change in upserts:
+            self.need_task(change.task_id)
+        self.pending.update(((chat_id, change.path), in_utc(change)) for change in upserts)
+        for path in removed_paths:
+            self.pending.pop((chat_id, path), None)
 
     def leased_elsewhere(self, chat_id: str, node_id: str, at: datetime) -> bool:
         held = self.leases.get(chat_id)

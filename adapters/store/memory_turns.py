@@ -9,7 +9,16 @@ from datetime import datetime
 from adapters.store.memory_tables import MemoryIntegrityError, MemoryTables, in_utc
 from adapters.store.rows import as_utc, need_terminal, oldest_first
 from core.events import AgentEvent, dump_event
-from core.model import AgentSessionStatus, StoredEvent, Task, TaskOrigin, TaskStatus, Usage
+from core.model import (
+    AgentSessionStatus,
+    PendingChangeStatus,
+    StoredEvent,
+    Task,
+    TaskOrigin,
+    TaskStatus,
+    Usage,
+)
+from core.ports.turns import ReconcilePending
 from core.usage import combine
 
 
@@ -92,7 +101,11 @@ class MemoryTurns:
         at: datetime,
         reply: str | None,
         last_events: Sequence[AgentEvent],
+        reconcile: ReconcilePending | None = None,
     ) -> tuple[Task, list[StoredEvent]]:
+        if reconcile is not None and chat_id is not None:
+            update = reconcile(self._tables.pending_of(chat_id, PendingChangeStatus.PENDING))
+            self._tables.replace_pending(chat_id, update.upserts, update.removed_paths)
         current = self._tables.tasks.get(task_id)
         finishing = current is not None and not current.status.is_terminal
         finished = await self.finish_task(task_id, status, error, usage, at, reply)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 import asyncpg
 
@@ -22,6 +22,7 @@ from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, o
 from adapters.store.postgres_creators import PostgresCreators
 from adapters.store.postgres_history import PostgresHistory
 from adapters.store.postgres_nodes import PostgresNodes
+from adapters.store.postgres_pending import pending_rows, write_pending
 from adapters.store.postgres_sql import SQL
 from adapters.store.postgres_turns import PostgresTurns
 from core.model import (
@@ -167,21 +168,15 @@ class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresCreat
     async def replace_pending_changes(
         self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]
     ) -> None:
-        rows.check_same_chat(chat_id, upserts)
+        rows.check_same_chat(chat_id, upserts)  # refused before a connection is taken
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
-            for index, c in enumerate(upserts):
-                if index:
-                    await self._fault_point(conn, "replace_pending_changes")
-                values: tuple[Any, ...] = (c.chat_id, c.path, c.diff, c.agent, list(c.contributors), c.status.value)
-                await conn.execute(SQL.upsert_pending, *values, c.task_id, _utc(c.updated_at))
-            if removed_paths:
-                await conn.execute(SQL.delete_pending, chat_id, list(removed_paths))
+            await write_pending(conn, chat_id, upserts, removed_paths, self._fault_point)
 
     async def list_pending_changes(
         self, chat_id: str, status: PendingChangeStatus | None = PendingChangeStatus.PENDING
     ) -> list[PendingChange]:
-        found = await self._pool.fetch(SQL.list_pending, chat_id, None if status is None else status.value)
-        return [rows.pending_from(row) for row in found]
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
+            return await pending_rows(conn, chat_id, status)
 
     async def set_pending_status(
         self, chat_id: str, paths: Sequence[str] | None, status: PendingChangeStatus, at: datetime

@@ -15,9 +15,11 @@ import asyncpg
 from adapters.store import rows
 from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, advisory_key
 from adapters.store.postgres_nodes import LeaseTaken, claim
+from adapters.store.postgres_pending import reconcile_in
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
 from core.model import StoredEvent, Task, TaskStatus, Usage
+from core.ports.turns import ReconcilePending
 
 _utc = rows.time_or_none
 
@@ -134,10 +136,13 @@ class PostgresTurns:
         at: datetime,
         reply: str | None,
         last_events: Sequence[AgentEvent],
+        reconcile: ReconcilePending | None = None,
     ) -> tuple[Task, list[StoredEvent]]:
         rows.need_terminal(status)
         bodies = [_without_nul(dump_event(event)) for event in last_events]
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            if reconcile is not None and chat_id is not None:
+                await reconcile_in(conn, chat_id, reconcile, self._fault_point)
             if chat_id is not None:  # the journal's per-chat order, as append_events takes it (before the task row)
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"hearth:journal:{chat_id}"))
             row, finished_now = await self._finish(conn, task_id, status, error, usage, at, reply)

@@ -21,6 +21,7 @@ from adapters.store.sqlite_conn import SqliteConnection
 from adapters.store.sqlite_creators import SqliteCreators
 from adapters.store.sqlite_history import SqliteHistory
 from adapters.store.sqlite_nodes import SqliteNodes
+from adapters.store.sqlite_pending import pending_rows, upsert_params, write_pending
 from adapters.store.sqlite_sql import SQL
 from adapters.store.sqlite_turns import SqliteTurns
 from core.model import (
@@ -140,33 +141,13 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
     async def replace_pending_changes(
         self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]
     ) -> None:
-        rows.check_same_chat(chat_id, upserts)
-        params = [
-            {
-                **change.model_dump(),
-                "contributors": json.dumps(change.contributors),
-                "updated_at": _t(change.updated_at),
-            }
-            for change in upserts
-        ]
-
-        def work(conn: sqlite3.Connection) -> None:
-            for index, change in enumerate(params):
-                if index:
-                    self._fault_point("replace_pending_changes")
-                conn.execute(SQL.upsert_pending, change)
-            conn.executemany(
-                "DELETE FROM pending_changes WHERE chat_id = ? AND path = ?", [(chat_id, p) for p in removed_paths]
-            )
-
-        await self._db.write(work)
+        params = upsert_params(chat_id, upserts)
+        await self._db.write(lambda conn: write_pending(conn, chat_id, params, removed_paths, self._fault_point))
 
     async def list_pending_changes(
         self, chat_id: str, status: PendingChangeStatus | None = PendingChangeStatus.PENDING
     ) -> list[PendingChange]:
-        value = None if status is None else status.value
-        sql = "SELECT * FROM pending_changes WHERE chat_id = ? AND (? IS NULL OR status = ?) ORDER BY path"
-        return [rows.pending_from(row) for row in await self._db.all(sql, (chat_id, value, value))]
+        return await self._db.read(lambda conn: pending_rows(conn, chat_id, status))
 
     async def set_pending_status(
         self, chat_id: str, paths: Sequence[str] | None, status: PendingChangeStatus, at: datetime

@@ -15,9 +15,11 @@ from pathlib import Path
 from adapters.store import rows
 from adapters.store.sqlite_conn import SqliteConnection
 from adapters.store.sqlite_nodes import take_lease
+from adapters.store.sqlite_pending import reconcile_in
 from adapters.store.sqlite_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
 from core.model import StoredEvent, Task, TaskStatus, Usage
+from core.ports.turns import ReconcilePending
 
 _t = rows.time_text
 
@@ -114,11 +116,14 @@ class SqliteTurns:
         at: datetime,
         reply: str | None,
         last_events: Sequence[AgentEvent],
+        reconcile: ReconcilePending | None = None,
     ) -> tuple[Task, list[StoredEvent]]:
         params = _finish_params(task_id, status, error, usage, at, reply)
         bodies = [json.dumps(dump_event(event)) for event in last_events]
 
         def work(conn: sqlite3.Connection) -> tuple[sqlite3.Row, list[StoredEvent]]:
+            if reconcile is not None and chat_id is not None:
+                reconcile_in(conn, chat_id, reconcile, self._fault_point)
             row, finished_now = self._finish(conn, params)
             return row, self._insert_events(conn, task_id, chat_id, bodies) if finished_now else []
 

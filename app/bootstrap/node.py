@@ -129,7 +129,6 @@ def assemble(
         worktree_rows=store,
         queue=store,
         journal=store,
-        pending=store,
         history=store,
         bus=bus,
         worktrees=worktrees,

@@ -3,8 +3,9 @@
 1. ensure the chat worktree; 2. resume or create the agent session (``app.turns.sessions``; a ContextReset event
 says why a stored one could not be resumed); 3. handoff preamble; 4-5. stream, persist, publish
 (``app.turns.stream``); 6. diff the worktree into pending changes with attribution (``core.changes``); 7. finish
-the task with its usage (the store adds it to the agent session and sets it idle), and only then journal the
-turn's terminal event, so whoever reacts to it reads the turn's final state. The turn is in the
+the task with its usage (the store adds it to the agent session and sets it idle), store the pending changes the
+diff made and journal the agent's last events and the turn's terminal event, all in one transaction, so whoever
+reacts to that event reads the turn's final state. The turn is in the
 ``TurnRegistry`` throughout, so a cancel or a permission answer reaches whichever phase it is in. A store that is
 out of reach mid-turn fails the turn ("the store failed: ..."), stored once the store is back (``app.turns.settle``).
 """
@@ -36,7 +37,8 @@ from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, Worktree
 from core.ports.agents import TurnInput
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
-from core.ports.store import ChatStore, HistoryStore, Journal, PendingChangeStore, TaskQueue, WorktreeStore
+from core.ports.store import ChatStore, HistoryStore, Journal, TaskQueue, WorktreeStore
+from core.ports.turns import ReconcilePending
 from core.ports.worktrees import Worktrees
 from core.routing import PREAMBLE_MAX_CHARS, PREAMBLE_MAX_TURNS, compose_prompt, handoff_preamble
 
@@ -65,7 +67,6 @@ class TurnRunner:
         worktree_rows: WorktreeStore,
         queue: TaskQueue,
         journal: Journal,
-        pending: PendingChangeStore,
         history: HistoryStore,
         bus: EventBus,
         worktrees: Worktrees,
@@ -84,7 +85,6 @@ class TurnRunner:
         self._worktree_rows = worktree_rows
         self._queue = queue
         self._journal = journal
-        self._pending = pending
         self._history = history
         self._native_history = native_history
         self._handoff_max_chars = handoff_max_chars
@@ -105,8 +105,9 @@ class TurnRunner:
         """Runs a claimed task to a terminal state; always finishes the task (shutdown included) before returning."""
         journal = TurnJournal(self._journal, self._bus, task.id, task.chat_id, self._prices.get(task.agent))
         started = self._clock.monotonic()
+        reconcile: ReconcilePending | None = None  # the turn's diff, stored with its end
         try:
-            terminal = await self._steps(task, journal)
+            terminal, reconcile = await self._steps(task, journal)
         except asyncio.CancelledError:
             shutdown = TurnFailed(session_id="", turn_id=task.id, error=SHUTDOWN_ERROR)
             await asyncio.shield(self._finish(task, journal, shutdown, retry=NO_RETRY))
@@ -121,7 +122,7 @@ class TurnRunner:
                 error = f"hearth failed running the turn: {exc!r}"
             terminal = TurnFailed(session_id="", turn_id=task.id, error=error)
         with self._phases.timed("finish"):
-            finished = await self._finish(task, journal, terminal, retry=self._store_retry)
+            finished = await self._finish(task, journal, terminal, retry=self._store_retry, reconcile=reconcile)
         self._phases.observe("persist", journal.persist_s)
         self._metrics.observe_turn(task.agent, self._clock.monotonic() - started)
         if task.id in self._crashed:
@@ -130,11 +131,20 @@ class TurnRunner:
                 await self.continuations.after(finished, Interruption.AGENT_CRASH)
         return finished
 
-    async def _finish(self, task: Task, journal: TurnJournal, terminal: TerminalEvent, *, retry: StoreRetry) -> Task:
-        """Store the final state (status, error, usage, reply) and journal the terminal event in one transaction,
-        then publish it: whoever reacts to that event (an SSE client reading the turn at once) reads a finished
-        turn. Exactly one terminal event: the store journals it only when this call finished the task. Retried
-        while the store is out of reach; each try is one transaction, so a repeat never finishes the task twice."""
+    async def _finish(
+        self,
+        task: Task,
+        journal: TurnJournal,
+        terminal: TerminalEvent,
+        *,
+        retry: StoreRetry,
+        reconcile: ReconcilePending | None = None,
+    ) -> Task:
+        """Store the final state (status, error, usage, reply) and the pending changes the turn's diff made, and
+        journal the terminal event, in one transaction, then publish it: whoever reacts to that event (an SSE client
+        reading the turn or its changes at once) reads a finished turn. Exactly one terminal event: the store
+        journals it only when this call finished the task. Retried while the store is out of reach; each try is one
+        transaction, so a repeat never finishes the task twice."""
         self._registry.finishing(task.id)
         status, error = outcome_of(terminal)
 
@@ -144,26 +154,27 @@ class TurnRunner:
                 return await self._queue.finish_task(task.id, status, error, journal.usage, self._clock.now())
             last = journal.last_events(terminal)  # the agent's last batch, held for this transaction, then terminal
             finished, stored = await self._queue.finish_turn(
-                task.id, task.chat_id, status, error, journal.usage, self._clock.now(), journal.reply, last
+                task.id, task.chat_id, status, error, journal.usage, self._clock.now(), journal.reply, last, reconcile
             )
             await journal.published(stored)
             return finished
 
         return await retry_store(f"finishing turn {task.id}", store_final_state_and_terminal, self._clock, retry)
 
-    async def _steps(self, task: Task, journal: TurnJournal) -> TerminalEvent:
-        """Steps 1 to 6; returns the turn's terminal event, still to be journaled (``_finish``)."""
+    async def _steps(self, task: Task, journal: TurnJournal) -> tuple[TerminalEvent, ReconcilePending | None]:
+        """Steps 1 to 6; returns the turn's terminal event and what its diff makes of the chat's pending changes,
+        both still to be stored (``_finish``)."""
         # 1. the chat's worktree, shared by every agent and turn
         with self._phases.timed("prepare"):
             prepared = await self._prepare(task)
         if not isinstance(prepared, Success):
-            return TurnFailed(session_id="", turn_id=task.id, error=prepared.failure().detail)
+            return TurnFailed(session_id="", turn_id=task.id, error=prepared.failure().detail), None
         chat, worktree = prepared.unwrap()
         # 2. resume or create the agent session
         with self._phases.timed("session"):
             opened = await self._sessions.open(task, worktree.path)
         if not isinstance(opened, Success):
-            return TurnFailed(session_id="", turn_id=task.id, error=opened.failure().detail)
+            return TurnFailed(session_id="", turn_id=task.id, error=opened.failure().detail), None
         session = opened.unwrap()
         self._registry.attach(task.id, session.handle)
         unresponsive = False
@@ -179,10 +190,10 @@ class TurnRunner:
             self._registry.finishing(task.id)
             await self._sessions.release(session, task.id, discard=unresponsive)
         # 6. every turn may have edited files, even a failed or cancelled one (a native turn that only read did not)
-        if worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
-            with self._phases.timed("diff"):
-                await self._record_changes(chat.id, task, worktree)
-        return result.terminal
+        if not worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
+            return result.terminal, None
+        with self._phases.timed("diff"):
+            return result.terminal, await self._changes(task, worktree)
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
         if task.chat_id is None:
@@ -218,19 +229,19 @@ class TurnRunner:
         with self._phases.timed("agent"):
             return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
 
-    async def _record_changes(self, chat_id: str, task: Task, worktree: Worktree) -> None:
-        # the diff (a git thread) and the read of what is pending (the store) do not wait on each other
-        async with asyncio.TaskGroup() as group:
-            diffing = group.create_task(self._worktrees.diff(worktree))
-            pending = group.create_task(self._pending.list_pending_changes(chat_id))
-        diffs, current = diffing.result(), pending.result()
+    async def _changes(self, task: Task, worktree: Worktree) -> ReconcilePending | None:
+        """The worktree's diff, as what it makes of the chat's pending rows (``core.changes.reconcile_pending``),
+        stored with the turn's end in one transaction; None when the diff failed (the pending rows stay)."""
+        diffs = await self._worktrees.diff(worktree)
         if not isinstance(diffs, Success):
             log.warning("turn %s: diffing the worktree failed: %s", task.id, diffs.failure().detail)
-            return
+            return None
+        files = diffs.unwrap()
         stamp = attribution_stamp(task.agent, self._sessions.kind(task.agent))
-        update = reconcile_pending(chat_id, current, diffs.unwrap(), stamp, task.id, self._clock.now())
-        if update.upserts or update.removed_paths:  # a turn that edited nothing costs no write
-            await self._pending.replace_pending_changes(chat_id, update.upserts, update.removed_paths)
+        now = self._clock.now()
+        assert task.chat_id is not None, "a turn with a worktree has a chat"
+        chat_id = task.chat_id
+        return lambda current: reconcile_pending(chat_id, current, files, stamp, task.id, now)
 
     async def _handoff(self, task: Task, chat_id: str, session: OpenSession) -> TurnInput:
         """What the agent is told of the chat, read in one bounded query: a native agent gets the newest turns as

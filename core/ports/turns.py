@@ -6,12 +6,16 @@ implements them with every other role.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from core.changes import PendingUpdate
 from core.events import AgentEvent
-from core.model import StoredEvent, Task, TaskStatus, TurnHistory, Usage
+from core.model import PendingChange, StoredEvent, Task, TaskStatus, TurnHistory, Usage
+
+# what a turn's diff makes of the chat's pending rows (``core.changes.reconcile_pending`` with the diff bound)
+ReconcilePending = Callable[[Sequence[PendingChange]], PendingUpdate]
 
 
 class TaskQueue(Protocol):
@@ -67,12 +71,14 @@ class TaskQueue(Protocol):
         at: datetime,
         reply: str | None,
         last_events: Sequence[AgentEvent],
+        reconcile: ReconcilePending | None = None,
     ) -> tuple[Task, list[StoredEvent]]:
         """``finish_task``, then the turn's last events journaled in order, its terminal event last, in one
         transaction: a reader never sees the terminal event before the final state, and the agent's last batch
         costs no transaction of its own. The events are journaled only when this call finished the task (a repeat
         after a commit whose answer was lost, or a turn someone else finished, journals nothing); their stored rows
-        are returned."""
+        are returned. ``reconcile`` (the turn's diff, a pure decision) brings the chat's pending changes up to date
+        in that same transaction, whether or not this call finished the task: the worktree changed either way."""
         ...
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:

@@ -3,8 +3,11 @@ each event was journaled (schema v4)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from core.changes import PendingUpdate
 from core.events import AgentEvent, TextDelta, TurnCompleted, UsageReport
-from core.model import TaskStatus
+from core.model import PendingChange, TaskStatus
 from core.ports.store import Store
 from tests.integration.store.records import T0, change, chat, delta, task
 
@@ -140,3 +143,40 @@ async def test_finishing_a_turn_journals_its_last_events_in_order_before_its_ter
     assert [row.seq for row in stored] == sorted(row.seq for row in stored)
     assert stored[0].seq > first.seq
     assert await store.list_events("t1") == [first, *stored]
+
+
+async def test_finishing_a_turn_brings_the_pending_changes_up_to_date_in_the_same_transaction(store: Store) -> None:
+    await store.create_chat(chat())
+    await store.enqueue_task(task("t0"))
+    await store.enqueue_task(task("t1"))
+    await store.replace_pending_changes("c1", [change("kept.py", task_id="t0"), change("gone.py", task_id="t0")], [])
+    await store.claim_next_task("n1", T0)
+    await store.finish_task("t0", TaskStatus.SUCCEEDED, None, None, T0)
+    await store.claim_next_task("n1", T0)
+    seen: list[list[str]] = []
+
+    def reconcile(current: Sequence[PendingChange]) -> PendingUpdate:
+        seen.append([row.path for row in current])
+        return PendingUpdate(upserts=(change("new.py", "+n", task_id="t1"),), removed_paths=("gone.py",))
+
+    terminal = TurnCompleted(session_id="s", turn_id="t1")
+    await store.finish_turn("t1", "c1", TaskStatus.SUCCEEDED, None, None, T0, None, [terminal], reconcile)
+    assert seen == [["gone.py", "kept.py"]]  # it decided from the rows as they were, read inside the transaction
+    assert [(row.path, row.task_id) for row in await store.list_pending_changes("c1")] == [
+        ("kept.py", "t0"),
+        ("new.py", "t1"),
+    ]
+    # a repeat finds the turn finished: it journals nothing, yet the worktree's diff is still what is pending
+    await store.finish_turn(
+        "t1",
+        "c1",
+        TaskStatus.SUCCEEDED,
+        None,
+        None,
+        T0,
+        None,
+        [terminal],
+        lambda _: PendingUpdate(removed_paths=("kept.py",)),
+    )
+    assert [row.path for row in await store.list_pending_changes("c1")] == ["new.py"]
+    assert len(await store.list_events("t1")) == 1
