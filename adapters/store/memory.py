@@ -103,6 +103,9 @@ class MemoryStore(MemoryTurns, MemoryHistory, MemoryNodes, MemoryCreators, Memor
     async def get_worktree(self, chat_id: str) -> Worktree | None:
         return next((tree for tree in self._tables.worktrees.values() if tree.chat_id == chat_id), None)
 
+    async def get_chat_and_worktree(self, chat_id: str) -> tuple[Chat | None, Worktree | None]:
+        return await self.get_chat(chat_id), await self.get_worktree(chat_id)
+
     async def list_worktrees(self, status: WorktreeStatus | None = None) -> list[Worktree]:
         found = [tree for tree in self._tables.worktrees.values() if status is None or tree.status == status]
         return sorted(found, key=lambda tree: (tree.created_at, tree.path))

@@ -129,6 +129,12 @@ class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresCreat
         row = await self._pool.fetchrow("SELECT * FROM worktrees WHERE chat_id = $1", chat_id)
         return None if row is None else rows.worktree_from(row)
 
+    async def get_chat_and_worktree(self, chat_id: str) -> tuple[Chat | None, Worktree | None]:
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction(isolation="repeatable_read"):
+            chat = await conn.fetchrow("SELECT * FROM chats WHERE id = $1", chat_id)
+            tree = await conn.fetchrow("SELECT * FROM worktrees WHERE chat_id = $1", chat_id)
+        return (None if chat is None else rows.chat_from(chat)), (None if tree is None else rows.worktree_from(tree))
+
     async def list_worktrees(self, status: WorktreeStatus | None = None) -> list[Worktree]:
         sql = "SELECT * FROM worktrees WHERE $1::text IS NULL OR status = $1 ORDER BY created_at, path"
         found = await self._pool.fetch(sql, None if status is None else status.value)

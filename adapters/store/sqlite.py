@@ -112,6 +112,15 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
         row = await self._db.one("SELECT * FROM worktrees WHERE chat_id = ?", (chat_id,))
         return None if row is None else rows.worktree_from(row)
 
+    async def get_chat_and_worktree(self, chat_id: str) -> tuple[Chat | None, Worktree | None]:
+        def read(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
+            chat = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+            tree = conn.execute("SELECT * FROM worktrees WHERE chat_id = ?", (chat_id,)).fetchone()
+            return chat, tree
+
+        chat, tree = await self._db.read(read)
+        return (None if chat is None else rows.chat_from(chat)), (None if tree is None else rows.worktree_from(tree))
+
     async def list_worktrees(self, status: WorktreeStatus | None = None) -> list[Worktree]:
         sql = "SELECT * FROM worktrees WHERE ? IS NULL OR status = ? ORDER BY created_at, path"
         value = None if status is None else status.value

@@ -125,7 +125,6 @@ def assemble(
     watchdog = WatchdogPolicy(silence_s=settings.turn_watchdog_s, escalation_s=max(1.0, settings.turn_watchdog_s / 10))
     prices = {name: price for name, spec in specs.items() if (price := price_for(spec, settings.provider)) is not None}
     runner = TurnRunner(
-        chats=store,
         worktree_rows=store,
         queue=store,
         journal=store,

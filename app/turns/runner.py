@@ -37,7 +37,7 @@ from core.model import BackendKind, Chat, ChatStatus, Task, TaskStatus, Worktree
 from core.ports.agents import TurnInput
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
-from core.ports.store import ChatStore, HistoryStore, Journal, TaskQueue, WorktreeStore
+from core.ports.store import HistoryStore, Journal, TaskQueue, WorktreeStore
 from core.ports.turns import ReconcilePending
 from core.ports.worktrees import Worktrees
 from core.routing import PREAMBLE_MAX_CHARS, PREAMBLE_MAX_TURNS, compose_prompt, handoff_preamble
@@ -63,7 +63,6 @@ class TurnRunner:
     def __init__(
         self,
         *,
-        chats: ChatStore,
         worktree_rows: WorktreeStore,
         queue: TaskQueue,
         journal: Journal,
@@ -81,7 +80,6 @@ class TurnRunner:
         handoff_max_chars: int = PREAMBLE_MAX_CHARS,
         continuations: Continuations | None = None,
     ) -> None:
-        self._chats = chats
         self._worktree_rows = worktree_rows
         self._queue = queue
         self._journal = journal
@@ -199,11 +197,10 @@ class TurnRunner:
         if task.chat_id is None:
             detail = "a turn needs a chat (its worktree is the agent's working directory)"
             return Failure(Conflict(detail=detail, field="chat_id"))
-        chat = await self._chats.get_chat(task.chat_id)
+        chat, existing = await self._worktree_rows.get_chat_and_worktree(task.chat_id)
         if chat is None or chat.status is not ChatStatus.OPEN:
             detail = f"chat {task.chat_id} is closed or deleted; open a new chat"
             return Failure(Conflict(detail=detail, field="chat.status"))
-        existing = await self._worktree_rows.get_worktree(chat.id)
         ensured = await self._worktrees.ensure(chat.id, chat.repo_path, chat.ref, existing, self._clock.now())
         if not isinstance(ensured, Success):
             error = ensured.failure()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from core.changes import PendingUpdate
 from core.events import AgentEvent, TextDelta, TurnCompleted, UsageReport
-from core.model import PendingChange, TaskStatus
+from core.model import PendingChange, TaskStatus, Worktree
 from core.ports.store import Store
 from tests.integration.store.records import T0, change, chat, delta, task
 
@@ -180,3 +180,18 @@ async def test_finishing_a_turn_brings_the_pending_changes_up_to_date_in_the_sam
     )
     assert [row.path for row in await store.list_pending_changes("c1")] == ["new.py"]
     assert len(await store.list_events("t1")) == 1
+
+
+async def test_a_chat_and_its_worktree_are_read_together(store: Store) -> None:
+    assert await store.get_chat_and_worktree("c1") == (None, None)
+    created = await store.create_chat(chat())
+    assert await store.get_chat_and_worktree("c1") == (created, None)
+    tree = Worktree(
+        chat_id="c1", repo_path="/r", path="/w/c1", branch="hearth/chat-c1", base_commit="0" * 40, created_at=T0
+    )
+    await store.upsert_worktree(tree)
+    found_chat, found_tree = await store.get_chat_and_worktree("c1")
+    assert found_chat == created
+    assert found_tree == await store.get_worktree("c1")
+    assert found_tree is not None
+    assert found_tree.path == "/w/c1"
