@@ -1,7 +1,8 @@
 """A warm turn through hearth's API against the same agent driven directly, interleaved, side by side.
 
 Run: ``.venv/bin/python -m bench.e2e_turn [--rounds 12] [--agents opencode qwen] [--cold-rounds 3]``. Starts its
-own scripted LLM (answers at once: 4 chunks 5 ms apart); needs the agents in hearth's cache (``hearth agents
+own scripted LLM in a process of its own, as a provider is not inside hearth (answers at once: 4 chunks 5 ms
+apart); needs the agents in hearth's cache (``hearth agents
 install``). Same binary, same provider environment, same LLM on both sides; each round runs one hearth turn and one
 direct turn, alternating which goes first. Printed as min / median / max and the ratio of the medians.
 
@@ -41,6 +42,7 @@ from core.agents import BUILTIN_AGENTS
 from core.events import is_terminal
 from core.ports.agents import SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
+from scripted_llm.process import ScriptedLLMProcess
 
 QWEN = next(spec for spec in BUILTIN_AGENTS if spec.name == "qwen")
 Turn = Callable[[int], Awaitable[float]]
@@ -155,7 +157,7 @@ async def _cold_vs_warm(root: Path, llm: ScriptedLLM, rounds: int) -> None:
 
 
 async def measure(agents: list[str], rounds: int, cold_rounds: int) -> None:
-    with ScriptedLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
+    with ScriptedLLMProcess() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         root = Path(tmp)
         store = await SqliteStore.open(root / "direct.sqlite3")
         try:

@@ -5,14 +5,14 @@ history, on SQLite and PostgreSQL, side by side; and ``GET …/agent-sessions`` 
 Run: ``.venv/bin/python -m bench.turn_history [--rounds N] [--history N] [--reads N]``. Needs PostgreSQL at
 ``HEARTH_TEST_PG_DSN`` (default postgresql://root@127.0.0.1:5432/test) for its half; about a minute on 2 cores.
 
-What it includes: hearth serving in this process on loopback (the client's own HTTP handling is in the times),
-the scripted LLM answering at once in a thread. A turn is timed from ``POST …/turns`` to its terminal event as
-the node's event bus hands it to the chat's SSE streams (in-process, so the SSE layer's own wake-up, which the
-end-to-end benchmark measures, is not in these times). The history is written through the store (each turn with
-its reply and three journaled events), then every timed turn goes through the API; the rounds interleave the two
-chats, after one untimed warm-up turn in each. "Beyond the LLM" is a turn's time minus the time of the same
-chat-completion request (the body the native agent sent, replayed from the LLM's log) sent straight to the
-scripted LLM from this process, measured the same way; the per-phase figures are the server's own
+What it includes: hearth serving in this process on loopback (the client's own HTTP handling is in the times), the
+scripted LLM answering at once from a process of its own (as a provider is not inside hearth). A turn is timed from
+``POST …/turns`` to its terminal event as the node's event bus hands it to the chat's SSE streams (in-process, so
+the SSE layer's own wake-up, which the end-to-end benchmark measures, is not in these times). The history is written
+through the store (each turn with its reply and three journaled events), then every timed turn goes through the API;
+the rounds interleave the two chats, after one untimed warm-up turn in each. "Beyond the LLM" is a turn's time minus
+the time of the same chat-completion request (the body the native agent sent, replayed from the LLM's log) sent
+straight to the scripted LLM from this process, measured the same way; the per-phase figures are the server's own
 ``hearth_turn_phase_seconds`` means over the timed turns.
 """
 
@@ -36,7 +36,7 @@ from bench._stats import spread
 from bench._trial import Context, database
 from core.events import AgentEvent, TextDelta, TurnCompleted, UsageReport, is_terminal
 from core.model import Task, TaskStatus
-from scripted_llm.llm import ScriptedLLM
+from scripted_llm.process import ScriptedLLMProcess
 from tests.plugins.service import Hearth, serve_hearth
 
 PHASES = ("prepare", "session", "handoff", "agent", "persist", "diff", "finish")
@@ -172,7 +172,7 @@ def report(results: dict[str, dict[str, Any]], history: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, Any]] = {}
     print(f"load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())} (2 cores: above 2 is contention)")
-    with tempfile.TemporaryDirectory(prefix="hearth-bench-") as root, ScriptedLLM(record_bodies=True) as llm:
+    with tempfile.TemporaryDirectory(prefix="hearth-bench-") as root, ScriptedLLMProcess(record_bodies=True) as llm:
         ctx = Context.create(llm, Path(root))
         for store in args.stores:
             print(f"measuring {store} ...", file=sys.stderr)

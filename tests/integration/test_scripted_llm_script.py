@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from core.model import TaskStatus, TranscriptEntry
 from core.routing import compose_prompt, handoff_preamble
 from scripted_llm.llm import ScriptedLLM
+from scripted_llm.process import ScriptedLLMProcess
 from scripted_llm.script import Request, interpreted_text, minimal_value, plan, split_text
 
 WRITE_SCHEMA: dict[str, object] = {"properties": {"file_path": {}, "content": {}}}
@@ -80,3 +82,18 @@ def test_directives_quoted_in_a_handoff_preamble_are_not_obeyed() -> None:
     prompt = compose_prompt(preamble, "RECALL")
     assert "WRITE notes.md" in prompt
     assert interpreted_text(prompt) == "RECALL"
+
+
+def test_the_llm_served_by_a_process_of_its_own_answers_logs_and_stops() -> None:
+    with ScriptedLLMProcess(record_bodies=True) as llm:
+        body = {"model": "m", "messages": [{"role": "user", "content": "hello there"}]}
+        answer = httpx.post(f"{llm.openai_base_url}/chat/completions", json=body, timeout=30).json()
+        assert "You said: hello there" in answer["choices"][0]["message"]["content"]
+        (entry,) = llm.log()
+        assert entry["body"]["messages"] == body["messages"]
+        assert llm.peak_in_flight() == 1
+        llm.reset()
+        assert llm.log() == []
+        served = llm.base_url
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(served + "/health", timeout=5)
