@@ -116,3 +116,25 @@ def test_flush_due_releases_only_after_the_window() -> None:
     state, out = flush_due(state, 1.04)
     assert out == [_delta("reasoning", "t1", "p1", "x")]
     assert flush(state) == (state, [])
+
+
+def test_a_usage_report_waits_behind_the_held_delta_and_leaves_with_the_terminal() -> None:
+    usage = UsageReport(session_id=S, turn_id="t1", input_tokens=3)
+    state, ready = push(Coalescer(), _delta("text", "t1", "p1", "hi"), 0.0)
+    state, more = push(state, usage, 0.01)
+    assert ready == more == []
+    done = TurnCompleted(session_id=S, turn_id="t1")
+    assert push(state, done, 0.02)[1] == [_delta("text", "t1", "p1", "hi"), usage, done]
+
+
+def test_a_held_usage_report_keeps_text_from_merging_across_it_and_leaves_by_the_window() -> None:
+    usage = UsageReport(session_id=S, turn_id="t1", input_tokens=3)
+    state, _ = push(Coalescer(window_s=0.033), usage, 1.0)
+    assert state.deadline() == 1.033
+    state, out = push(state, _delta("text", "t1", "p1", "a"), 1.01)
+    assert out == [usage]  # a delta after it starts a run of its own, so the order stays
+    state, _ = push(state, UsageReport(session_id=S, turn_id="t1", output_tokens=1), 1.02)
+    state, out = push(state, _delta("text", "t1", "p1", "b"), 1.03)
+    assert out == [_delta("text", "t1", "p1", "a"), UsageReport(session_id=S, turn_id="t1", output_tokens=1)]
+    assert flush_due(state, 1.05)[1] == []
+    assert flush_due(state, 1.07)[1] == [_delta("text", "t1", "p1", "b")]
