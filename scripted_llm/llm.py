@@ -91,6 +91,10 @@ class ScriptedLLM:
         """The most generation requests answered at once since the last reset."""
         return self._server.peak_in_flight if self._server is not None else 0
 
+    def connections(self) -> int:
+        """TCP connections accepted since the start (a client that keeps its connection alive adds none)."""
+        return self._server.connections if self._server is not None else 0
+
     def release_held(self) -> None:
         """Every request held by a HOLD directive answers now, and later ones at once (until the next reset)."""
         if self._server is not None:

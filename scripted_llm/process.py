@@ -71,6 +71,9 @@ class ScriptedLLMProcess(ScriptedLLM):
     def peak_in_flight(self) -> int:
         return int(self._call("GET", "/_stats")["peak_in_flight"])
 
+    def connections(self) -> int:
+        return int(self._call("GET", "/_stats")["connections"])
+
     def release_held(self) -> None:
         self._call("POST", "/_release")
 

@@ -45,6 +45,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.entries: list[dict[str, Any]] = []
         self.in_flight = 0  # generation requests being answered now
         self.peak_in_flight = 0  # the most answered at once since the last reset
+        self.connections = 0  # TCP connections accepted since the start: a client that reuses one adds none
         self.release = threading.Event()  # HOLD requests wait for it
 
     def enter(self) -> None:
@@ -76,6 +77,11 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: ScriptedServer
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read ``/_log`` instead of stderr."""
 
@@ -104,7 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"ok": True})
         elif path == "/_stats":
             with self.server.lock:
-                stats = {"in_flight": self.server.in_flight, "peak_in_flight": self.server.peak_in_flight}
+                stats = {
+                    "in_flight": self.server.in_flight,
+                    "peak_in_flight": self.server.peak_in_flight,
+                    "connections": self.server.connections,
+                }
             self._json(200, stats)
         elif path == "/_log":
             with self.server.lock:

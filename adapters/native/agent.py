@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -41,6 +41,7 @@ from core.model import BackendKind
 from core.ports.agents import BackendRuntime, ProcessInfo, SessionHandle, SessionSpec, TurnInput
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+DRAIN_AFTER_DONE_S = 1.0
 SYSTEM_PROMPT = (
     "You are hearth's native coding agent working in a git worktree.\n"
     "Working directory: {cwd}\n"
@@ -217,6 +218,7 @@ class NativeSession:
                     break
                 data = parse_data_line(line)
                 if data == DONE:
+                    await _drain(lines)
                     break
                 if not isinstance(data, dict):
                     continue
@@ -241,6 +243,16 @@ class NativeSession:
             yield UsageReport(
                 **ids, input_tokens=input_tokens, output_tokens=output_tokens, reasoning_tokens=reasoning_tokens
             )
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Reads the body to its end after ``[DONE]`` (normally only the chunked terminator is left): a response read
+    to its end gives its connection back to the pool, while one closed early costs the next model call a new
+    connection (to a real provider, a TLS handshake). Bounded: a server that keeps sending is cut off."""
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_AFTER_DONE_S):
+            async for _ in lines:
+                pass
 
 
 class NativeBackend:

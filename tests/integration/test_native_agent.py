@@ -138,6 +138,16 @@ async def test_write_lands_in_the_worktree_through_a_tool_call(
     assert [entry["after_tool"] for entry in llm.log()] == [None, "Wrote 18 bytes to notes/hello.txt"]
 
 
+async def test_model_calls_keep_one_connection_to_the_llm(handle: SessionHandle, llm: ScriptedLLM) -> None:
+    before = llm.connections()
+    await run(handle, "hello one", "t1")
+    await run(handle, "please WRITE notes/a.txt hi", "t2")  # two model calls: the tool call, then the answer
+    await run(handle, "hello again", "t3")
+
+    assert len(llm.log()) == 4
+    assert llm.connections() - before == 1  # each stream read to its end, so its connection went back to the pool
+
+
 async def test_reasoning_is_delivered_once_before_the_text(handle: SessionHandle) -> None:
     events = await run(handle, "THINK about this")
 
