@@ -25,9 +25,15 @@ def end_open_streams(app: Litestar) -> None:
 
 
 class HearthServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: Litestar) -> None:
+    def __init__(self, config: uvicorn.Config, app: Litestar, ready_message: str | None = None) -> None:
         super().__init__(config)
         self._hearth_app = app
+        self._ready_message = ready_message  # printed once hearth started and listens, never before
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._ready_message:
+            print(self._ready_message, flush=True)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         end_open_streams(self._hearth_app)

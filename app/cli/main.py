@@ -30,7 +30,6 @@ def _serve(args: argparse.Namespace) -> int:
     except InsecureBinding as refused:
         print(f"hearth: {refused}", file=sys.stderr)
         return 2
-    print(f"hearth: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
     grace = int(settings.shutdown_grace_s) + 5
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=grace
@@ -39,7 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
     # default one the process dies by the signal (status 143), which supervisors read as a crash
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped_cleanly)
-    HearthServer(config, app).run()
+    ready = f"hearth: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})"
+    HearthServer(config, app, ready_message=ready).run()
     return 0
 
 

@@ -79,6 +79,8 @@ async def test_sigterm_stops_hearth_serve_with_status_0(tmp_path: Path, repo_roo
         code, log = await served.stopped()
     assert code == 0, f"a clean stop must exit 0 (supervisors read a signal death as a crash); log:\n{log}"
     assert "Application shutdown complete" in log
+    # it says where it serves once it does, not before the service started
+    assert log.index("Application startup complete") < log.index(f"hearth: serving on {served.base_url}")
 
 
 async def test_sigterm_ends_open_event_streams_at_once_without_an_exception(
