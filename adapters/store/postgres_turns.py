@@ -104,7 +104,7 @@ class PostgresTurns:
                 # leased the chat after this claim's snapshot: rolled back, look again
                 continue
             return Claimed(rows.task_from(row), bool(more))
-        return Claimed(None, more=True)  # lost every race: what is left may still be runnable
+        return Claimed(None)  # lost every race: the winners run those turns; the next wake-up or poll looks again
 
     async def finish_task(
         self,
