@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import uvicorn
 from litestar import Litestar
 
-from app.api.server import create_app
+from app.api.server import OpenService, create_app
 from app.api.serving import HearthServer
 from app.bootstrap.service import run_service
 from app.settings import Settings
@@ -26,9 +26,11 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_in_process(settings: Settings, graceful_s: int = 2, port: int = 0) -> AsyncIterator[Served]:
+async def serve_in_process(
+    settings: Settings, graceful_s: int = 2, port: int = 0, open_service: OpenService = run_service
+) -> AsyncIterator[Served]:
     """Runs uvicorn as a task owned by this context; on exit it shuts down (lifespan included) and is awaited."""
-    app = create_app(settings, run_service)
+    app = create_app(settings, open_service)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_s
     )

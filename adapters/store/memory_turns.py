@@ -18,6 +18,7 @@ from core.model import (
     TaskStatus,
     Usage,
 )
+from core.ports.store import Claimed, ClaimFor
 from core.ports.turns import ReconcilePending
 from core.usage import combine
 
@@ -28,12 +29,14 @@ class MemoryTurns:
     _tables: MemoryTables
 
     # tasks
-    async def enqueue_task(self, task: Task) -> Task:
+    async def enqueue_task(self, task: Task, claim: ClaimFor | None = None) -> Task:
         if task.id in self._tables.tasks:
             raise MemoryIntegrityError(f"task {task.id!r} exists already")
         self._tables.need_chat(task.chat_id)
-        self._tables.tasks[task.id] = in_utc(task)
-        return task
+        self._tables.tasks[task.id] = stored = in_utc(task)
+        if claim is None or not self._runnable(stored, claim.node_id, as_utc(claim.at)):
+            return task
+        return self._start(stored, claim.node_id, as_utc(claim.at), claim.lease_until)
 
     async def get_task(self, task_id: str) -> Task | None:
         return self._tables.tasks.get(task_id)
@@ -46,25 +49,53 @@ class MemoryTurns:
     async def claim_next_task(
         self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
     ) -> Task | None:
+        return (await self.claim_next_runnable(node_id, at, skip_chats, lease_until)).task
+
+    async def claim_next_runnable(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Claimed:
         at = as_utc(at)
-        tasks = self._tables.tasks
-        busy = {task.chat_id for task in tasks.values() if task.status == TaskStatus.RUNNING}
+        head = self._next_runnable(node_id, at, skip_chats)
+        if head is None:
+            return Claimed(None)
+        started = self._start(head, node_id, at, lease_until)
+        return Claimed(started, self._next_runnable(node_id, at, skip_chats) is not None)
+
+    def _next_runnable(self, node_id: str, at: datetime, skip_chats: Sequence[str]) -> Task | None:
         # in queue order, the first queued task of a chat is its head; every reason to pass a chat over holds for
         # the whole chat, so a later task of a passed-over chat is passed over too and never jumps the queue
-        for task in tasks.values():
+        busy = {task.chat_id for task in self._tables.tasks.values() if task.status == TaskStatus.RUNNING}
+        for task in self._tables.tasks.values():
             if task.status != TaskStatus.QUEUED:
                 continue
             chat_id = task.chat_id
-            if chat_id is not None and (
+            if chat_id is None or not (
                 chat_id in busy or chat_id in skip_chats or self._tables.leased_elsewhere(chat_id, node_id, at)
             ):
-                continue
-            started = task.model_copy(update={"status": TaskStatus.RUNNING, "started_at": at, "node_id": node_id})
-            tasks[task.id] = started
-            if chat_id is not None and lease_until is not None:
-                self._tables.take_lease(chat_id, node_id, at, lease_until)
-            return started
+                return task
+            busy.add(chat_id)  # its later tasks wait behind this head
         return None
+
+    def _runnable(self, task: Task, node_id: str, at: datetime) -> bool:
+        """The task is queued and the head of its chat's queue, nothing of its chat runs, no other node leases it."""
+        if task.status != TaskStatus.QUEUED:
+            return False
+        if task.chat_id is None:
+            return True
+        for other in self._tables.tasks.values():
+            if other.id == task.id:
+                break
+            if other.chat_id == task.chat_id and other.status == TaskStatus.QUEUED:
+                return False  # an earlier queued task of the chat
+        running = any(t.chat_id == task.chat_id and t.status == TaskStatus.RUNNING for t in self._tables.tasks.values())
+        return not running and not self._tables.leased_elsewhere(task.chat_id, node_id, at)
+
+    def _start(self, task: Task, node_id: str, at: datetime, lease_until: datetime | None) -> Task:
+        started = task.model_copy(update={"status": TaskStatus.RUNNING, "started_at": at, "node_id": node_id})
+        self._tables.tasks[task.id] = started
+        if task.chat_id is not None and lease_until is not None:
+            self._tables.take_lease(task.chat_id, node_id, at, lease_until)
+        return started
 
     async def finish_task(
         self,

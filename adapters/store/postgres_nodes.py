@@ -71,6 +71,20 @@ async def claim(
 ) -> asyncpg.Record | None:
     """The claim statement, then (with ``lease_until``) the chat's lease, in the caller's transaction."""
     row = await conn.fetchrow(SQL.claim_next, list(skip_chats), _utc(at), node_id)
+    return await _leased(conn, row, node_id, at, lease_until)
+
+
+async def claim_task(
+    conn: Conn, task_id: str, node_id: str, at: datetime, lease_until: datetime
+) -> asyncpg.Record | None:
+    """``claim`` of one given task, when it is the head of its chat's queue, in the caller's transaction."""
+    row = await conn.fetchrow(SQL.claim_task, task_id, _utc(at), node_id)
+    return await _leased(conn, row, node_id, at, lease_until)
+
+
+async def _leased(
+    conn: Conn, row: asyncpg.Record | None, node_id: str, at: datetime, lease_until: datetime | None
+) -> asyncpg.Record | None:
     if row is None or row["chat_id"] is None or lease_until is None:
         return row
     if not await take_leases(conn, node_id, [row["chat_id"]], at, lease_until):

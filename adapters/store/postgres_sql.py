@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# task t is the head of its chat's queue, nothing of the chat runs, and no node but $3 holds a live lease on it at $2
+_HEAD = """(
+    NOT EXISTS (
+        SELECT 1 FROM tasks AS o WHERE o.chat_id = t.chat_id
+          AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))
+    AND NOT EXISTS (
+        SELECT 1 FROM chat_leases AS l WHERE l.chat_id = t.chat_id AND l.node_id <> $3 AND l.expires_at > $2))"""
+
 
 class SQL:
     insert_chat = """
@@ -42,25 +50,28 @@ class SQL:
     # The head of each chat's queue, if nothing of that chat runs; chat-less tasks are always runnable.
     # SKIP LOCKED passes over a head another claimer holds; that claimer's chat is then busy for everyone,
     # and the partial unique index tasks_one_running_per_chat backs the rule up inside the database.
-    claim_next = """
+    claim_next = f"""
         WITH head AS (
             SELECT t.id FROM tasks AS t
-            WHERE t.status = 'queued'
-              AND (t.chat_id IS NULL OR (
-                    NOT (t.chat_id = ANY($1::text[]))
-                    AND NOT EXISTS (
-                        SELECT 1 FROM tasks AS o WHERE o.chat_id = t.chat_id
-                          AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))
-                    AND NOT EXISTS (
-                        SELECT 1 FROM chat_leases AS l WHERE l.chat_id = t.chat_id
-                          AND l.node_id <> $3 AND l.expires_at > $2)))
+            WHERE t.status = 'queued' AND (t.chat_id IS NULL OR (NOT (t.chat_id = ANY($1::text[])) AND {_HEAD}))
             ORDER BY t.queue_seq
             LIMIT 1
             FOR UPDATE SKIP LOCKED
         )
         UPDATE tasks SET status = 'running', started_at = $2, node_id = $3
         FROM head WHERE tasks.id = head.id AND tasks.status = 'queued'
-        RETURNING tasks.*"""
+        RETURNING tasks.*"""  # noqa: S608 (constant fragments only)
+    # after a claim, in its transaction: is another task runnable for the same node
+    any_runnable = f"""
+        SELECT EXISTS (
+            SELECT 1 FROM tasks AS t
+            WHERE t.status = 'queued'
+              AND (t.chat_id IS NULL OR (NOT (t.chat_id = ANY($1::text[])) AND {_HEAD})))"""  # noqa: S608 (constant fragments only)
+    # the claim of one task just queued, when it is the head of its chat's queue
+    claim_task = f"""
+        UPDATE tasks AS t SET status = 'running', started_at = $2, node_id = $3
+        WHERE t.id = $1 AND t.status = 'queued' AND (t.chat_id IS NULL OR {_HEAD})
+        RETURNING t.*"""  # noqa: S608 (constant fragments only)
     lock_task = "SELECT * FROM tasks WHERE id = $1 FOR UPDATE"
     finish_task = """
         UPDATE tasks SET status = $2, error = $3, finished_at = $4, input_tokens = $5, output_tokens = $6,

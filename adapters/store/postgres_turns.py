@@ -14,11 +14,12 @@ import asyncpg
 
 from adapters.store import rows
 from adapters.store.postgres_conn import ACQUIRE_TIMEOUT_S, Conn, GuardedPool, advisory_key
-from adapters.store.postgres_nodes import LeaseTaken, claim
+from adapters.store.postgres_nodes import LeaseTaken, claim, claim_task
 from adapters.store.postgres_pending import reconcile_in
 from adapters.store.postgres_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
 from core.model import StoredEvent, Task, TaskStatus, Usage
+from core.ports.store import Claimed, ClaimFor
 from core.ports.turns import ReconcilePending
 
 _utc = rows.time_or_none
@@ -45,10 +46,9 @@ class PostgresTurns:
         """Awaited between the statements of multi-statement transactions; tests override it to crash there."""
 
     # tasks
-    async def enqueue_task(self, task: Task) -> Task:
+    async def enqueue_task(self, task: Task, claim: ClaimFor | None = None) -> Task:
         t = task
-        await self._pool.execute(
-            SQL.insert_task,
+        values = (
             t.id,
             t.chat_id,
             t.agent,
@@ -64,7 +64,19 @@ class PostgresTurns:
             t.node_id,
             t.continues,
         )
-        return task
+        if claim is None:
+            await self._pool.execute(SQL.insert_task, *values)
+            return task
+        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
+            await conn.execute(SQL.insert_task, *values)
+            try:
+                async with conn.transaction():  # a savepoint: a lost race undoes the claim, never the enqueue
+                    row = await claim_task(conn, task.id, claim.node_id, claim.at, claim.lease_until)
+            except (asyncpg.UniqueViolationError, LeaseTaken):
+                # a racing claimer started a task of the chat first, or another node leased it after this
+                # statement's snapshot: the task stays queued for the dispatchers
+                row = None
+        return task if row is None else rows.task_from(row)
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._pool.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
@@ -77,16 +89,24 @@ class PostgresTurns:
     async def claim_next_task(
         self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
     ) -> Task | None:
+        return (await self.claim_next_runnable(node_id, at, skip_chats, lease_until)).task
+
+    async def claim_next_runnable(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Claimed:
         for _attempt in range(3):
             try:
                 async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
                     row = await claim(conn, node_id, at, skip_chats, lease_until)
+                    if row is None:
+                        return Claimed(None)
+                    more = await conn.fetchval(SQL.any_runnable, list(skip_chats), _utc(at), node_id)
             except (asyncpg.UniqueViolationError, LeaseTaken):
                 # a racing claimer started the same chat first (tasks_one_running_per_chat), or another node
                 # leased the chat after this claim's snapshot: rolled back, look again
                 continue
-            return None if row is None else rows.task_from(row)
-        return None
+            return Claimed(rows.task_from(row), bool(more))
+        return Claimed(None)  # lost every race: the winners run those turns; the next wake-up or poll looks again
 
     async def finish_task(
         self,

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# task t is the head of its chat's queue, nothing of the chat runs, and no other node holds a live lease on it
+_HEAD_OF_FREE_CHAT = """(
+    NOT EXISTS (
+        SELECT 1 FROM tasks AS o WHERE o.chat_id = t.chat_id
+          AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))
+    AND NOT EXISTS (
+        SELECT 1 FROM chat_leases AS l WHERE l.chat_id = t.chat_id AND l.node_id <> :node_id AND l.expires_at > :at))"""
+
 
 class SQL:
     insert_chat = """
@@ -42,18 +50,16 @@ class SQL:
     list_tasks = """
         SELECT * FROM (SELECT * FROM tasks WHERE chat_id = ? ORDER BY queue_seq DESC LIMIT ?) ORDER BY queue_seq"""
     # the head of each chat's queue, if nothing of that chat runs; chat-less tasks are always runnable
-    next_runnable = """
+    next_runnable = f"""
         SELECT t.id FROM tasks AS t
         WHERE t.status = 'queued'
-          AND (t.chat_id IS NULL OR (
-                t.chat_id NOT IN (SELECT value FROM json_each(:skip))
-                AND NOT EXISTS (
-                    SELECT 1 FROM tasks AS o WHERE o.chat_id = t.chat_id
-                      AND (o.status = 'running' OR (o.status = 'queued' AND o.queue_seq < t.queue_seq)))
-                AND NOT EXISTS (
-                    SELECT 1 FROM chat_leases AS l WHERE l.chat_id = t.chat_id
-                      AND l.node_id <> :node_id AND l.expires_at > :at)))
-        ORDER BY t.queue_seq LIMIT 1"""
+          AND (t.chat_id IS NULL OR (t.chat_id NOT IN (SELECT value FROM json_each(:skip)) AND {_HEAD_OF_FREE_CHAT}))
+        ORDER BY t.queue_seq LIMIT 1"""  # noqa: S608 (constant fragments only)
+    # the same rule for one task: is it runnable now
+    runnable = f"""
+        SELECT t.id FROM tasks AS t
+        WHERE t.id = :id AND t.status = 'queued'
+          AND (t.chat_id IS NULL OR {_HEAD_OF_FREE_CHAT})"""  # noqa: S608 (constant fragments only)
     start_task = """
         UPDATE tasks SET status = 'running', started_at = :at, node_id = :node_id
         WHERE id = :id AND status = 'queued' RETURNING *"""

@@ -19,6 +19,7 @@ from adapters.store.sqlite_pending import reconcile_in
 from adapters.store.sqlite_sql import SQL
 from core.events import AgentEvent, dump_event, parse_event
 from core.model import StoredEvent, Task, TaskStatus, Usage
+from core.ports.store import Claimed, ClaimFor
 from core.ports.turns import ReconcilePending
 
 _t = rows.time_text
@@ -48,12 +49,22 @@ class SqliteTurns:
         """Called between the statements of multi-statement transactions; tests override it to crash there."""
 
     # tasks
-    async def enqueue_task(self, task: Task) -> Task:
+    async def enqueue_task(self, task: Task, claim: ClaimFor | None = None) -> Task:
         params = {**task.model_dump(exclude={"usage"}), **rows.usage_params(task.usage)}
         for column in ("created_at", "started_at", "finished_at"):
             params[column] = _t(params[column])
-        await self._db.write(lambda conn: conn.execute(SQL.insert_task, params))
-        return task
+
+        def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            conn.execute(SQL.insert_task, params)
+            if claim is None:
+                return None
+            at = {"id": task.id, "node_id": claim.node_id, "at": _t(claim.at)}
+            if conn.execute(SQL.runnable, at).fetchone() is None:
+                return None
+            return self._start(conn, task.id, claim.node_id, claim.at, claim.lease_until)
+
+        row = await self._db.write(work)
+        return task if row is None else rows.task_from(row)
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._db.one("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -66,20 +77,33 @@ class SqliteTurns:
     async def claim_next_task(
         self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
     ) -> Task | None:
+        return (await self.claim_next_runnable(node_id, at, skip_chats, lease_until)).task
+
+    async def claim_next_runnable(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Claimed:
         params = {"skip": json.dumps(list(skip_chats)), "node_id": node_id, "at": _t(at)}
 
-        def work(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        def work(conn: sqlite3.Connection) -> tuple[sqlite3.Row | None, bool]:
             head = conn.execute(SQL.next_runnable, params).fetchone()
             if head is None:
-                return None
-            row: sqlite3.Row = conn.execute(SQL.start_task, {**params, "id": head["id"]}).fetchone()
-            if lease_until is not None and row["chat_id"] is not None:
-                # next_runnable passed over chats leased to others: inside this transaction the lease is free
-                take_lease(conn, row["chat_id"], node_id, at, lease_until)
-            return row
+                return None, False
+            row = self._start(conn, head["id"], node_id, at, lease_until)
+            # the claimed chat now runs, so the same query finds the next chat's head, if any
+            return row, conn.execute(SQL.next_runnable, params).fetchone() is not None
 
-        row = await self._db.write(work)
-        return None if row is None else rows.task_from(row)
+        row, more = await self._db.write(work)
+        return Claimed(None if row is None else rows.task_from(row), more)
+
+    def _start(
+        self, conn: sqlite3.Connection, task_id: str, node_id: str, at: datetime, lease_until: datetime | None
+    ) -> sqlite3.Row:
+        """Move a runnable queued task to running, leasing its chat; inside the caller's write transaction."""
+        row: sqlite3.Row = conn.execute(SQL.start_task, {"id": task_id, "node_id": node_id, "at": _t(at)}).fetchone()
+        if lease_until is not None and row["chat_id"] is not None:
+            # the runnable check passed over chats leased to others: inside this transaction the lease is free
+            take_lease(conn, row["chat_id"], node_id, at, lease_until)
+        return row
 
     async def finish_task(
         self,

@@ -103,7 +103,8 @@ class ChatView(Chat):
 
 
 class TaskView(BaseModel):
-    """A submitted task: the queued turn, the chat it runs in, and whether the task opened that chat."""
+    """A submitted task: its turn (queued, or running when started at once), the chat it runs in, and whether the
+    task opened that chat."""
 
     task: TurnView
     chat: ChatView

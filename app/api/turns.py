@@ -29,7 +29,9 @@ class TurnController(Controller):
         "/",
         status_code=202,
         responses={
-            202: ResponseSpec(TurnView, description="the queued turn"),
+            202: ResponseSpec(
+                TurnView, description="the submitted turn: `queued`, or `running` when this node started it at once"
+            ),
             **documented_problems(404, 409, 413, 422),
         },
     )

@@ -165,7 +165,7 @@ def assemble(
         lease_ttl_s=settings.lease_ttl_s,
         poll_interval_s=settings.dispatch_poll_s,
     )
-    bus.on_work(dispatcher.wake)  # a turn queued or a request relayed through any node
+    bus.on_work(dispatcher.work_announced)  # a turn queued or a request relayed through any node
     runner.continuations = Continuations(chats=store, queue=store, clock=clock, wake=dispatcher.wake)
     lost = LostTurns(journal=store, sessions=store, bus=bus)
     leases = ChatLeases(

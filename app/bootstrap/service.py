@@ -17,6 +17,7 @@ from app.settings import Settings
 from app.upkeep.recovery import recover
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
+from core.ports.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,16 @@ async def _close_quietly(what: str, close: Callable[[], Awaitable[object]]) -> N
         log.exception("closing %s failed", what)
 
 
+StoreOpener = Callable[[Settings], Awaitable[Store]]
+
+
 @asynccontextmanager
-async def run_service(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Node]:
+async def run_service(
+    settings: Settings, clock: Clock | None = None, opener: StoreOpener = open_store
+) -> AsyncIterator[Node]:
+    """``opener`` opens the store the node runs on (the tests wrap the real one to count its calls)."""
     clock = clock or SystemClock()
-    store = await open_store(settings)
+    store = await opener(settings)
     bus: EventBus | None = None
     node: Node | None = None
     try:

@@ -19,7 +19,7 @@ from app.usecases.errors import Refused, ShuttingDown, ok
 from core.agents import AgentSpec, ProviderConfig, check_turn_model
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.events import TextDelta
-from core.model import Task, TaskOrigin, TurnRequest, TurnRequestKind
+from core.model import Task, TaskOrigin, TaskStatus, TurnRequest, TurnRequestKind
 from core.permissions import check_option, open_question_options
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
@@ -72,10 +72,10 @@ class Turns:
             model=model,
             created_at=self._clock.now(),
         )
-        queued = await self._queue.enqueue_task(task)
-        self._dispatcher.wake()
-        await self._announce_work()  # the chat may be leased to another node
-        return queued
+        submitted = await self._dispatcher.enqueue(task)
+        if submitted.status is TaskStatus.QUEUED:
+            await self._announce_work()  # the chat may be leased to another node
+        return submitted
 
     def check(self, agent: str, prompt: str, model: str | None) -> None:
         """Refuse a turn that could never run (too long, blank, unknown agent or model, shutting down)."""

@@ -31,6 +31,8 @@ from core.model import (
 from core.ports.arenas import ArenaStore
 
 # The turn roles live in their own module; importers keep naming them from here.
+from core.ports.turns import Claimed as Claimed
+from core.ports.turns import ClaimFor as ClaimFor
 from core.ports.turns import HistoryStore as HistoryStore
 from core.ports.turns import Journal as Journal
 from core.ports.turns import TaskQueue as TaskQueue

@@ -7,6 +7,7 @@ implements them with every other role.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -18,10 +19,36 @@ from core.model import PendingChange, StoredEvent, Task, TaskStatus, TurnHistory
 ReconcilePending = Callable[[Sequence[PendingChange]], PendingUpdate]
 
 
+@dataclass(frozen=True)
+class ClaimFor:
+    """Who claims a task at its submission, when, and until when the chat's lease then runs."""
+
+    node_id: str
+    at: datetime
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claim's outcome: the task claimed (None: nothing runnable), and whether another task was still runnable
+    for the same node right after it, read in the same transaction (False: asking again finds nothing until new
+    work arrives)."""
+
+    task: Task | None
+    more: bool = False
+
+
 class TaskQueue(Protocol):
     """Turns (tasks): queued, claimed by one node, finished once."""
 
-    async def enqueue_task(self, task: Task) -> Task: ...
+    async def enqueue_task(self, task: Task, claim: ClaimFor | None = None) -> Task:
+        """Queue ``task``. With ``claim``, in the same transaction, claim it as ``claim_next_task`` would when it
+        is the head of its chat's queue: nothing of its chat running, no earlier queued task of its chat, no other
+        node's live lease on the chat (a chat-less task is always the head); the chat is then leased to
+        ``claim.node_id`` until ``claim.lease_until``. Returns the task as stored: ``running`` when claimed, else
+        ``queued`` (the claim is left to the dispatchers)."""
+        ...
+
     async def get_task(self, task_id: str) -> Task | None: ...
     async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
         """The newest ``limit`` turns of the chat, oldest first."""
@@ -43,6 +70,13 @@ class TaskQueue(Protocol):
         leased to another node (its lease not expired at ``at``) is not claimed; with ``lease_until`` the claimed
         task's chat is leased to ``node_id`` until then, in the same transaction.
         """
+        ...
+
+    async def claim_next_runnable(
+        self, node_id: str, at: datetime, skip_chats: Sequence[str] = (), lease_until: datetime | None = None
+    ) -> Claimed:
+        """``claim_next_task``, and in the same transaction whether another task is still runnable for ``node_id``
+        (``skip_chats`` and the claimed task's chat passed over), so a dispatcher knows when to stop asking."""
         ...
 
     async def finish_task(

@@ -2,7 +2,8 @@
 
 Fixtures: ``hearth_settings`` (temp data dir, the test's repo root, every provider pointed at the scripted
 LLM), ``hearth`` (a running server on SQLite) and ``hearth_any_store`` (parametrized sqlite/postgres).
-``serve_hearth(settings)`` starts another one (e.g. to restart hearth mid-session in a test).
+``serve_hearth(settings)`` starts another one (e.g. to restart hearth mid-session in a test; ``open_service`` opens
+the node another way, e.g. on a store wrapped to count its calls).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from app.api.server import OpenService
 from app.bootstrap.node import Node
+from app.bootstrap.service import run_service
 from app.inprocess import serve_in_process
 from app.settings import Settings
 from core.agents import ProviderConfig
@@ -97,8 +100,8 @@ class Hearth:
 
 
 @asynccontextmanager
-async def serve_hearth(settings: Settings) -> AsyncIterator[Hearth]:
-    async with serve_in_process(settings) as served:
+async def serve_hearth(settings: Settings, open_service: OpenService = run_service) -> AsyncIterator[Hearth]:
+    async with serve_in_process(settings, open_service=open_service) as served:
         headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
         timeout = httpx.Timeout(connect=5.0, read=30.0, write=5.0, pool=5.0)
         async with httpx.AsyncClient(base_url=served.base_url, timeout=timeout, headers=headers) as client:
