@@ -3,7 +3,8 @@
 libgit2 leaves untracked files out of a plain diff and cannot find renames between a tree and a
 working directory, so the working directory is copied into a temporary in-memory index built on the
 base tree (a diff of a tree against the working directory misses untracked files and renames) and every
-diff is tree -> that index.
+diff is tree -> that index. Which files differ from the base is read through a stat cache (``statcache``): an
+unchanged file costs a stat, not a read.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Iterator, Sequence
 import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, DiffOption, FileMode
 
+from adapters.git.statcache import workdir_deltas
 from core.model import FileDiff
 
-_WORKDIR_FLAGS = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
+WORKDIR_FLAGS = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
 _FILE_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE, FileMode.LINK)
 _STATUS = {
     DeltaStatus.ADDED: "added",
@@ -43,8 +45,7 @@ def workdir_state_and_skipped(repo: pygit2.Repository, base: pygit2.Tree) -> tup
     index = pygit2.Index()
     index.read_tree(base)
     skipped: list[str] = []
-    # Positional flags: pygit2 silently ignores ``flags=`` given by keyword on these C methods.
-    deltas = list(base.diff_to_workdir(_WORKDIR_FLAGS).deltas)
+    deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS)
     # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
     for delta in deltas:
         if delta.status in (DeltaStatus.DELETED, DeltaStatus.TYPECHANGE) and delta.old_file.mode in _FILE_MODES:
@@ -56,7 +57,7 @@ def workdir_state_and_skipped(repo: pygit2.Repository, base: pygit2.Tree) -> tup
         if new.mode not in _FILE_MODES:
             skipped.append(new.path)
             continue
-        blob = repo.create_blob_fromworkdir(new.path)
+        blob = reader.create_blob_fromworkdir(new.path)
         index.add(pygit2.IndexEntry(new.path, blob, new.mode))
     return index, skipped
 

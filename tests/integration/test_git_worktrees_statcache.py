@@ -1,0 +1,191 @@
+"""The stat-cached base -> working directory deltas equal libgit2's plain tree diff (which reads every file) through
+every kind of change, including files rewritten within one filesystem tick, and leave the worktree's own index,
+HEAD and worktree list alone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from adapters.git.statcache import CACHE_DIR, plain_deltas, workdir_deltas
+from adapters.git.state import WORKDIR_FLAGS
+from adapters.git.worktrees import GitWorktrees
+from core.model import Worktree
+from tests.plugins.git_repos import AT, BINARY, INITIAL_FILES, commit_all, make_repo, unwrap
+
+Shape = set[tuple[object, ...]]
+
+
+def _shape(deltas: list[pygit2.DiffDelta]) -> Shape:
+    """What the worktree state is built from (the new content is hashed afresh from the file, so ids are left out:
+    libgit2 skips hashing a file whose mode alone changed when it has stat data)."""
+    return {(d.status, d.old_file.path, d.new_file.path, d.old_file.mode, d.new_file.mode) for d in deltas}
+
+
+class Checker:
+    def __init__(self, worktree: Worktree) -> None:
+        self.root = Path(worktree.path)
+        self.repo = pygit2.Repository(worktree.path)
+        self.base = self.repo[worktree.base_commit].peel(pygit2.Commit).tree
+
+    def cached(self) -> Shape:
+        deltas, reader = workdir_deltas(pygit2.Repository(str(self.root)), self.base, WORKDIR_FLAGS)
+        assert (Path(reader.path).parent.name, Path(reader.path).name) == (CACHE_DIR, str(self.base.id))
+        return _shape(deltas)
+
+    def check(self) -> Shape:
+        """The cached deltas, twice (the second from the stat data the first recorded), against the plain ones."""
+        expected = _shape(plain_deltas(self.base, WORKDIR_FLAGS))
+        assert self.cached() == expected
+        assert self.cached() == expected
+        return expected
+
+
+@pytest.fixture
+async def checker(worktrees: GitWorktrees, git_repo: Path) -> Checker:
+    worktree = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
+    checker = Checker(worktree)
+    assert checker.check() == set()
+    return checker
+
+
+def _same_size_rewrite(root: Path) -> None:
+    (root / "README.md").write_text("# demo\n\nhello\n")  # same content, new mtime: hashed once, then cached
+    (root / "README.md").write_text("# DEMO\n\nHELLO\n")  # same size, most likely the same tick
+
+
+def _rewrite_keeping_mtime(root: Path) -> None:
+    target = root / "src/util.py"
+    before = target.stat()
+    target.write_text(str(INITIAL_FILES["src/util.py"]).replace("line 1\n", "LINE 1\n"))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # as tar or rsync -t would leave it
+
+
+def _symlinks(root: Path) -> None:
+    outside = root.parent.parent / "outside.txt"
+    outside.write_text("SECRET\n")
+    (root / "leak").symlink_to(outside)
+    (root / "leakdir").symlink_to(root.parent.parent)
+    (root / "README.md").unlink()
+    (root / "README.md").symlink_to("src/app.py")  # a tracked file becomes a link
+
+
+def _type_changes(root: Path) -> None:
+    (root / "src/app.py").unlink()
+    (root / "src/app.py").mkdir()
+    (root / "src/app.py/inner.py").write_text("x = 1\n")
+    (root / "run.sh").chmod(0o755)
+
+
+def _nested_repository(root: Path) -> None:
+    make_repo(root / "vendor/lib", {"a.txt": "a\n"})
+    (root / "vendor/lib/b.txt").write_text("b\n")
+    (root / "vendor/plain.txt").write_text("plain\n")
+
+
+def _ignored(root: Path) -> None:
+    (root / ".gitignore").write_text("*.log\nbuild/\ndata.bin\n")
+    (root / "debug.log").write_text("noise\n")
+    (root / "build").mkdir()
+    (root / "build/out.o").write_bytes(b"\0")
+    (root / "data.bin").write_bytes(BINARY[::-1])  # tracked in the base: an ignore rule does not hide it
+
+
+def _renamed_and_deleted(root: Path) -> None:
+    (root / "src/util.py").rename(root / "src/helpers.py")
+    (root / "run.sh").unlink()
+    (root / "docs/deep").mkdir(parents=True)
+    (root / "docs/deep/guide.md").write_text("guide\n")
+
+
+def _staged_and_committed(root: Path) -> None:
+    (root / "committed.txt").write_text("by an agent that commits\n")
+    commit_all(root, "agent commit")
+    repo = pygit2.Repository(str(root))
+    (root / "README.md").write_text("staged version\n")
+    repo.index.add("README.md")
+    repo.index.write()
+    (root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # back to the base in the files
+
+
+def _deleted_then_back_ignored(root: Path) -> None:
+    (root / ".gitignore").write_text("*.md\n")
+    (root / "README.md").unlink()
+
+
+CHANGES: list[Callable[[Path], None]] = [
+    _staged_and_committed,  # first: committing cannot take a nested repository in
+    _same_size_rewrite,
+    _rewrite_keeping_mtime,
+    _symlinks,
+    _type_changes,
+    _nested_repository,
+    _ignored,
+    _renamed_and_deleted,
+    _deleted_then_back_ignored,
+]
+
+
+@pytest.mark.parametrize("change", CHANGES)
+async def test_cached_deltas_equal_the_plain_tree_diff(checker: Checker, change: Callable[[Path], None]) -> None:
+    change(checker.root)
+    assert checker.check()
+
+
+async def test_changes_on_top_of_each_other_stay_equal(checker: Checker) -> None:
+    for change in CHANGES:
+        change(checker.root)
+        checker.check()
+    (checker.root / "README.md").unlink(missing_ok=True)
+    (checker.root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # an ignored path, but in the base
+    checker.check()
+
+
+async def test_a_racily_clean_entry_is_not_trusted_after_a_later_write(checker: Checker) -> None:
+    readme, other = checker.root / "README.md", checker.root / "src/app.py"
+    readme.write_text(str(INITIAL_FILES["README.md"]))
+    assert checker.cached() == set()  # hashed, unchanged: its stat data is recorded
+    readme.write_text("# DEMO\n\nHELLO\n")  # same size, quite possibly within the same tick
+    other.write_text(str(INITIAL_FILES["src/app.py"]))  # makes the next diff write the cache again
+    for _ in range(3):
+        assert {path for _, _, path, *_ in checker.check()} == {"README.md"}
+
+
+async def test_the_worktrees_own_index_head_and_list_are_untouched(
+    worktrees: GitWorktrees, git_repo: Path, checker: Checker
+) -> None:
+    admin = Path(checker.repo.path)
+    _staged_and_committed(checker.root)
+    (checker.root / "new.txt").write_text("new\n")
+    index, head = (admin / "index").read_bytes(), (admin / "HEAD").read_bytes()
+    checker.check()
+    assert ((admin / "index").read_bytes(), (admin / "HEAD").read_bytes()) == (index, head)
+    assert pygit2.Repository(str(git_repo)).list_worktrees() == ["chat-c1"]
+    assert [path.name for path in (admin / CACHE_DIR).iterdir()] == [str(checker.base.id)]
+
+
+async def test_a_locked_cache_falls_back_to_the_plain_diff(checker: Checker) -> None:
+    cache = Path(checker.repo.path) / CACHE_DIR / str(checker.base.id)
+    (cache / "index.lock").write_text("another process\n")
+    (checker.root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # the cache would want to record it
+    (checker.root / "new.txt").write_text("new\n")
+    deltas, reader = workdir_deltas(pygit2.Repository(str(checker.root)), checker.base, WORKDIR_FLAGS)
+    assert _shape(deltas) == _shape(plain_deltas(checker.base, WORKDIR_FLAGS))
+    assert Path(reader.path).resolve() == Path(checker.repo.path).resolve()  # the plain diff answered
+
+
+async def test_a_new_base_gets_its_own_cache_and_the_old_one_goes(worktrees: GitWorktrees, git_repo: Path) -> None:
+    worktree = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
+    (Path(worktree.path) / "README.md").write_text("applied\n")
+    assert [d.path for d in unwrap(await worktrees.diff(worktree))] == ["README.md"]
+    applied = unwrap(await worktrees.apply(worktree, None))
+    assert unwrap(await worktrees.diff(applied)) == []
+    (Path(worktree.path) / "src/app.py").write_text("later\n")
+    assert [d.path for d in unwrap(await worktrees.diff(applied))] == ["src/app.py"]
+    new_base = pygit2.Repository(str(git_repo))[applied.base_commit].peel(pygit2.Commit).tree
+    caches = Path(pygit2.Repository(worktree.path).path) / CACHE_DIR
+    assert [path.name for path in caches.iterdir()] == [str(new_base.id)]
