@@ -11,17 +11,24 @@ import pygit2
 from pygit2.enums import ApplyLocation, CheckoutStrategy, DeltaStatus, FileMode, ResetMode
 
 from adapters.git.naming import confined_file, relative_path
+from adapters.git.opened import OpenedWorktrees
 from adapters.git.refusal import refuse, refuse_input
 from adapters.git.repos import checkout, commit_at, head_commit, open_main, open_worktree, signature
 from adapters.git.state import base_diff, file_diffs, patch_path, patches, select, touched_paths, workdir_state
 from core.model import FileDiff, Worktree
 
 
-def diff(worktrees_dir: Path, worktree: Worktree) -> list[FileDiff]:
-    """Per-file unified diffs of the worktree's files against base_commit."""
-    _, wrepo = open_worktree(worktrees_dir, worktree)
+def diff(worktrees_dir: Path, worktree: Worktree, kept: OpenedWorktrees | None = None) -> list[FileDiff]:
+    """Per-file unified diffs of the worktree's files against base_commit (every turn asks: ``kept`` reuses the
+    repositories the last diff of this worktree opened)."""
+    if kept is None:
+        _, wrepo = open_worktree(worktrees_dir, worktree)
+        opened = None
+    else:
+        found = kept.open(worktrees_dir, worktree)
+        wrepo, opened = found.repo, found.caches
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    return file_diffs(base_diff(base, workdir_state(wrepo, base), for_apply=False))
+    return file_diffs(base_diff(base, workdir_state(wrepo, base, opened), for_apply=False))
 
 
 def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, at: datetime) -> Worktree:

@@ -2,8 +2,9 @@
 checks has changed since this process last verified it in full.
 
 Opening a repository reads the worktree's ``.git`` file, its admin directory in the main repository (``HEAD``,
-``commondir``, ``gitdir``) and the main repository's git directory (``HEAD``, the branch it names, ``config``,
-``objects``, ``refs``); ``ensure`` also resolves both paths. The fingerprint holds the resolved paths and the
+``commondir``, ``gitdir``, ``config.worktree``) and the main repository's git directory (``HEAD``, the branch it
+names, ``config``, ``objects``, ``refs``), and settings from the user's and the system's git config; ``ensure``
+also resolves both paths. The fingerprint holds the resolved paths and the
 stat identity (device, inode, mode, size, mtime, ctime) of each of those, so a file deleted, replaced (git writes
 through a lock file and a rename: a new inode), edited, or a directory moved or swapped for a symlink reads
 differently. Directories are compared by identity only: their mtime moves with every file an agent creates.
@@ -14,11 +15,15 @@ fingerprint is therefore only kept when everything it covers last changed at lea
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+
+import pygit2
+from pygit2.enums import ConfigLevel
 
 from core.model import Worktree
 
@@ -75,6 +80,19 @@ def _head_ref(git_dir: str) -> str | None:
     return os.path.join(git_dir, os.fsdecode(head[len(_REF_PREFIX) :].strip()))
 
 
+@functools.cache
+def _user_configs() -> tuple[str, ...]:
+    """The system, XDG and global config files libgit2 reads (a repository caches settings such as core.filemode
+    once opened, so a reused one must notice when they change)."""
+    names = {ConfigLevel.SYSTEM: "gitconfig", ConfigLevel.XDG: "config", ConfigLevel.GLOBAL: ".gitconfig"}
+    paths = []
+    for level, name in names.items():
+        for folder in str(pygit2.settings.search_path[level]).split(os.pathsep):
+            if folder:
+                paths.append(os.path.join(folder, name))
+    return tuple(paths)
+
+
 def _resolved(path: str) -> str:
     return os.path.realpath(os.path.expanduser(path))
 
@@ -92,7 +110,9 @@ def layout(repo_path: str, worktree_path: str) -> Layout | None:
     if admin is None or not os.path.isdir(git_dir):
         return None
     full = [os.path.join(git_dir, name) for name in ("HEAD", "packed-refs", "config")]
-    full += [os.path.join(tree, ".git")] + [os.path.join(admin, name) for name in ("HEAD", "commondir", "gitdir")]
+    full += [os.path.join(tree, ".git")]
+    full += [os.path.join(admin, name) for name in ("HEAD", "commondir", "gitdir", "config.worktree")]
+    full += _user_configs()
     if ref is not None:
         full.append(ref)
     identity = (git_dir, os.path.join(git_dir, "objects"), os.path.join(git_dir, "refs"), tree, admin)

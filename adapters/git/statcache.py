@@ -37,15 +37,20 @@ CACHE_DIR = "hearth-stat"
 Deltas = list[pygit2.DiffDelta]
 
 
-def workdir_deltas(repo: pygit2.Repository, base: pygit2.Tree, flags: DiffOption) -> tuple[Deltas, pygit2.Repository]:
+def workdir_deltas(
+    repo: pygit2.Repository, base: pygit2.Tree, flags: DiffOption, opened: dict[str, pygit2.Repository] | None = None
+) -> tuple[Deltas, pygit2.Repository]:
     """``base.diff_to_workdir(flags).deltas`` of the worktree ``repo``, unchanged files answered from stat data;
     and the repository that read the working directory (same files, objects and config; its attribute and object
-    caches already loaded, so hashing the changed files through it costs no second start-up)."""
+    caches already loaded, so hashing the changed files through it costs no second start-up). ``opened`` keeps
+    the cache's repository, by base tree id, for the next call (the caller vouches that ``repo`` is unchanged)."""
     try:
-        cached = _cached_deltas(repo, base, flags)
+        cached = _cached_deltas(repo, base, flags, {} if opened is None else opened)
     except (pygit2.GitError, OSError) as exc:
         log.debug("stat cache of %s not used: %s", repo.workdir, exc)
         cached = None
+        if opened is not None:
+            opened.clear()
     if cached is not None:
         return cached
     return plain_deltas(base, flags), repo
@@ -58,20 +63,28 @@ def plain_deltas(base: pygit2.Tree, flags: DiffOption) -> Deltas:
 
 
 def _cached_deltas(
-    repo: pygit2.Repository, base: pygit2.Tree, flags: DiffOption
+    repo: pygit2.Repository, base: pygit2.Tree, flags: DiffOption, opened: dict[str, pygit2.Repository]
 ) -> tuple[Deltas, pygit2.Repository] | None:
     admin = Path(repo.path)
     if repo.workdir is None or not (admin / "commondir").is_file():
         return None  # not a linked worktree: no admin dir to keep the cache in
     if (admin / "config.worktree").exists():
         return None  # per-worktree settings (core.filemode, ...) the cache's own git dir would not see
-    shadow = admin / CACHE_DIR / str(base.id)
+    tree = str(base.id)
+    shadow = admin / CACHE_DIR / tree
     if not (shadow / "index").is_file():
+        opened.clear()
         _build(repo, admin, shadow, base)
-    cache = pygit2.Repository(str(shadow), RepositoryOpenFlag.NO_SEARCH)
-    if cache.workdir is None or Path(cache.workdir).resolve() != Path(repo.workdir).resolve():
-        return None
-    return list(cache.index.diff_to_workdir(flags | DiffOption.UPDATE_INDEX).deltas), cache
+    cache = opened.get(tree)
+    if cache is None:
+        cache = pygit2.Repository(str(shadow), RepositoryOpenFlag.NO_SEARCH)
+        if cache.workdir is None or Path(cache.workdir).resolve() != Path(repo.workdir).resolve():
+            return None
+        opened.clear()
+        opened[tree] = cache
+    index = cache.index
+    index.read(False)  # only when another process wrote it since
+    return list(index.diff_to_workdir(flags | DiffOption.UPDATE_INDEX).deltas), cache
 
 
 def _build(repo: pygit2.Repository, admin: Path, shadow: Path, base: pygit2.Tree) -> None:

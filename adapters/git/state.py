@@ -30,22 +30,26 @@ _STATUS = {
 }
 
 
-def workdir_state(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Index:
+def workdir_state(
+    repo: pygit2.Repository, base: pygit2.Tree, opened: dict[str, pygit2.Repository] | None = None
+) -> pygit2.Index:
     """An in-memory index holding exactly the worktree's files (tracked or not, ignored excluded).
 
     Symlinks are stored as links (their target text), never followed, so a link to /etc/passwd shows
     up as the string "/etc/passwd" and nothing outside the worktree is read.
     """
-    return workdir_state_and_skipped(repo, base)[0]
+    return workdir_state_and_skipped(repo, base, opened)[0]
 
 
-def workdir_state_and_skipped(repo: pygit2.Repository, base: pygit2.Tree) -> tuple[pygit2.Index, list[str]]:
+def workdir_state_and_skipped(
+    repo: pygit2.Repository, base: pygit2.Tree, opened: dict[str, pygit2.Repository] | None = None
+) -> tuple[pygit2.Index, list[str]]:
     """``workdir_state`` plus what it had to leave out: nested repositories an agent created (their
     content cannot go into a snapshot, so preflight reports them as work that would be lost)."""
     index = pygit2.Index()
     index.read_tree(base)
     skipped: list[str] = []
-    deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS)
+    deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, opened)
     # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
     for delta in deltas:
         if delta.status in (DeltaStatus.DELETED, DeltaStatus.TYPECHANGE) and delta.old_file.mode in _FILE_MODES:

@@ -19,6 +19,7 @@ from returns.result import Failure, Result, Success
 
 from adapters.git import arena, boundary, changes, create, safety, snapshots
 from adapters.git.fingerprint import VerifiedWorktrees
+from adapters.git.opened import OpenedWorktrees
 from adapters.git.refusal import Refused
 from adapters.git.repos import resolve_repo_path, validate_repo
 from core.boundary import StagingBoundary
@@ -45,8 +46,15 @@ class GitWorktrees:
         self._dir = Path(worktrees_dir)
         self._clock = clock  # only dates hearth's own commits (re-baseline after apply)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._verified = VerifiedWorktrees(settle_ns=int(settle.total_seconds() * 1e9))
+        settle_ns = int(settle.total_seconds() * 1e9)
+        self._verified = VerifiedWorktrees(settle_ns=settle_ns)
+        self._opened = OpenedWorktrees(settle_ns=settle_ns)
         self.unchanged_ensures = 0  # ensures answered from the fingerprint, with no git work and no thread
+
+    @property
+    def reused_repositories(self) -> int:
+        """Diffs that reused the repositories the worktree's previous diff opened."""
+        return self._opened.reused
 
     @property
     def worktrees_dir(self) -> Path:
@@ -104,7 +112,9 @@ class GitWorktrees:
             return Success(done.worktree)
 
     async def diff(self, worktree: Worktree) -> Result[list[FileDiff], DomainError]:
-        return await self._run(worktree.repo_path, "diffing the worktree", lambda: changes.diff(self._dir, worktree))
+        return await self._run(
+            worktree.repo_path, "diffing the worktree", lambda: changes.diff(self._dir, worktree, self._opened)
+        )
 
     async def apply(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]:
         at = self._clock.now() if self._clock is not None else datetime.now(UTC)

@@ -15,7 +15,7 @@ import pytest
 from returns.result import Failure
 
 from adapters.git.worktrees import GitWorktrees
-from core.errors import Conflict
+from core.errors import Conflict, GitError
 from core.model import Worktree, WorktreeStatus
 from tests.plugins.git_repos import AT, commit_all, failure, make_repo, unwrap
 
@@ -166,3 +166,36 @@ async def test_a_repointed_repository_symlink_is_checked_in_full(
     fresh = GitWorktrees([repo_root], warm.worktrees_dir)
     assert await warm.ensure("c1", str(link), None, row, AT) == await fresh.ensure("c1", str(link), None, row, AT)
     assert warm.unchanged_ensures == 1
+
+
+# diff: the repositories the previous diff of a worktree opened -------------------------------------------
+
+
+async def test_a_diff_reuses_what_the_previous_diff_opened(warm: GitWorktrees, git_repo: Path) -> None:
+    row = await _verified(warm, git_repo)
+    (Path(row.path) / "new.txt").write_text("new\n")
+    for _ in range(3):
+        assert [d.path for d in unwrap(await warm.diff(row))] == ["new.txt"]
+    assert warm.reused_repositories == 2
+
+
+async def test_a_reused_diff_sees_a_setting_changed_since(warm: GitWorktrees, git_repo: Path, repo_root: Path) -> None:
+    row = await _verified(warm, git_repo)
+    (Path(row.path) / "run.sh").chmod(0o755)
+    assert [d.path for d in unwrap(await warm.diff(row))] == ["run.sh"]
+    assert [d.path for d in unwrap(await warm.diff(row))] == ["run.sh"]
+    assert warm.reused_repositories == 1
+    pygit2.Repository(str(git_repo)).config["core.filemode"] = False  # a repository caches it once opened
+    fresh = GitWorktrees([repo_root], warm.worktrees_dir)
+    assert unwrap(await warm.diff(row)) == unwrap(await fresh.diff(row)) == []
+
+
+async def test_a_reused_diff_notices_a_recreated_worktree(warm: GitWorktrees, git_repo: Path) -> None:
+    row = await _verified(warm, git_repo)
+    (Path(row.path) / "first.txt").write_text("first\n")
+    assert [d.path for d in unwrap(await warm.diff(row))] == ["first.txt"]
+    shutil.rmtree(row.path)
+    assert isinstance(failure(await warm.diff(row)), GitError)  # refused as missing, as before
+    unwrap(await warm.ensure("c1", str(git_repo), None, row, AT))
+    (Path(row.path) / "second.txt").write_text("second\n")
+    assert [d.path for d in unwrap(await warm.diff(row))] == ["second.txt"]
