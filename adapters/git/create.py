@@ -11,7 +11,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import RepositoryOpenFlag
 
-from adapters.git import fingerprint
+from adapters.git import fingerprint, statcache
 from adapters.git.fingerprint import Fingerprint, Layout
 from adapters.git.naming import branch_name, check_chat_id, confined_worktree_dir, worktree_name, worktree_path
 from adapters.git.refusal import Refused, refuse
@@ -105,6 +105,7 @@ def add_worktree(repo: pygit2.Repository, path: Path, name: str, branch: str, ba
         if created:
             repo.branches.local.delete(branch)
         refuse(f"could not create worktree {path} on branch {branch}: {exc}", field="path")
+    statcache.prepare(pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH), base.tree)
 
 
 def _clear_stale(repo: pygit2.Repository, path: Path, name: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CheckoutStrategy, RepositoryOpenFlag
 
+from adapters.git import statcache
 from adapters.git.create import add_worktree, remove_dir
 from adapters.git.naming import chat_key, confined_worktree_dir, snapshot_prefix
 from adapters.git.refusal import Refused, refuse
@@ -34,6 +35,7 @@ def soft_delete(worktrees_dir: Path, worktree: Worktree, at: datetime) -> Worktr
         remove_dir(doomed)
         path.rename(doomed)
     remove_dir(doomed)
+    statcache.drop(path)
     _remove_admin_entry(main, path.name)
     if main.branches.local.get(worktree.branch) is not None:
         main.branches.local.delete(worktree.branch)

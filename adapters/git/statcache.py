@@ -12,10 +12,13 @@ text, never followed) and nested repositories (not descended into) come out alik
 HEAD are never read or written: what the agent staged or committed does not enter into it.
 
 libgit2 only refreshes and writes the index a repository owns, so the private index belongs to a minimal git
-directory of its own, ``<admin dir>/hearth-stat/<base tree id>/`` (``gitdir`` naming the worktree's ``.git``,
-``commondir`` the main repository's git directory, an unborn ``HEAD``, and ``index``). Git's own tools ignore it;
-removing the worktree's admin entry removes it. Anything unexpected (another process holding the index lock, a
-read-only admin dir) falls back to the plain tree diff: the cache only ever saves work.
+directory of its own (``gitdir`` naming the worktree's ``.git``, ``commondir`` the main repository's git
+directory, an unborn ``HEAD``, and ``index``) at ``<worktrees dir>/<repository dir>/.hearth-stat/<worktree>/<base
+tree id>/``: next to the worktree, not in its admin entry, because sandboxed agents may write the admin entry
+(ADR 0009) and a forged index could hide changes from the diff. For the same reason a cache starts from stat
+data only hearth wrote: the worktree's index right after hearth checked it out (``prepare``), or the cache of the
+previous base. Removing the worktree removes its caches (``drop``). Anything unexpected (another process holding
+the index lock) falls back to the plain tree diff: the cache only ever saves work.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pygit2.enums import DiffOption, RepositoryOpenFlag
 
 log = logging.getLogger(__name__)
 
-CACHE_DIR = "hearth-stat"
+CACHE_DIR = ".hearth-stat"
 
 
 Deltas = list[pygit2.DiffDelta]
@@ -67,14 +70,14 @@ def _cached_deltas(
 ) -> tuple[Deltas, pygit2.Repository] | None:
     admin = Path(repo.path)
     if repo.workdir is None or not (admin / "commondir").is_file():
-        return None  # not a linked worktree: no admin dir to keep the cache in
+        return None  # not a linked worktree
     if (admin / "config.worktree").exists():
         return None  # per-worktree settings (core.filemode, ...) the cache's own git dir would not see
     tree = str(base.id)
-    shadow = admin / CACHE_DIR / tree
+    shadow = caches_of(Path(repo.workdir)) / tree
     if not (shadow / "index").is_file():
         opened.clear()
-        _build(repo, admin, shadow, base)
+        _build(repo, shadow, base, from_worktree_index=False)
     cache = opened.get(tree)
     if cache is None:
         cache = pygit2.Repository(str(shadow), RepositoryOpenFlag.NO_SEARCH)
@@ -87,8 +90,30 @@ def _cached_deltas(
     return list(index.diff_to_workdir(flags | DiffOption.UPDATE_INDEX).deltas), cache
 
 
-def _build(repo: pygit2.Repository, admin: Path, shadow: Path, base: pygit2.Tree) -> None:
+def caches_of(workdir: Path) -> Path:
+    """Where the caches of the worktree at ``workdir`` live (hearth's worktrees sit two levels below its worktrees
+    dir, so this stays inside it)."""
+    workdir = Path(os.path.normpath(workdir))
+    return workdir.parent / CACHE_DIR / workdir.name
+
+
+def prepare(repo: pygit2.Repository, base: pygit2.Tree) -> None:
+    """Build the cache of a worktree hearth has just checked out, from the stat data that checkout recorded in the
+    worktree's index (nothing else has written it yet), so even its first diff reads no unchanged file."""
+    try:
+        drop(Path(repo.workdir))  # an earlier worktree's at this path
+        _build(repo, caches_of(Path(repo.workdir)) / str(base.id), base, from_worktree_index=True)
+    except (pygit2.GitError, OSError) as exc:
+        log.debug("stat cache of %s not prepared: %s", repo.workdir, exc)
+
+
+def drop(workdir: Path) -> None:
+    shutil.rmtree(caches_of(workdir), ignore_errors=True)
+
+
+def _build(repo: pygit2.Repository, shadow: Path, base: pygit2.Tree, *, from_worktree_index: bool) -> None:
     """Make the cache for ``base`` under a temporary name, then rename it into place (another process may win)."""
+    admin = Path(repo.path)
     common = Path(os.path.realpath(admin / (admin / "commondir").read_text().strip()))
     building = shadow.parent / f".building-{uuid.uuid4().hex}"
     building.mkdir(parents=True)
@@ -96,7 +121,8 @@ def _build(repo: pygit2.Repository, admin: Path, shadow: Path, base: pygit2.Tree
         (building / "gitdir").write_text(f"{Path(repo.workdir).resolve() / '.git'}\n")
         (building / "commondir").write_text(f"{common}\n")
         (building / "HEAD").write_text("ref: refs/heads/hearth-stat-cache-unborn\n")
-        index = _seeded_index(building, admin, shadow.parent)
+        seeds = [admin / "index"] if from_worktree_index else _earlier(shadow.parent)
+        index = _seeded_index(building, seeds)
         index.read_tree(base)  # keeps the stat data of entries whose id and mode stay the same
         index.write()  # smudges racily clean entries that no longer match, as git does
         try:
@@ -111,12 +137,14 @@ def _build(repo: pygit2.Repository, admin: Path, shadow: Path, base: pygit2.Tree
             shutil.rmtree(stale, ignore_errors=True)  # the cache of an earlier base
 
 
-def _seeded_index(building: Path, admin: Path, caches: Path) -> pygit2.Index:
-    """Start from stat data already known: the cache of the previous base, else the worktree's own index (a fresh
-    checkout wrote stat data for every file). ``copy2`` keeps the mtime, and with it git's racy-clean judgement.
-    An index libgit2 cannot read (a split index, say) is no seed: the cache then starts empty."""
-    earlier = [entry / "index" for entry in caches.iterdir() if (entry / "index").is_file()]
-    for source in [*earlier, admin / "index"]:
+def _earlier(caches: Path) -> list[Path]:
+    return [entry / "index" for entry in caches.iterdir() if not entry.name.startswith(".")]
+
+
+def _seeded_index(building: Path, seeds: list[Path]) -> pygit2.Index:
+    """Start from stat data already known. ``copy2`` keeps the mtime, and with it git's racy-clean judgement of
+    the entries. An index libgit2 cannot read (a split index, say) is no seed: the cache then starts empty."""
+    for source in seeds:
         try:
             shutil.copy2(source, building / "index")
             return _index_of(building)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from adapters.git.statcache import CACHE_DIR, plain_deltas, workdir_deltas
+from adapters.git.statcache import caches_of, plain_deltas, workdir_deltas
 from adapters.git.state import WORKDIR_FLAGS
 from adapters.git.worktrees import GitWorktrees
 from core.model import Worktree
@@ -34,7 +34,7 @@ class Checker:
 
     def cached(self) -> Shape:
         deltas, reader = workdir_deltas(pygit2.Repository(str(self.root)), self.base, WORKDIR_FLAGS)
-        assert (Path(reader.path).parent.name, Path(reader.path).name) == (CACHE_DIR, str(self.base.id))
+        assert Path(reader.path).resolve() == (caches_of(self.root) / str(self.base.id)).resolve()
         return _shape(deltas)
 
     def check(self) -> Shape:
@@ -161,15 +161,15 @@ async def test_the_worktrees_own_index_head_and_list_are_untouched(
     admin = Path(checker.repo.path)
     _staged_and_committed(checker.root)
     (checker.root / "new.txt").write_text("new\n")
-    index, head = (admin / "index").read_bytes(), (admin / "HEAD").read_bytes()
+    before = {path.name: path.read_bytes() for path in admin.iterdir() if path.is_file()}
     checker.check()
-    assert ((admin / "index").read_bytes(), (admin / "HEAD").read_bytes()) == (index, head)
+    assert {path.name: path.read_bytes() for path in admin.iterdir() if path.is_file()} == before
     assert pygit2.Repository(str(git_repo)).list_worktrees() == ["chat-c1"]
-    assert [path.name for path in (admin / CACHE_DIR).iterdir()] == [str(checker.base.id)]
+    assert [path.name for path in caches_of(checker.root).iterdir()] == [str(checker.base.id)]
 
 
 async def test_a_locked_cache_falls_back_to_the_plain_diff(checker: Checker) -> None:
-    cache = Path(checker.repo.path) / CACHE_DIR / str(checker.base.id)
+    cache = caches_of(checker.root) / str(checker.base.id)
     (cache / "index.lock").write_text("another process\n")
     (checker.root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # the cache would want to record it
     (checker.root / "new.txt").write_text("new\n")
@@ -187,5 +187,20 @@ async def test_a_new_base_gets_its_own_cache_and_the_old_one_goes(worktrees: Git
     (Path(worktree.path) / "src/app.py").write_text("later\n")
     assert [d.path for d in unwrap(await worktrees.diff(applied))] == ["src/app.py"]
     new_base = pygit2.Repository(str(git_repo))[applied.base_commit].peel(pygit2.Commit).tree
-    caches = Path(pygit2.Repository(worktree.path).path) / CACHE_DIR
-    assert [path.name for path in caches.iterdir()] == [str(new_base.id)]
+    assert [path.name for path in caches_of(Path(worktree.path)).iterdir()] == [str(new_base.id)]
+
+
+async def test_a_new_worktree_has_its_cache_and_a_removed_one_takes_it_along(
+    worktrees: GitWorktrees, git_repo: Path
+) -> None:
+    worktree = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
+    caches = caches_of(Path(worktree.path))
+    tree = pygit2.Repository(str(git_repo))[worktree.base_commit].peel(pygit2.Commit).tree_id
+    assert (caches / str(tree) / "index").is_file()  # from the stat data of hearth's own checkout
+    # inside hearth's worktrees dir, outside the worktree and its admin entry (both writable to sandboxed agents)
+    assert caches.resolve().is_relative_to(worktrees.worktrees_dir.resolve())
+    assert not caches.resolve().is_relative_to(Path(worktree.path).resolve())
+    admin = Path(pygit2.Repository(worktree.path).path)
+    assert {path.name for path in admin.iterdir()} <= {"HEAD", "ORIG_HEAD", "commondir", "gitdir", "index", "logs"}
+    unwrap(await worktrees.soft_delete(worktree, AT))
+    assert not caches.exists()
