@@ -105,7 +105,7 @@ def add_worktree(repo: pygit2.Repository, path: Path, name: str, branch: str, ba
         if created:
             repo.branches.local.delete(branch)
         refuse(f"could not create worktree {path} on branch {branch}: {exc}", field="path")
-    statcache.prepare(pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH), base.tree)
+    statcache.prepare(path, base.tree)
 
 
 def _clear_stale(repo: pygit2.Repository, path: Path, name: str) -> None:

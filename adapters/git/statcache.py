@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from pygit2.enums import DiffOption, RepositoryOpenFlag
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".hearth-stat"
+STALE_LOCK_SECONDS = 60
 
 
 Deltas = list[pygit2.DiffDelta]
@@ -85,6 +87,7 @@ def _cached_deltas(
             return None
         opened.clear()
         opened[tree] = cache
+    _clear_stale_lock(shadow / "index.lock")
     index = cache.index
     index.read(False)  # only when another process wrote it since
     return list(index.diff_to_workdir(flags | DiffOption.UPDATE_INDEX).deltas), cache
@@ -97,18 +100,29 @@ def caches_of(workdir: Path) -> Path:
     return workdir.parent / CACHE_DIR / workdir.name
 
 
-def prepare(repo: pygit2.Repository, base: pygit2.Tree) -> None:
+def prepare(workdir: Path, base: pygit2.Tree) -> None:
     """Build the cache of a worktree hearth has just checked out, from the stat data that checkout recorded in the
     worktree's index (nothing else has written it yet), so even its first diff reads no unchanged file."""
     try:
-        drop(Path(repo.workdir))  # an earlier worktree's at this path
-        _build(repo, caches_of(Path(repo.workdir)) / str(base.id), base, from_worktree_index=True)
+        drop(workdir)  # an earlier worktree's at this path
+        repo = pygit2.Repository(str(workdir), RepositoryOpenFlag.NO_SEARCH)
+        _build(repo, caches_of(workdir) / str(base.id), base, from_worktree_index=True)
     except (pygit2.GitError, OSError) as exc:
-        log.debug("stat cache of %s not prepared: %s", repo.workdir, exc)
+        log.debug("stat cache of %s not prepared: %s", workdir, exc)
 
 
 def drop(workdir: Path) -> None:
     shutil.rmtree(caches_of(workdir), ignore_errors=True)
+
+
+def _clear_stale_lock(lock: Path) -> None:
+    """A lock file left by a process that died mid-write would make every later write fail (and every diff fall
+    back to reading every file); libgit2 holds it for milliseconds."""
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _build(repo: pygit2.Repository, shadow: Path, base: pygit2.Tree, *, from_worktree_index: bool) -> None:

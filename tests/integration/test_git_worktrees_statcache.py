@@ -5,13 +5,14 @@ HEAD and worktree list alone."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
 import pytest
 
-from adapters.git.statcache import caches_of, plain_deltas, workdir_deltas
+from adapters.git.statcache import STALE_LOCK_SECONDS, caches_of, plain_deltas, workdir_deltas
 from adapters.git.state import WORKDIR_FLAGS
 from adapters.git.worktrees import GitWorktrees
 from core.model import Worktree
@@ -176,6 +177,17 @@ async def test_a_locked_cache_falls_back_to_the_plain_diff(checker: Checker) -> 
     deltas, reader = workdir_deltas(pygit2.Repository(str(checker.root)), checker.base, WORKDIR_FLAGS)
     assert _shape(deltas) == _shape(plain_deltas(checker.base, WORKDIR_FLAGS))
     assert Path(reader.path).resolve() == Path(checker.repo.path).resolve()  # the plain diff answered
+
+
+async def test_a_lock_left_by_a_dead_process_is_cleared(checker: Checker) -> None:
+    cache = caches_of(checker.root) / str(checker.base.id)
+    lock = cache / "index.lock"
+    lock.write_text("a process that died mid-write\n")
+    old = time.time() - STALE_LOCK_SECONDS - 5
+    os.utime(lock, (old, old))
+    (checker.root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # the cache wants to record it
+    checker.check()
+    assert not lock.exists()
 
 
 async def test_a_new_base_gets_its_own_cache_and_the_old_one_goes(worktrees: GitWorktrees, git_repo: Path) -> None:
