@@ -23,12 +23,12 @@ def diff(worktrees_dir: Path, worktree: Worktree, kept: OpenedWorktrees | None =
     repositories the last diff of this worktree opened)."""
     if kept is None:
         _, wrepo = open_worktree(worktrees_dir, worktree)
-        opened = None
+        kept_stat = None
     else:
         found = kept.open(worktrees_dir, worktree)
-        wrepo, opened = found.repo, found.caches
+        wrepo, kept_stat = found.repo, found.stat
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    return file_diffs(base_diff(base, workdir_state(wrepo, base, opened), for_apply=False))
+    return file_diffs(base_diff(base, workdir_state(wrepo, base, kept_stat), for_apply=False))
 
 
 def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, at: datetime) -> Worktree:

@@ -45,7 +45,7 @@ class Layout:
     admin: str
 
 
-def _full(path: str) -> Stat:
+def full_stat(path: str) -> Stat:
     try:
         st = os.lstat(path)
     except OSError:
@@ -81,7 +81,7 @@ def _head_ref(git_dir: str) -> str | None:
 
 
 @functools.cache
-def _user_configs() -> tuple[str, ...]:
+def user_configs() -> tuple[str, ...]:
     """The system, XDG and global config files libgit2 reads (a repository caches settings such as core.filemode
     once opened, so a reused one must notice when they change)."""
     names = {ConfigLevel.SYSTEM: "gitconfig", ConfigLevel.XDG: "config", ConfigLevel.GLOBAL: ".gitconfig"}
@@ -112,7 +112,7 @@ def layout(repo_path: str, worktree_path: str) -> Layout | None:
     full = [os.path.join(git_dir, name) for name in ("HEAD", "packed-refs", "config")]
     full += [os.path.join(tree, ".git")]
     full += [os.path.join(admin, name) for name in ("HEAD", "commondir", "gitdir", "config.worktree")]
-    full += _user_configs()
+    full += user_configs()
     if ref is not None:
         full.append(ref)
     identity = (git_dir, os.path.join(git_dir, "objects"), os.path.join(git_dir, "refs"), tree, admin)
@@ -124,7 +124,7 @@ def read(where: Layout) -> Fingerprint | None:
         resolved = (_resolved(where.repo_path), _resolved(where.worktree_path))
     except (OSError, ValueError, RuntimeError):
         return None
-    return resolved + tuple(_full(path) for path in where.full) + tuple(_identity(path) for path in where.identity)
+    return resolved + tuple(full_stat(path) for path in where.full) + tuple(_identity(path) for path in where.identity)
 
 
 def settled(fingerprint: Fingerprint, before_ns: int) -> bool:

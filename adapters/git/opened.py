@@ -19,6 +19,7 @@ import pygit2
 from adapters.git import fingerprint
 from adapters.git.fingerprint import Fingerprint, Layout
 from adapters.git.repos import open_worktree
+from adapters.git.statcache import Kept
 from core.model import Worktree
 
 
@@ -26,7 +27,7 @@ from core.model import Worktree
 class Opened:
     path: Path
     repo: pygit2.Repository
-    caches: dict[str, pygit2.Repository] = field(default_factory=dict)  # stat caches by base tree id
+    stat: Kept = field(default_factory=Kept)  # what the worktree's stat cache keeps between diffs
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, DiffOption, FileMode
 
-from adapters.git.statcache import workdir_deltas
+from adapters.git.statcache import Kept, workdir_deltas
 from core.model import FileDiff
 
 WORKDIR_FLAGS = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
@@ -30,26 +30,24 @@ _STATUS = {
 }
 
 
-def workdir_state(
-    repo: pygit2.Repository, base: pygit2.Tree, opened: dict[str, pygit2.Repository] | None = None
-) -> pygit2.Index:
+def workdir_state(repo: pygit2.Repository, base: pygit2.Tree, kept: Kept | None = None) -> pygit2.Index:
     """An in-memory index holding exactly the worktree's files (tracked or not, ignored excluded).
 
     Symlinks are stored as links (their target text), never followed, so a link to /etc/passwd shows
     up as the string "/etc/passwd" and nothing outside the worktree is read.
     """
-    return workdir_state_and_skipped(repo, base, opened)[0]
+    return workdir_state_and_skipped(repo, base, kept)[0]
 
 
 def workdir_state_and_skipped(
-    repo: pygit2.Repository, base: pygit2.Tree, opened: dict[str, pygit2.Repository] | None = None
+    repo: pygit2.Repository, base: pygit2.Tree, kept: Kept | None = None
 ) -> tuple[pygit2.Index, list[str]]:
     """``workdir_state`` plus what it had to leave out: nested repositories an agent created (their
     content cannot go into a snapshot, so preflight reports them as work that would be lost)."""
     index = pygit2.Index()
     index.read_tree(base)
     skipped: list[str] = []
-    deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, opened)
+    deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, kept)
     # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
     for delta in deltas:
         if delta.status in (DeltaStatus.DELETED, DeltaStatus.TYPECHANGE) and delta.old_file.mode in _FILE_MODES:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from adapters.git.statcache import STALE_LOCK_SECONDS, caches_of, plain_deltas, workdir_deltas
+from adapters.git.statcache import Kept, caches_of, plain_deltas, workdir_deltas
+from adapters.git.statcache_dir import STALE_LOCK_SECONDS
 from adapters.git.state import WORKDIR_FLAGS
 from adapters.git.worktrees import GitWorktrees
 from core.model import Worktree
@@ -28,21 +29,36 @@ def _shape(deltas: list[pygit2.DiffDelta]) -> Shape:
 
 
 class Checker:
+    """Each call opens the worktree afresh, as a new process would (an opened repository caches its settings)."""
+
     def __init__(self, worktree: Worktree) -> None:
         self.root = Path(worktree.path)
-        self.repo = pygit2.Repository(worktree.path)
-        self.base = self.repo[worktree.base_commit].peel(pygit2.Commit).tree
+        self.commit = worktree.base_commit
 
-    def cached(self) -> Shape:
-        deltas, reader = workdir_deltas(pygit2.Repository(str(self.root)), self.base, WORKDIR_FLAGS)
-        assert Path(reader.path).resolve() == (caches_of(self.root) / str(self.base.id)).resolve()
+    @property
+    def repo(self) -> pygit2.Repository:
+        return pygit2.Repository(str(self.root))
+
+    @property
+    def base(self) -> pygit2.Tree:
+        return self.repo[self.commit].peel(pygit2.Commit).tree
+
+    def plain(self) -> Shape:
+        return _shape(plain_deltas(self.base, WORKDIR_FLAGS))
+
+    def cached(self, from_cache: bool = True, kept: Kept | None = None) -> Shape:
+        repo = self.repo
+        base = repo[self.commit].peel(pygit2.Commit).tree
+        deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, kept)
+        cache = (caches_of(self.root) / str(base.id)).resolve()
+        assert (Path(reader.path).resolve() == cache) is from_cache
         return _shape(deltas)
 
-    def check(self) -> Shape:
+    def check(self, from_cache: bool = True) -> Shape:
         """The cached deltas, twice (the second from the stat data the first recorded), against the plain ones."""
-        expected = _shape(plain_deltas(self.base, WORKDIR_FLAGS))
-        assert self.cached() == expected
-        assert self.cached() == expected
+        expected = self.plain()
+        assert self.cached(from_cache) == expected
+        assert self.cached(from_cache) == expected
         return expected
 
 
@@ -174,9 +190,7 @@ async def test_a_locked_cache_falls_back_to_the_plain_diff(checker: Checker) -> 
     (cache / "index.lock").write_text("another process\n")
     (checker.root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # the cache would want to record it
     (checker.root / "new.txt").write_text("new\n")
-    deltas, reader = workdir_deltas(pygit2.Repository(str(checker.root)), checker.base, WORKDIR_FLAGS)
-    assert _shape(deltas) == _shape(plain_deltas(checker.base, WORKDIR_FLAGS))
-    assert Path(reader.path).resolve() == Path(checker.repo.path).resolve()  # the plain diff answered
+    assert checker.cached(from_cache=False) == checker.plain()  # the plain diff answered
 
 
 async def test_a_lock_left_by_a_dead_process_is_cleared(checker: Checker) -> None:
@@ -216,3 +230,41 @@ async def test_a_new_worktree_has_its_cache_and_a_removed_one_takes_it_along(
     assert {path.name for path in admin.iterdir()} <= {"HEAD", "ORIG_HEAD", "commondir", "gitdir", "index", "logs"}
     unwrap(await worktrees.soft_delete(worktree, AT))
     assert not caches.exists()
+
+
+@pytest.fixture
+async def crlf_checker(worktrees: GitWorktrees, git_repo: Path) -> Checker:
+    (git_repo / "crlf.txt").write_bytes(b"one\r\ntwo\r\n")  # committed as it is: no attributes say otherwise
+    commit_all(git_repo, "a file with CRLF line ends")
+    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)))
+    assert checker.check() == set()
+    return checker
+
+
+async def test_attributes_changed_in_the_worktree_rehash_untouched_files(crlf_checker: Checker) -> None:
+    root, kept = crlf_checker.root, Kept()
+    (root / ".gitattributes").write_text("*.txt text\n")  # crlf.txt now hashes normalised: it differs from the base
+    expected = crlf_checker.check(from_cache=False)
+    assert {path for _, _, path, *_ in expected} == {".gitattributes", "crlf.txt"}
+    for _ in range(2):  # the state kept between calls: the plain diff straight away
+        assert crlf_checker.cached(from_cache=False, kept=kept) == expected
+    (root / ".gitattributes").unlink()
+    assert crlf_checker.cached(from_cache=False, kept=kept) == set()  # found back in line: the cache next time
+    for _ in range(2):
+        assert crlf_checker.cached(kept=kept) == set() == crlf_checker.plain()
+
+
+@pytest.mark.parametrize("where", ["info/attributes", "core.attributesFile"])
+async def test_attributes_outside_the_worktree_changed_discard_the_stat_data(
+    where: str, crlf_checker: Checker, git_repo: Path, tmp_path: Path
+) -> None:
+    if where == "core.attributesFile":
+        attributes = tmp_path / "attributes"
+        pygit2.Repository(str(git_repo)).config["core.attributesFile"] = str(attributes)
+    else:
+        attributes = git_repo / ".git/info/attributes"
+        attributes.parent.mkdir(exist_ok=True)
+    attributes.write_text("*.txt text\n")
+    assert {path for _, _, path, *_ in crlf_checker.check()} == {"crlf.txt"}
+    attributes.write_text("# nothing\n")  # the file itself changes, the config naming it does not
+    assert crlf_checker.check() == set()
