@@ -268,3 +268,23 @@ async def test_attributes_outside_the_worktree_changed_discard_the_stat_data(
     assert {path for _, _, path, *_ in crlf_checker.check()} == {"crlf.txt"}
     attributes.write_text("# nothing\n")  # the file itself changes, the config naming it does not
     assert crlf_checker.check() == set()
+
+
+async def test_a_submodule_in_the_base_comes_out_alike(worktrees: GitWorktrees, git_repo: Path, tmp_path: Path) -> None:
+    sub = make_repo(tmp_path / "sub", {"s.txt": "s\n"})
+    repo = pygit2.Repository(str(git_repo))
+    (git_repo / ".gitmodules").write_text(f'[submodule "lib"]\n\tpath = lib\n\turl = {sub}\n')
+    repo.index.add(".gitmodules")
+    sub_head = pygit2.Repository(str(sub)).head.peel(pygit2.Commit).id
+    repo.index.add(pygit2.IndexEntry("lib", sub_head, pygit2.enums.FileMode.COMMIT))
+    repo.index.write()
+    tree = repo.index.write_tree()
+    who = pygit2.Signature("test", "test@localhost")
+    repo.create_commit("HEAD", who, who, "a submodule", tree, [repo.head.target])
+    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)))
+    checker.check()
+    (checker.root / "lib").mkdir(exist_ok=True)
+    (checker.root / "lib/stray.txt").write_text("not a checkout of the submodule\n")
+    checker.check()
+    make_repo(checker.root / "lib2", {"x.txt": "x\n"})
+    checker.check()
