@@ -163,7 +163,8 @@ class VerifiedWorktrees:
             self._entries.pop(chat_id, None)
 
     def settle_before(self) -> int:
-        """Read before taking a fingerprint: what changed after this instant may not show in it yet."""
+        """Read before taking a fingerprint: what changed after this instant may not show in it yet. The OS clock,
+        not an injected one: it is compared with the filesystem's timestamps."""
         return time.time_ns() - self._settle_ns
 
     def remember(

@@ -61,7 +61,7 @@ class OpenedWorktrees:
         where = fingerprint.layout(worktree.repo_path, worktree.path)
         before = fingerprint.read(where) if where is not None else None
         path, repo = open_worktree(worktrees_dir, worktree)
-        opened = Opened(path, repo)
+        opened = Opened(path, repo, Kept(settle_ns=self._settle_ns))
         if (
             where is not None
             and before is not None

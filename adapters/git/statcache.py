@@ -26,14 +26,17 @@ holding the index lock) also falls back to the plain diff: the cache only ever s
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pygit2
 from pygit2.enums import DiffOption, RepositoryOpenFlag
 
 from adapters.git import statcache_dir
+from adapters.git.fingerprint import Stat, full_stat
 from adapters.git.statcache_dir import caches_of, drop
 
 __all__ = ["Kept", "caches_of", "drop", "plain_deltas", "prepare", "workdir_deltas"]
@@ -41,19 +44,42 @@ __all__ = ["Kept", "caches_of", "drop", "plain_deltas", "prepare", "workdir_delt
 log = logging.getLogger(__name__)
 
 Deltas = list[pygit2.DiffDelta]
+SETTLE_NS = 2_000_000_000  # a file's stat data vouches for its content once it last changed this long ago
 
 
 @dataclass
 class Kept:
-    """What one worktree's diffs keep between calls: the cache's opened repository for one base tree, and whether
-    that base's attributes were found changed in the worktree (so the cache is not used)."""
+    """What one worktree's diffs keep between calls: the cache's opened repository for one base tree, whether
+    that base's attributes were found changed in the worktree (so the cache is not used), and the blobs stored for
+    changed files with the stat data they had (a file an agent changed stays changed, turn after turn, until it is
+    applied: storing its blob again costs an object write each time)."""
 
     tree: str | None = None
     repo: pygit2.Repository | None = None
     attributes_differ: bool = False
+    blobs: dict[str, tuple[Stat, pygit2.Oid]] = field(default_factory=dict)
+    settle_ns: int = SETTLE_NS
+    trusted: bool = False  # the last deltas came from the cache: attributes and settings as recorded
 
     def reset(self, tree: str) -> None:
-        self.tree, self.repo, self.attributes_differ = tree, None, False
+        self.tree, self.repo, self.attributes_differ, self.blobs, self.trusted = tree, None, False, {}, False
+
+    def blob(self, reader: pygit2.Repository, path: str, seen: dict[str, tuple[Stat, pygit2.Oid]]) -> pygit2.Oid:
+        """The blob of the changed file ``path``, stored; the one stored before when its stat data (not followed
+        through a symlink) is unchanged and was settled then. ``seen`` collects what the next call may reuse."""
+        if not self.trusted:  # the file's blob may hash differently under the attributes in force now
+            return reader.create_blob_fromworkdir(path)
+        full = os.path.join(reader.workdir, path)
+        before = full_stat(full)
+        known = self.blobs.get(path)
+        if before is not None and known is not None and known[0] == before and known[1] in reader:
+            seen[path] = known
+            return known[1]
+        blob = reader.create_blob_fromworkdir(path)
+        settled = time.time_ns() - self.settle_ns
+        if before is not None and before[4] < settled and before[5] < settled and full_stat(full) == before:
+            seen[path] = (before, blob)
+        return blob
 
 
 def workdir_deltas(
@@ -67,6 +93,7 @@ def workdir_deltas(
     tree = str(base.id)
     if kept.tree != tree:
         kept.reset(tree)
+    kept.trusted = False
     if kept.attributes_differ:
         deltas = plain_deltas(base, flags)
         kept.attributes_differ = _touch_attributes(deltas)
@@ -85,6 +112,7 @@ def workdir_deltas(
         kept.reset(tree)
         kept.attributes_differ = True
         return plain_deltas(base, flags), repo
+    kept.trusted = True
     return cached
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, DiffOption, FileMode
 
+from adapters.git.fingerprint import Stat
 from adapters.git.statcache import Kept, workdir_deltas
 from core.model import FileDiff
 
@@ -48,6 +49,7 @@ def workdir_state_and_skipped(
     index.read_tree(base)
     skipped: list[str] = []
     deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, kept)
+    seen: dict[str, tuple[Stat, pygit2.Oid]] = {}
     # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
     for delta in deltas:
         if delta.status in (DeltaStatus.DELETED, DeltaStatus.TYPECHANGE) and delta.old_file.mode in _FILE_MODES:
@@ -59,8 +61,10 @@ def workdir_state_and_skipped(
         if new.mode not in _FILE_MODES:
             skipped.append(new.path)
             continue
-        blob = reader.create_blob_fromworkdir(new.path)
+        blob = reader.create_blob_fromworkdir(new.path) if kept is None else kept.blob(reader, new.path, seen)
         index.add(pygit2.IndexEntry(new.path, blob, new.mode))
+    if kept is not None:
+        kept.blobs = seen  # only the files changed now: the table never outgrows the worktree's changes
     return index, skipped
 
 

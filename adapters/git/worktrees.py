@@ -3,6 +3,11 @@
 The git work itself lives in ``adapters.git`` as plain synchronous functions. This class runs each of
 them in a worker thread (libgit2 blocks on disk) under one asyncio.Lock per repository, so two
 operations never race on the repository's index, refs or worktree admin entries.
+
+Every turn calls ``ensure`` before the agent and ``diff`` after it, so both keep what they learnt: ``ensure`` of a
+worktree this process verified before, unchanged on disk since (``fingerprint``), answers on the event loop with no
+git work; ``diff`` reuses the repositories the worktree's previous diff opened (``opened``) and reads unchanged
+files through a stat cache (``statcache``).
 """
 
 from __future__ import annotations

@@ -199,3 +199,17 @@ async def test_a_reused_diff_notices_a_recreated_worktree(warm: GitWorktrees, gi
     unwrap(await warm.ensure("c1", str(git_repo), None, row, AT))
     (Path(row.path) / "second.txt").write_text("second\n")
     assert [d.path for d in unwrap(await warm.diff(row))] == ["second.txt"]
+
+
+async def test_a_changed_file_rewritten_keeping_size_and_mtime_shows_its_new_content(
+    warm: GitWorktrees, git_repo: Path
+) -> None:
+    row = await _verified(warm, git_repo)
+    target = Path(row.path) / "notes.txt"
+    target.write_text("first version\n")
+    for _ in range(2):  # the second diff reuses the blob the first one stored
+        assert "+first version" in unwrap(await warm.diff(row))[0].diff
+    before = target.stat()
+    target.write_text("later version\n")  # same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime: only ctime tells
+    assert "+later version" in unwrap(await warm.diff(row))[0].diff

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.git.statcache import Kept, caches_of, plain_deltas, workdir_deltas
 from adapters.git.statcache_dir import STALE_LOCK_SECONDS
-from adapters.git.state import WORKDIR_FLAGS
+from adapters.git.state import WORKDIR_FLAGS, workdir_state
 from adapters.git.worktrees import GitWorktrees
 from core.model import Worktree
 from tests.plugins.git_repos import AT, BINARY, INITIAL_FILES, commit_all, make_repo, unwrap
@@ -288,3 +288,19 @@ async def test_a_submodule_in_the_base_comes_out_alike(worktrees: GitWorktrees, 
     checker.check()
     make_repo(checker.root / "lib2", {"x.txt": "x\n"})
     checker.check()
+
+
+async def test_a_stored_blob_is_not_reused_under_other_attributes(crlf_checker: Checker) -> None:
+    kept = Kept(settle_ns=0)
+    (crlf_checker.root / "crlf.txt").write_bytes(b"one\r\nTWO\r\n")
+
+    def blob_now(kept: Kept | None) -> pygit2.Oid:
+        repo = crlf_checker.repo
+        return workdir_state(repo, repo[crlf_checker.commit].peel(pygit2.Commit).tree, kept)["crlf.txt"].id
+
+    assert blob_now(kept) == blob_now(kept) == blob_now(None)  # stored once, then reused
+    (crlf_checker.root / ".gitattributes").write_text("*.txt text\n")  # the same bytes now hash normalised
+    assert blob_now(kept) == blob_now(None) != pygit2.hash(b"one\r\nTWO\r\n")
+    assert blob_now(kept) == blob_now(None)
+    (crlf_checker.root / ".gitattributes").write_text("*.txt -text\n")  # still not the base's, and different
+    assert blob_now(kept) == blob_now(None) == pygit2.hash(b"one\r\nTWO\r\n")
