@@ -4,10 +4,10 @@ checks has changed since this process last verified it in full.
 Opening a repository reads the worktree's ``.git`` file, its admin directory in the main repository (``HEAD``,
 ``commondir``, ``gitdir``, ``config.worktree``) and the main repository's git directory (``HEAD``, the branch it
 names, ``config``, ``objects``, ``refs``), and settings from the user's and the system's git config; ``ensure``
-also resolves both paths. The fingerprint holds the resolved paths and the
-stat identity (device, inode, mode, size, mtime, ctime) of each of those, so a file deleted, replaced (git writes
-through a lock file and a rename: a new inode), edited, or a directory moved or swapped for a symlink reads
-differently. Directories are compared by identity only: their mtime moves with every file an agent creates.
+also resolves both paths. The fingerprint holds the resolved paths and the stat identity (device, inode, mode,
+size, mtime, ctime) of each of those, so a file deleted, replaced (git writes through a lock file and a rename: a
+new inode), edited, or a directory moved or swapped for a symlink reads differently. Directories are compared by
+identity only: their mtime moves with every file an agent creates.
 
 A file changed twice within one tick of the filesystem clock keeps its mtime; git calls this "racily clean". A
 fingerprint is therefore only kept when everything it covers last changed at least ``settle`` before it was taken.

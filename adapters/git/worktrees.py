@@ -45,8 +45,9 @@ class GitWorktrees:
         *,
         settle: timedelta = timedelta(seconds=2),
     ) -> None:
-        """``settle``: how long after its last change on disk a worktree's layout counts as settled, so that
-        ``ensure`` may trust a fingerprint of it (a coarse filesystem clock gives two changes one timestamp)."""
+        """``settle``: how long after its last change a file's stat data counts as settled, so that it may vouch for
+        the file (a coarse filesystem clock gives two changes one timestamp): for ``ensure``'s fingerprint of the
+        worktree, the repositories a diff keeps, and the blobs it stored for changed files."""
         self._roots = tuple(Path(root) for root in repo_roots)
         self._dir = Path(worktrees_dir)
         self._clock = clock  # only dates hearth's own commits (re-baseline after apply)
