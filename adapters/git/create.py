@@ -51,7 +51,7 @@ def ensure(
     base = resolve_ref(repo, ref)
     path = worktree_path(worktrees_dir, root, chat_id)
     branch = branch_name(chat_id)
-    add_worktree(repo, path, worktree_name(chat_id), branch, base)
+    add_worktree(repo, path, worktree_name(chat_id), branch, base, worktrees_dir)
     return Ensured(
         Worktree(
             chat_id=chat_id,
@@ -80,11 +80,13 @@ def _reuse(repo: pygit2.Repository, worktrees_dir: Path, existing: Worktree) -> 
         # refuses, saying why, when it is no longer a usable worktree; else every later turn and agent shares it
         return open_worktree(worktrees_dir, existing)[1]
     base = commit_at(repo, existing.base_commit, "base commit")
-    add_worktree(repo, path, path.name, existing.branch, base)  # the branch keeps committed work, if any
+    add_worktree(repo, path, path.name, existing.branch, base, worktrees_dir)  # the branch keeps committed work
     return None
 
 
-def add_worktree(repo: pygit2.Repository, path: Path, name: str, branch: str, base: pygit2.Commit) -> None:
+def add_worktree(
+    repo: pygit2.Repository, path: Path, name: str, branch: str, base: pygit2.Commit, worktrees_dir: Path
+) -> None:
     """``git worktree add`` without libgit2's leaks: we create the branch (or reuse the chat's own) and
     delete a branch we created when the add fails; stale admin entries and empty leftovers are cleared."""
     _clear_stale(repo, path, name)
@@ -105,7 +107,7 @@ def add_worktree(repo: pygit2.Repository, path: Path, name: str, branch: str, ba
         if created:
             repo.branches.local.delete(branch)
         refuse(f"could not create worktree {path} on branch {branch}: {exc}", field="path")
-    statcache.prepare(path, base.tree)
+    statcache.prepare(worktrees_dir, path, base.tree)
 
 
 def _clear_stale(repo: pygit2.Repository, path: Path, name: str) -> None:

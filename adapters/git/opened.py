@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
@@ -27,7 +27,7 @@ from core.model import Worktree
 class Opened:
     path: Path
     repo: pygit2.Repository
-    stat: Kept = field(default_factory=Kept)  # what the worktree's stat cache keeps between diffs
+    stat: Kept  # what the worktree's stat cache keeps between diffs
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class OpenedWorktrees:
         where = fingerprint.layout(worktree.repo_path, worktree.path)
         before = fingerprint.read(where) if where is not None else None
         path, repo = open_worktree(worktrees_dir, worktree)
-        opened = Opened(path, repo, Kept(settle_ns=self._settle_ns))
+        opened = Opened(path, repo, Kept.at(worktrees_dir, path, self._settle_ns))
         if (
             where is not None
             and before is not None

@@ -12,9 +12,9 @@ text, never followed) and nested repositories (not descended into) come out alik
 HEAD are never read or written: what the agent staged or committed does not enter into it.
 
 libgit2 only refreshes and writes the index a repository owns, so the private index belongs to a minimal git
-directory of its own (``statcache_dir``), next to the worktree rather than in its admin entry, because sandboxed
-agents may write the admin entry (ADR 0009) and a forged index could hide changes from the diff. For the same
-reason a cache starts from stat data only hearth wrote: the worktree's index right after hearth checked it out
+directory of its own (``statcache_dir``), under hearth's worktrees dir rather than in the worktree's admin entry:
+sandboxed agents may write the admin entry (ADR 0009), and a forged index could hide changes from the diff. For the
+same reason a cache starts from stat data only hearth wrote: the worktree's index right after hearth checked it out
 (``prepare``), or the cache of the previous base. Removing the worktree removes its caches (``drop``).
 
 Stat data vouches for a file's hash only under the attributes and settings it was recorded under: a change of the
@@ -54,12 +54,18 @@ class Kept:
     changed files with the stat data they had (a file an agent changed stays changed, turn after turn, until it is
     applied: storing its blob again costs an object write each time)."""
 
+    caches: Path | None = None  # this worktree's cache dirs (``caches_of``); None: no cache, the plain diff
     tree: str | None = None
     repo: pygit2.Repository | None = None
     attributes_differ: bool = False
     blobs: dict[str, tuple[Stat, pygit2.Oid]] = field(default_factory=dict)
     settle_ns: int = SETTLE_NS
     trusted: bool = False  # the last deltas came from the cache: attributes and settings as recorded
+
+    @classmethod
+    def at(cls, worktrees_dir: Path, workdir: Path, settle_ns: int = SETTLE_NS) -> Kept:
+        """For the worktree at ``workdir`` under hearth's ``worktrees_dir``."""
+        return cls(caches=caches_of(worktrees_dir, workdir), settle_ns=settle_ns)
 
     def reset(self, tree: str) -> None:
         self.tree, self.repo, self.attributes_differ, self.blobs, self.trusted = tree, None, False, {}, False
@@ -108,7 +114,7 @@ def workdir_deltas(
         return plain_deltas(base, flags), repo
     if _touch_attributes(cached[0]):
         # the stat data just recorded was judged under the worktree's attributes, not the base's: drop it
-        shutil.rmtree(caches_of(Path(repo.workdir)) / tree, ignore_errors=True)
+        shutil.rmtree(cached[1].path, ignore_errors=True)
         kept.reset(tree)
         kept.attributes_differ = True
         return plain_deltas(base, flags), repo
@@ -122,13 +128,16 @@ def plain_deltas(base: pygit2.Tree, flags: DiffOption) -> Deltas:
     return list(base.diff_to_workdir(flags).deltas)
 
 
-def prepare(workdir: Path, base: pygit2.Tree) -> None:
+def prepare(worktrees_dir: Path, workdir: Path, base: pygit2.Tree) -> None:
     """Build the cache of a worktree hearth has just checked out, from the stat data that checkout recorded in the
     worktree's index (nothing else has written it yet), so even its first diff reads no unchanged file."""
     try:
-        drop(workdir)  # an earlier worktree's at this path
+        caches = caches_of(worktrees_dir, workdir)
+        if caches is None:
+            return
+        drop(caches)  # an earlier worktree's at this path
         repo = pygit2.Repository(str(workdir), RepositoryOpenFlag.NO_SEARCH)
-        statcache_dir.build(repo, caches_of(workdir) / str(base.id), base, [Path(repo.path) / "index"])
+        statcache_dir.build(repo, caches / str(base.id), base, [Path(repo.path) / "index"])
     except (pygit2.GitError, OSError) as exc:
         log.debug("stat cache of %s not prepared: %s", workdir, exc)
 
@@ -142,11 +151,11 @@ def _cached_deltas(
     repo: pygit2.Repository, base: pygit2.Tree, flags: DiffOption, kept: Kept
 ) -> tuple[Deltas, pygit2.Repository] | None:
     admin = Path(repo.path)
-    if repo.workdir is None or not (admin / "commondir").is_file():
-        return None  # not a linked worktree
+    if kept.caches is None or repo.workdir is None or not (admin / "commondir").is_file():
+        return None  # no place for a cache, or not a linked worktree
     if (admin / "config.worktree").exists():
         return None  # per-worktree settings (core.filemode, ...) the cache's own git dir would not see
-    shadow = caches_of(Path(repo.workdir)) / str(base.id)
+    shadow = kept.caches / str(base.id)
     if not statcache_dir.current(shadow):
         shutil.rmtree(shadow, ignore_errors=True)  # missing, or recorded under other settings or attributes
         kept.reset(str(base.id))

@@ -1,6 +1,6 @@
 """The stat cache's directory for one worktree and base tree: built, checked, cleared and dropped.
 
-``<worktrees dir>/<repository dir>/.hearth-stat/<worktree>/<base tree id>/`` is a minimal git directory: ``gitdir``
+``<worktrees dir>/.hearth-stat/<repository dir>/<worktree>/<base tree id>/`` is a minimal git directory: ``gitdir``
 naming the worktree's ``.git`` (so its working directory is the worktree's), ``commondir`` the main repository's
 git directory, an unborn ``HEAD``, the ``index`` (the base tree plus stat data) and ``inputs``: the stat identity
 of what decides how a file is hashed besides the file itself (the repository's config and ``info/attributes``, the
@@ -26,15 +26,19 @@ CACHE_DIR = ".hearth-stat"
 STALE_LOCK_SECONDS = 60
 
 
-def caches_of(workdir: Path) -> Path:
-    """Where the caches of the worktree at ``workdir`` live (hearth's worktrees sit two levels below its worktrees
-    dir, so this stays inside it)."""
-    workdir = Path(os.path.normpath(workdir))
-    return workdir.parent / CACHE_DIR / workdir.name
+def caches_of(worktrees_dir: Path, workdir: Path) -> Path | None:
+    """Where the caches of the worktree at ``workdir`` live: under hearth's worktrees dir, beside the repositories'
+    folders of worktrees rather than in one; None for a worktree that is not inside it (no cache then)."""
+    try:
+        inside = Path(os.path.realpath(workdir)).relative_to(os.path.realpath(worktrees_dir))
+    except ValueError:
+        return None
+    return worktrees_dir / CACHE_DIR / inside if inside.parts else None
 
 
-def drop(workdir: Path) -> None:
-    shutil.rmtree(caches_of(workdir), ignore_errors=True)
+def drop(caches: Path | None) -> None:
+    if caches is not None:
+        shutil.rmtree(caches, ignore_errors=True)
 
 
 def common_dir(repo: pygit2.Repository) -> Path:

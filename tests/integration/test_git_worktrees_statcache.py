@@ -12,7 +12,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from adapters.git.statcache import Kept, caches_of, plain_deltas, workdir_deltas
+from adapters.git.statcache import SETTLE_NS, Kept, caches_of, plain_deltas, workdir_deltas
 from adapters.git.statcache_dir import STALE_LOCK_SECONDS
 from adapters.git.state import WORKDIR_FLAGS, workdir_state
 from adapters.git.worktrees import GitWorktrees
@@ -31,9 +31,16 @@ def _shape(deltas: list[pygit2.DiffDelta]) -> Shape:
 class Checker:
     """Each call opens the worktree afresh, as a new process would (an opened repository caches its settings)."""
 
-    def __init__(self, worktree: Worktree) -> None:
+    def __init__(self, worktree: Worktree, worktrees_dir: Path) -> None:
         self.root = Path(worktree.path)
         self.commit = worktree.base_commit
+        self.worktrees_dir = worktrees_dir
+        caches = caches_of(worktrees_dir, self.root)
+        assert caches is not None
+        self.caches = caches
+
+    def kept(self, settle_ns: int = SETTLE_NS) -> Kept:
+        return Kept.at(self.worktrees_dir, self.root, settle_ns)
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -49,8 +56,8 @@ class Checker:
     def cached(self, from_cache: bool = True, kept: Kept | None = None) -> Shape:
         repo = self.repo
         base = repo[self.commit].peel(pygit2.Commit).tree
-        deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, kept)
-        cache = (caches_of(self.root) / str(base.id)).resolve()
+        deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, self.kept() if kept is None else kept)
+        cache = (self.caches / str(base.id)).resolve()
         assert (Path(reader.path).resolve() == cache) is from_cache
         return _shape(deltas)
 
@@ -65,7 +72,7 @@ class Checker:
 @pytest.fixture
 async def checker(worktrees: GitWorktrees, git_repo: Path) -> Checker:
     worktree = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
-    checker = Checker(worktree)
+    checker = Checker(worktree, worktrees.worktrees_dir)
     assert checker.check() == set()
     return checker
 
@@ -182,11 +189,11 @@ async def test_the_worktrees_own_index_head_and_list_are_untouched(
     checker.check()
     assert {path.name: path.read_bytes() for path in admin.iterdir() if path.is_file()} == before
     assert pygit2.Repository(str(git_repo)).list_worktrees() == ["chat-c1"]
-    assert [path.name for path in caches_of(checker.root).iterdir()] == [str(checker.base.id)]
+    assert [path.name for path in checker.caches.iterdir()] == [str(checker.base.id)]
 
 
 async def test_a_locked_cache_falls_back_to_the_plain_diff(checker: Checker) -> None:
-    cache = caches_of(checker.root) / str(checker.base.id)
+    cache = checker.caches / str(checker.base.id)
     (cache / "index.lock").write_text("another process\n")
     (checker.root / "README.md").write_text(str(INITIAL_FILES["README.md"]))  # the cache would want to record it
     (checker.root / "new.txt").write_text("new\n")
@@ -194,7 +201,7 @@ async def test_a_locked_cache_falls_back_to_the_plain_diff(checker: Checker) -> 
 
 
 async def test_a_lock_left_by_a_dead_process_is_cleared(checker: Checker) -> None:
-    cache = caches_of(checker.root) / str(checker.base.id)
+    cache = checker.caches / str(checker.base.id)
     lock = cache / "index.lock"
     lock.write_text("a process that died mid-write\n")
     old = time.time() - STALE_LOCK_SECONDS - 5
@@ -213,14 +220,17 @@ async def test_a_new_base_gets_its_own_cache_and_the_old_one_goes(worktrees: Git
     (Path(worktree.path) / "src/app.py").write_text("later\n")
     assert [d.path for d in unwrap(await worktrees.diff(applied))] == ["src/app.py"]
     new_base = pygit2.Repository(str(git_repo))[applied.base_commit].peel(pygit2.Commit).tree
-    assert [path.name for path in caches_of(Path(worktree.path)).iterdir()] == [str(new_base.id)]
+    caches = caches_of(worktrees.worktrees_dir, Path(worktree.path))
+    assert caches is not None
+    assert [path.name for path in caches.iterdir()] == [str(new_base.id)]
 
 
 async def test_a_new_worktree_has_its_cache_and_a_removed_one_takes_it_along(
     worktrees: GitWorktrees, git_repo: Path
 ) -> None:
     worktree = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
-    caches = caches_of(Path(worktree.path))
+    caches = caches_of(worktrees.worktrees_dir, Path(worktree.path))
+    assert caches is not None
     tree = pygit2.Repository(str(git_repo))[worktree.base_commit].peel(pygit2.Commit).tree_id
     assert (caches / str(tree) / "index").is_file()  # from the stat data of hearth's own checkout
     # inside hearth's worktrees dir, outside the worktree and its admin entry (both writable to sandboxed agents)
@@ -236,13 +246,13 @@ async def test_a_new_worktree_has_its_cache_and_a_removed_one_takes_it_along(
 async def crlf_checker(worktrees: GitWorktrees, git_repo: Path) -> Checker:
     (git_repo / "crlf.txt").write_bytes(b"one\r\ntwo\r\n")  # committed as it is: no attributes say otherwise
     commit_all(git_repo, "a file with CRLF line ends")
-    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)))
+    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)), worktrees.worktrees_dir)
     assert checker.check() == set()
     return checker
 
 
 async def test_attributes_changed_in_the_worktree_rehash_untouched_files(crlf_checker: Checker) -> None:
-    root, kept = crlf_checker.root, Kept()
+    root, kept = crlf_checker.root, crlf_checker.kept()
     (root / ".gitattributes").write_text("*.txt text\n")  # crlf.txt now hashes normalised: it differs from the base
     expected = crlf_checker.check(from_cache=False)
     assert {path for _, _, path, *_ in expected} == {".gitattributes", "crlf.txt"}
@@ -281,7 +291,7 @@ async def test_a_submodule_in_the_base_comes_out_alike(worktrees: GitWorktrees, 
     tree = repo.index.write_tree()
     who = pygit2.Signature("test", "test@localhost")
     repo.create_commit("HEAD", who, who, "a submodule", tree, [repo.head.target])
-    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)))
+    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)), worktrees.worktrees_dir)
     checker.check()
     (checker.root / "lib").mkdir(exist_ok=True)
     (checker.root / "lib/stray.txt").write_text("not a checkout of the submodule\n")
@@ -291,12 +301,13 @@ async def test_a_submodule_in_the_base_comes_out_alike(worktrees: GitWorktrees, 
 
 
 async def test_a_stored_blob_is_not_reused_under_other_attributes(crlf_checker: Checker) -> None:
-    kept = Kept(settle_ns=0)
+    kept = crlf_checker.kept(settle_ns=0)
     (crlf_checker.root / "crlf.txt").write_bytes(b"one\r\nTWO\r\n")
 
     def blob_now(kept: Kept | None) -> pygit2.Oid:
         repo = crlf_checker.repo
-        return workdir_state(repo, repo[crlf_checker.commit].peel(pygit2.Commit).tree, kept)["crlf.txt"].id
+        base = repo[crlf_checker.commit].peel(pygit2.Commit).tree
+        return workdir_state(repo, base, kept)["crlf.txt"].id
 
     assert blob_now(kept) == blob_now(kept) == blob_now(None)  # stored once, then reused
     (crlf_checker.root / ".gitattributes").write_text("*.txt text\n")  # the same bytes now hash normalised
