@@ -109,8 +109,9 @@ def build(repo: pygit2.Repository, shadow: Path, base: pygit2.Tree, seeds: list[
     finally:
         shutil.rmtree(building, ignore_errors=True)
     for stale in shadow.parent.iterdir():
-        if stale != shadow and not stale.name.startswith(".building-"):
-            shutil.rmtree(stale, ignore_errors=True)
+        abandoned = stale.name.startswith(".building-") and time.time() - stale.stat().st_mtime > STALE_LOCK_SECONDS
+        if stale != shadow and (abandoned or not stale.name.startswith(".building-")):
+            shutil.rmtree(stale, ignore_errors=True)  # an earlier base's cache, or a build a dead process left
 
 
 def _seeded_index(building: Path, seeds: list[Path]) -> pygit2.Index:

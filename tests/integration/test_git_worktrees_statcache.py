@@ -5,6 +5,7 @@ HEAD and worktree list alone."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from adapters.git.statcache import SETTLE_NS, Kept, caches_of, plain_deltas, workdir_deltas
 from adapters.git.statcache_dir import STALE_LOCK_SECONDS
-from adapters.git.state import WORKDIR_FLAGS, workdir_state
+from adapters.git.state import WORKDIR_FLAGS
 from adapters.git.worktrees import GitWorktrees
 from core.model import Worktree
 from tests.plugins.git_repos import AT, BINARY, INITIAL_FILES, commit_all, make_repo, unwrap
@@ -211,6 +212,18 @@ async def test_a_lock_left_by_a_dead_process_is_cleared(checker: Checker) -> Non
     assert not lock.exists()
 
 
+async def test_a_build_left_by_a_dead_process_is_cleared(checker: Checker) -> None:
+    left = checker.caches / ".building-0123"
+    left.mkdir()
+    old = time.time() - STALE_LOCK_SECONDS - 5
+    os.utime(left, (old, old))
+    fresh = checker.caches / ".building-4567"  # another process's, under way
+    fresh.mkdir()
+    shutil.rmtree(checker.caches / str(checker.base.id))
+    checker.check()  # builds the cache again
+    assert sorted(path.name for path in checker.caches.iterdir()) == [".building-4567", str(checker.base.id)]
+
+
 async def test_a_new_base_gets_its_own_cache_and_the_old_one_goes(worktrees: GitWorktrees, git_repo: Path) -> None:
     worktree = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
     (Path(worktree.path) / "README.md").write_text("applied\n")
@@ -242,44 +255,6 @@ async def test_a_new_worktree_has_its_cache_and_a_removed_one_takes_it_along(
     assert not caches.exists()
 
 
-@pytest.fixture
-async def crlf_checker(worktrees: GitWorktrees, git_repo: Path) -> Checker:
-    (git_repo / "crlf.txt").write_bytes(b"one\r\ntwo\r\n")  # committed as it is: no attributes say otherwise
-    commit_all(git_repo, "a file with CRLF line ends")
-    checker = Checker(unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT)), worktrees.worktrees_dir)
-    assert checker.check() == set()
-    return checker
-
-
-async def test_attributes_changed_in_the_worktree_rehash_untouched_files(crlf_checker: Checker) -> None:
-    root, kept = crlf_checker.root, crlf_checker.kept()
-    (root / ".gitattributes").write_text("*.txt text\n")  # crlf.txt now hashes normalised: it differs from the base
-    expected = crlf_checker.check(from_cache=False)
-    assert {path for _, _, path, *_ in expected} == {".gitattributes", "crlf.txt"}
-    for _ in range(2):  # the state kept between calls: the plain diff straight away
-        assert crlf_checker.cached(from_cache=False, kept=kept) == expected
-    (root / ".gitattributes").unlink()
-    assert crlf_checker.cached(from_cache=False, kept=kept) == set()  # found back in line: the cache next time
-    for _ in range(2):
-        assert crlf_checker.cached(kept=kept) == set() == crlf_checker.plain()
-
-
-@pytest.mark.parametrize("where", ["info/attributes", "core.attributesFile"])
-async def test_attributes_outside_the_worktree_changed_discard_the_stat_data(
-    where: str, crlf_checker: Checker, git_repo: Path, tmp_path: Path
-) -> None:
-    if where == "core.attributesFile":
-        attributes = tmp_path / "attributes"
-        pygit2.Repository(str(git_repo)).config["core.attributesFile"] = str(attributes)
-    else:
-        attributes = git_repo / ".git/info/attributes"
-        attributes.parent.mkdir(exist_ok=True)
-    attributes.write_text("*.txt text\n")
-    assert {path for _, _, path, *_ in crlf_checker.check()} == {"crlf.txt"}
-    attributes.write_text("# nothing\n")  # the file itself changes, the config naming it does not
-    assert crlf_checker.check() == set()
-
-
 async def test_a_submodule_in_the_base_comes_out_alike(worktrees: GitWorktrees, git_repo: Path, tmp_path: Path) -> None:
     sub = make_repo(tmp_path / "sub", {"s.txt": "s\n"})
     repo = pygit2.Repository(str(git_repo))
@@ -298,20 +273,3 @@ async def test_a_submodule_in_the_base_comes_out_alike(worktrees: GitWorktrees, 
     checker.check()
     make_repo(checker.root / "lib2", {"x.txt": "x\n"})
     checker.check()
-
-
-async def test_a_stored_blob_is_not_reused_under_other_attributes(crlf_checker: Checker) -> None:
-    kept = crlf_checker.kept(settle_ns=0)
-    (crlf_checker.root / "crlf.txt").write_bytes(b"one\r\nTWO\r\n")
-
-    def blob_now(kept: Kept | None) -> pygit2.Oid:
-        repo = crlf_checker.repo
-        base = repo[crlf_checker.commit].peel(pygit2.Commit).tree
-        return workdir_state(repo, base, kept)["crlf.txt"].id
-
-    assert blob_now(kept) == blob_now(kept) == blob_now(None)  # stored once, then reused
-    (crlf_checker.root / ".gitattributes").write_text("*.txt text\n")  # the same bytes now hash normalised
-    assert blob_now(kept) == blob_now(None) != pygit2.hash(b"one\r\nTWO\r\n")
-    assert blob_now(kept) == blob_now(None)
-    (crlf_checker.root / ".gitattributes").write_text("*.txt -text\n")  # still not the base's, and different
-    assert blob_now(kept) == blob_now(None) == pygit2.hash(b"one\r\nTWO\r\n")
