@@ -20,21 +20,22 @@ from adapters.git.create import add_worktree
 from adapters.git.naming import branch_name, check_chat_id, is_inside, relative_path, worktree_name, worktree_path
 from adapters.git.refusal import refuse
 from adapters.git.repos import commit_at, head_commit, open_main, open_worktree, signature
+from adapters.git.statcache import Kept
 from adapters.git.state import workdir_state
 from core.model import FileDiff, Worktree
 
 
 def fork(worktrees_dir: Path, source: Worktree, key: str, at: datetime) -> Worktree:
     check_chat_id(key)
-    _, chat_repo = open_worktree(worktrees_dir, source)
+    source_path, chat_repo = open_worktree(worktrees_dir, source)
     base = commit_at(chat_repo, source.base_commit, "base commit").tree
-    tree = workdir_state(chat_repo, base).write_tree(chat_repo)
+    tree = workdir_state(chat_repo, base, Kept.at(worktrees_dir, source_path)).write_tree(chat_repo)
     message = f"hearth arena fork {key}\n\nHearth-Base: {source.base_commit}\n"
     head = head_commit(chat_repo)
     commit = chat_repo.create_commit(None, signature(at), signature(at), message, tree, [head.id])
     main = open_main(source)
     path = worktree_path(worktrees_dir, Path(source.repo_path), key)
-    add_worktree(main, path, worktree_name(key), branch_name(key), main[commit].peel(pygit2.Commit))
+    add_worktree(main, path, worktree_name(key), branch_name(key), main[commit].peel(pygit2.Commit), worktrees_dir)
     return Worktree(
         chat_id=key,
         repo_path=source.repo_path,

@@ -11,25 +11,33 @@ import pygit2
 from pygit2.enums import ApplyLocation, CheckoutStrategy, DeltaStatus, FileMode, ResetMode
 
 from adapters.git.naming import confined_file, relative_path
+from adapters.git.opened import OpenedWorktrees
 from adapters.git.refusal import refuse, refuse_input
 from adapters.git.repos import checkout, commit_at, head_commit, open_main, open_worktree, signature
+from adapters.git.statcache import Kept
 from adapters.git.state import base_diff, file_diffs, patch_path, patches, select, touched_paths, workdir_state
 from core.model import FileDiff, Worktree
 
 
-def diff(worktrees_dir: Path, worktree: Worktree) -> list[FileDiff]:
-    """Per-file unified diffs of the worktree's files against base_commit."""
-    _, wrepo = open_worktree(worktrees_dir, worktree)
+def diff(worktrees_dir: Path, worktree: Worktree, kept: OpenedWorktrees | None = None) -> list[FileDiff]:
+    """Per-file unified diffs of the worktree's files against base_commit (every turn asks: ``kept`` reuses the
+    repositories the last diff of this worktree opened)."""
+    if kept is None:
+        path, wrepo = open_worktree(worktrees_dir, worktree)
+        kept_stat = Kept.at(worktrees_dir, path)
+    else:
+        found = kept.open(worktrees_dir, worktree)
+        wrepo, kept_stat = found.repo, found.stat
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    return file_diffs(base_diff(base, workdir_state(wrepo, base), for_apply=False))
+    return file_diffs(base_diff(base, workdir_state(wrepo, base, kept_stat), for_apply=False))
 
 
 def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, at: datetime) -> Worktree:
     """All chosen files land in the checkout or none do; then the base moves past them."""
-    _, wrepo = open_worktree(worktrees_dir, worktree)
+    path, wrepo = open_worktree(worktrees_dir, worktree)
     main = open_main(worktree)
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    state = workdir_state(wrepo, base)
+    state = workdir_state(wrepo, base, Kept.at(worktrees_dir, path))
     chosen, unknown = select(list(patches(base_diff(base, state, for_apply=True))), paths)
     if unknown:
         refuse_input(f"no pending change for {', '.join(unknown)} in this worktree; nothing was applied", field="paths")
@@ -118,7 +126,7 @@ def discard(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None
         checkout(wrepo, base.tree, CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED)
         wrepo.reset(base.id, ResetMode.HARD)
         return worktree
-    state = workdir_state(wrepo, base.tree)
+    state = workdir_state(wrepo, base.tree, Kept.at(worktrees_dir, root))
     chosen, unknown = select(list(patches(base_diff(base.tree, state, for_apply=False))), paths)
     if unknown:
         refuse_input(

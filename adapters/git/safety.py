@@ -8,6 +8,7 @@ import pygit2
 
 from adapters.git.refusal import Refused, refuse
 from adapters.git.repos import commit_at, open_main, open_worktree
+from adapters.git.statcache import Kept
 from adapters.git.state import base_diff, patches, touched_paths, workdir_state_and_skipped
 from core.model import Preflight, Worktree
 
@@ -39,9 +40,9 @@ def preflight(worktrees_dir: Path, worktree: Worktree, unapplied_changes: int) -
 def dirty_files(worktrees_dir: Path, worktree: Worktree) -> list[str]:
     """Files differing from base_commit, plus files whose staged content differs from the working copy
     (that staged version exists nowhere else)."""
-    _, wrepo = open_worktree(worktrees_dir, worktree)
+    path, wrepo = open_worktree(worktrees_dir, worktree)
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    state, skipped = workdir_state_and_skipped(wrepo, base)
+    state, skipped = workdir_state_and_skipped(wrepo, base, Kept.at(worktrees_dir, path))
     dirty: set[str] = set(skipped)
     for patch in patches(base_diff(base, state, for_apply=False)):
         dirty |= touched_paths(patch)

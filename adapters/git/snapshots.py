@@ -9,10 +9,12 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CheckoutStrategy, RepositoryOpenFlag
 
+from adapters.git import statcache
 from adapters.git.create import add_worktree, remove_dir
 from adapters.git.naming import chat_key, confined_worktree_dir, snapshot_prefix
 from adapters.git.refusal import Refused, refuse
 from adapters.git.repos import checkout, commit_at, head_commit, open_main, open_worktree, signature
+from adapters.git.statcache import Kept
 from adapters.git.state import workdir_state
 from core.errors import Conflict, NotFound
 from core.model import Worktree, WorktreeStatus
@@ -34,6 +36,7 @@ def soft_delete(worktrees_dir: Path, worktree: Worktree, at: datetime) -> Worktr
         remove_dir(doomed)
         path.rename(doomed)
     remove_dir(doomed)
+    statcache.drop(statcache.caches_of(worktrees_dir, path))
     _remove_admin_entry(main, path.name)
     if main.branches.local.get(worktree.branch) is not None:
         main.branches.local.delete(worktree.branch)
@@ -48,7 +51,7 @@ def _snapshot(main: pygit2.Repository, worktrees_dir: Path, worktree: Worktree, 
         _, wrepo = open_worktree(worktrees_dir, worktree)  # unreadable -> refused: never delete blind
         head = head_commit(wrepo)
         base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-        tree = workdir_state(wrepo, base).write_tree(wrepo)
+        tree = workdir_state(wrepo, base, Kept.at(worktrees_dir, path)).write_tree(wrepo)
         parents = [head.id]
         staged = wrepo.index.write_tree()
         if staged not in (head.tree.id, tree):  # staged content that is neither committed nor in the files
@@ -124,7 +127,7 @@ def restore(worktrees_dir: Path, worktree: Worktree, at: datetime) -> Worktree:
             f"delete it (`git branch -D {worktree.branch}`) or move it away, then retry",
             field="branch",
         )
-    add_worktree(main, path, path.name, worktree.branch, head)
+    add_worktree(main, path, path.name, worktree.branch, head, worktrees_dir)
     wrepo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)  # trees must come from this object
     checkout(wrepo, wrepo[snapshot.tree_id].peel(pygit2.Tree), CheckoutStrategy.FORCE)
     staged = snapshot.parents[1] if len(snapshot.parents) > 1 else head

@@ -3,7 +3,8 @@
 libgit2 leaves untracked files out of a plain diff and cannot find renames between a tree and a
 working directory, so the working directory is copied into a temporary in-memory index built on the
 base tree (a diff of a tree against the working directory misses untracked files and renames) and every
-diff is tree -> that index.
+diff is tree -> that index. Which files differ from the base is read through a stat cache (``statcache``): an
+unchanged file costs a stat, not a read.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from collections.abc import Iterator, Sequence
 import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, DiffOption, FileMode
 
+from adapters.git.fingerprint import Stat
+from adapters.git.statcache import Kept, workdir_deltas
 from core.model import FileDiff
 
-_WORKDIR_FLAGS = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
+WORKDIR_FLAGS = DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS | DiffOption.INCLUDE_TYPECHANGE
 _FILE_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE, FileMode.LINK)
 _STATUS = {
     DeltaStatus.ADDED: "added",
@@ -28,23 +31,25 @@ _STATUS = {
 }
 
 
-def workdir_state(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Index:
+def workdir_state(repo: pygit2.Repository, base: pygit2.Tree, kept: Kept | None = None) -> pygit2.Index:
     """An in-memory index holding exactly the worktree's files (tracked or not, ignored excluded).
 
     Symlinks are stored as links (their target text), never followed, so a link to /etc/passwd shows
     up as the string "/etc/passwd" and nothing outside the worktree is read.
     """
-    return workdir_state_and_skipped(repo, base)[0]
+    return workdir_state_and_skipped(repo, base, kept)[0]
 
 
-def workdir_state_and_skipped(repo: pygit2.Repository, base: pygit2.Tree) -> tuple[pygit2.Index, list[str]]:
+def workdir_state_and_skipped(
+    repo: pygit2.Repository, base: pygit2.Tree, kept: Kept | None = None
+) -> tuple[pygit2.Index, list[str]]:
     """``workdir_state`` plus what it had to leave out: nested repositories an agent created (their
     content cannot go into a snapshot, so preflight reports them as work that would be lost)."""
     index = pygit2.Index()
     index.read_tree(base)
     skipped: list[str] = []
-    # Positional flags: pygit2 silently ignores ``flags=`` given by keyword on these C methods.
-    deltas = list(base.diff_to_workdir(_WORKDIR_FLAGS).deltas)
+    deltas, reader = workdir_deltas(repo, base, WORKDIR_FLAGS, kept)
+    seen: dict[str, tuple[Stat, pygit2.Oid]] = {}
     # Removals first: a file replaced by a directory (or the reverse) must not clash inside the index.
     for delta in deltas:
         if delta.status in (DeltaStatus.DELETED, DeltaStatus.TYPECHANGE) and delta.old_file.mode in _FILE_MODES:
@@ -56,8 +61,10 @@ def workdir_state_and_skipped(repo: pygit2.Repository, base: pygit2.Tree) -> tup
         if new.mode not in _FILE_MODES:
             skipped.append(new.path)
             continue
-        blob = repo.create_blob_fromworkdir(new.path)
+        blob = reader.create_blob_fromworkdir(new.path) if kept is None else kept.blob(reader, new.path, seen)
         index.add(pygit2.IndexEntry(new.path, blob, new.mode))
+    if kept is not None:
+        kept.blobs = seen  # only the files changed now: the table never outgrows the worktree's changes
     return index, skipped
 
 

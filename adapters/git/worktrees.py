@@ -3,6 +3,11 @@
 The git work itself lives in ``adapters.git`` as plain synchronous functions. This class runs each of
 them in a worker thread (libgit2 blocks on disk) under one asyncio.Lock per repository, so two
 operations never race on the repository's index, refs or worktree admin entries.
+
+Every turn calls ``ensure`` before the agent and ``diff`` after it, so both keep what they learnt: ``ensure`` of a
+worktree this process verified before, unchanged on disk since (``fingerprint``), answers on the event loop with no
+git work; ``diff`` reuses the repositories the worktree's previous diff opened (``opened``) and reads unchanged
+files through a stat cache (``statcache``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +23,8 @@ import pygit2
 from returns.result import Failure, Result, Success
 
 from adapters.git import arena, boundary, changes, create, safety, snapshots
+from adapters.git.fingerprint import VerifiedWorktrees
+from adapters.git.opened import OpenedWorktrees
 from adapters.git.refusal import Refused
 from adapters.git.repos import resolve_repo_path, validate_repo
 from core.boundary import StagingBoundary
@@ -30,11 +37,30 @@ log = logging.getLogger(__name__)
 
 
 class GitWorktrees:
-    def __init__(self, repo_roots: Sequence[Path], worktrees_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        repo_roots: Sequence[Path],
+        worktrees_dir: Path,
+        clock: Clock | None = None,
+        *,
+        settle: timedelta = timedelta(seconds=2),
+    ) -> None:
+        """``settle``: how long after its last change a file's stat data counts as settled, so that it may vouch for
+        the file (a coarse filesystem clock gives two changes one timestamp): for ``ensure``'s fingerprint of the
+        worktree, the repositories a diff keeps, and the blobs it stored for changed files."""
         self._roots = tuple(Path(root) for root in repo_roots)
         self._dir = Path(worktrees_dir)
         self._clock = clock  # only dates hearth's own commits (re-baseline after apply)
         self._locks: dict[str, asyncio.Lock] = {}
+        settle_ns = int(settle.total_seconds() * 1e9)
+        self._verified = VerifiedWorktrees(settle_ns=settle_ns)
+        self._opened = OpenedWorktrees(settle_ns=settle_ns)
+        self.unchanged_ensures = 0  # ensures answered from the fingerprint, with no git work and no thread
+
+    @property
+    def reused_repositories(self) -> int:
+        """Diffs that reused the repositories the worktree's previous diff opened."""
+        return self._opened.reused
 
     @property
     def worktrees_dir(self) -> Path:
@@ -49,14 +75,18 @@ class GitWorktrees:
 
     async def _run(self, repo_path: str, what: str, work: Callable[[], T]) -> Result[T, DomainError]:
         async with self._lock(repo_path):
-            try:
-                return Success(await asyncio.to_thread(work))
-            except Refused as refused:
-                return Failure(refused.error)
-            except (pygit2.GitError, OSError, KeyError, ValueError) as exc:  # libgit2 said no mid-way
-                return Failure(
-                    GitError(detail=f"{what} failed in {repo_path}: {type(exc).__name__}: {exc}", field="repo_path")
-                )
+            return await self._in_thread(repo_path, what, work)
+
+    @staticmethod
+    async def _in_thread(repo_path: str, what: str, work: Callable[[], T]) -> Result[T, DomainError]:
+        try:
+            return Success(await asyncio.to_thread(work))
+        except Refused as refused:
+            return Failure(refused.error)
+        except (pygit2.GitError, OSError, KeyError, ValueError) as exc:  # libgit2 said no mid-way
+            return Failure(
+                GitError(detail=f"{what} failed in {repo_path}: {type(exc).__name__}: {exc}", field="repo_path")
+            )
 
     async def validate_repo(self, repo_path: str) -> Result[str, DomainError]:
         return await self._run(
@@ -66,14 +96,31 @@ class GitWorktrees:
     async def ensure(
         self, chat_id: str, repo_path: str, ref: str | None, existing: Worktree | None, at: datetime
     ) -> Result[Worktree, DomainError]:
-        return await self._run(
-            repo_path,
-            "creating the chat worktree",
-            lambda: create.ensure(self._roots, self._dir, chat_id, repo_path, ref, existing, at),
-        )
+        """An existing worktree this process verified before, unchanged on disk since (its fingerprint), is
+        returned at once; anything else takes the full checks, which recreate or refuse it as before."""
+        async with self._lock(repo_path):
+            if existing is not None and self._verified.unchanged(chat_id, repo_path, existing):
+                self.unchanged_ensures += 1
+                return Success(existing)
+            self._verified.forget(chat_id)
+            taken_ns = self._verified.settle_before()
+            ensured = await self._in_thread(
+                repo_path,
+                "creating the chat worktree",
+                lambda: create.ensure(self._roots, self._dir, chat_id, repo_path, ref, existing, at),
+            )
+            if not isinstance(ensured, Success):
+                return Failure(ensured.failure())
+            done = ensured.unwrap()
+            if done.verified is not None:
+                where, fingerprint = done.verified
+                self._verified.remember(chat_id, done.worktree, where, fingerprint, taken_ns)
+            return Success(done.worktree)
 
     async def diff(self, worktree: Worktree) -> Result[list[FileDiff], DomainError]:
-        return await self._run(worktree.repo_path, "diffing the worktree", lambda: changes.diff(self._dir, worktree))
+        return await self._run(
+            worktree.repo_path, "diffing the worktree", lambda: changes.diff(self._dir, worktree, self._opened)
+        )
 
     async def apply(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]:
         at = self._clock.now() if self._clock is not None else datetime.now(UTC)
