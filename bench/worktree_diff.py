@@ -17,9 +17,9 @@ its stored blob is reused):
 * ``git``: the reference, ``git status --porcelain -uall`` then ``git diff <base>`` run as processes on the same
   worktree (git's own stat-cached index; includes two process starts).
 
-The worktree's files are left to settle for two seconds before timing (a fingerprint of files changed within that
-is not trusted). The machine is shared and noisy: compare the rows of one run, not runs. Figures: min / median /
-max in ms.
+The worktree's files are left to settle for two seconds before timing (more than the settle time: stat data of files
+changed within it vouches for nothing). The machine is shared and noisy: compare the rows of one run, not runs.
+Figures: min / median / max in ms.
 """
 
 from __future__ import annotations

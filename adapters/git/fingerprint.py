@@ -27,6 +27,11 @@ from pygit2.enums import ConfigLevel
 
 from core.model import Worktree
 
+# A file's stat data vouches for its content once it last changed this long ago. Linux stamps files with the
+# kernel's coarse clock (a tick of at most 10 ms), network filesystems with whole seconds at worst: a second is
+# wide of both. (FAT's 2 s stamps would need more; worktrees do not live there.)
+SETTLE_NS = 1_000_000_000
+
 Stat = tuple[int, int, int, int, int, int] | None
 Fingerprint = tuple[object, ...]
 
@@ -143,7 +148,7 @@ class _Verified:
 class VerifiedWorktrees:
     """Per chat, the worktree row this process last verified in full and its fingerprint then (bounded, LRU)."""
 
-    def __init__(self, limit: int = 1024, settle_ns: int = 2_000_000_000) -> None:
+    def __init__(self, limit: int = 1024, settle_ns: int = SETTLE_NS) -> None:
         self._limit = limit
         self._settle_ns = settle_ns
         self._entries: OrderedDict[str, _Verified] = OrderedDict()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pygit2
 
 from adapters.git import fingerprint
-from adapters.git.fingerprint import Fingerprint, Layout
+from adapters.git.fingerprint import SETTLE_NS, Fingerprint, Layout
 from adapters.git.repos import open_worktree
 from adapters.git.statcache import Kept
 from core.model import Worktree
@@ -41,7 +41,7 @@ class _Kept:
 class OpenedWorktrees:
     """Bounded (least recently used go first); the lock only guards the table, from the worker threads."""
 
-    def __init__(self, limit: int = 64, settle_ns: int = 2_000_000_000) -> None:
+    def __init__(self, limit: int = 64, settle_ns: int = SETTLE_NS) -> None:
         self._limit = limit
         self._settle_ns = settle_ns
         self._kept: OrderedDict[str, _Kept] = OrderedDict()

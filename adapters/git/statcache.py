@@ -36,7 +36,7 @@ import pygit2
 from pygit2.enums import DiffOption, RepositoryOpenFlag
 
 from adapters.git import statcache_dir
-from adapters.git.fingerprint import Stat, full_stat
+from adapters.git.fingerprint import SETTLE_NS, Stat, full_stat
 from adapters.git.statcache_dir import caches_of, drop
 
 __all__ = ["Kept", "caches_of", "drop", "plain_deltas", "prepare", "workdir_deltas"]
@@ -44,7 +44,6 @@ __all__ = ["Kept", "caches_of", "drop", "plain_deltas", "prepare", "workdir_delt
 log = logging.getLogger(__name__)
 
 Deltas = list[pygit2.DiffDelta]
-SETTLE_NS = 2_000_000_000  # a file's stat data vouches for its content once it last changed this long ago
 
 
 @dataclass

@@ -23,7 +23,7 @@ import pygit2
 from returns.result import Failure, Result, Success
 
 from adapters.git import arena, boundary, changes, create, safety, snapshots
-from adapters.git.fingerprint import VerifiedWorktrees
+from adapters.git.fingerprint import SETTLE_NS, VerifiedWorktrees
 from adapters.git.opened import OpenedWorktrees
 from adapters.git.refusal import Refused
 from adapters.git.repos import resolve_repo_path, validate_repo
@@ -43,7 +43,7 @@ class GitWorktrees:
         worktrees_dir: Path,
         clock: Clock | None = None,
         *,
-        settle: timedelta = timedelta(seconds=2),
+        settle: timedelta = timedelta(microseconds=SETTLE_NS // 1000),
     ) -> None:
         """``settle``: how long after its last change a file's stat data counts as settled, so that it may vouch for
         the file (a coarse filesystem clock gives two changes one timestamp): for ``ensure``'s fingerprint of the

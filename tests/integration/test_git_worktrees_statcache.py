@@ -13,7 +13,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from adapters.git.statcache import SETTLE_NS, Kept, caches_of, plain_deltas, workdir_deltas
+from adapters.git.fingerprint import SETTLE_NS
+from adapters.git.statcache import Kept, caches_of, plain_deltas, workdir_deltas
 from adapters.git.statcache_dir import STALE_LOCK_SECONDS
 from adapters.git.state import WORKDIR_FLAGS
 from adapters.git.worktrees import GitWorktrees
