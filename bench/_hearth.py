@@ -69,7 +69,7 @@ class _ChatStream:
 @dataclass
 class Api:
     client: httpx.AsyncClient
-    node: Node  # the running hearth's parts (its bus, its use cases), for what a client cannot see
+    node: Node | None  # the parts of a hearth running in this process (its bus, its use cases); None when apart
     streams: AsyncExitStack
     opened: dict[str, _ChatStream] = field(default_factory=dict)  # per chat, its stream kept open across turns
 

@@ -9,7 +9,8 @@ direct turn, alternating which goes first. Printed as min / median / max and the
 * hearth: ``POST /api/chats/{id}/turns`` to the turn's terminal event parsed from the chat's SSE stream (opened
   before the chat's first turn and kept open, as a front end keeps it): HTTP, queue, claim, worktree, session
   checkout, handoff, the agent's turn, journaling every batch, the diff of the worktree, finishing the turn, SSE
-  delivery. hearth runs in this process (uvicorn, SQLite), so the client's own parsing is counted too.
+  delivery. hearth runs in this process (uvicorn, SQLite), so the client's own parsing is counted too; with
+  ``--apart`` it runs as ``hearth serve`` in a process of its own (with its access log), as in production.
 * direct, OpenCode: a bare HTTP client on its own ``opencode serve`` (spawned the way hearth spawns it): one
   ``/event`` stream kept open, ``prompt_async``, until the session's ``session.idle``.
 * direct, qwen: hearth's ACP adapter called in process (one warm ``qwen --acp``, ``session/prompt`` until the turn
@@ -26,7 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from adapters.acp.warm import WarmAcpBackend
 from adapters.opencode.client import OpenCodeClient
 from adapters.opencode.config import PROVIDER_ID
 from adapters.store.sqlite import SqliteStore
+from bench._apart import served_apart
 from bench._hearth import Api, provider_for, served, settings_for
 from bench._opencode import SPEC as OPENCODE
 from bench._opencode import backend_at, git_dir, runtime_for
@@ -141,12 +143,12 @@ def _report(agent: str, via: list[float], bare: list[float]) -> None:
     print(f"{agent:8} hearth / direct: medians {ratio:.2f}x; per round {rounds} (target <= 1.10)")
 
 
-async def _cold_vs_warm(root: Path, llm: ScriptedLLM, rounds: int) -> None:
+async def _cold_vs_warm(root: Path, llm: ScriptedLLM, rounds: int, apart: bool) -> None:
     cold: list[float] = []
     warm: list[float] = []
     for index in range(rounds):
         fresh = root / f"cold-{index}"
-        async with served(settings_for(fresh, llm)) as api:  # a fresh hearth: no qwen process, empty agent home
+        async with _hearth(fresh, llm, apart) as api:  # a fresh hearth: no qwen process, empty agent home
             chat = await api.chat(git_dir(fresh / "repo"))
             cold.append(await api.timed_turn(chat, "qwen", "hello, cold start"))
             for turn in range(3):
@@ -156,12 +158,19 @@ async def _cold_vs_warm(root: Path, llm: ScriptedLLM, rounds: int) -> None:
     print(f"qwen     median cold / median warm: {statistics.median(cold) / statistics.median(warm):.1f}x (goal >= 18)")
 
 
-async def measure(agents: list[str], rounds: int, cold_rounds: int) -> None:
+def _hearth(root: Path, llm: ScriptedLLM, apart: bool) -> AbstractAsyncContextManager[Api]:
+    settings = settings_for(root, llm)
+    return served_apart(settings, root / "hearth.log") if apart else served(settings)
+
+
+async def measure(agents: list[str], rounds: int, cold_rounds: int, apart: bool) -> None:
+    where = "by `hearth serve` in a process of its own" if apart else "in this process"
+    print(f"hearth served {where}; the scripted LLM in a process of its own")
     with ScriptedLLMProcess() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         root = Path(tmp)
         store = await SqliteStore.open(root / "direct.sqlite3")
         try:
-            async with served(settings_for(root / "hearth", llm)) as api, AsyncExitStack() as stack:
+            async with _hearth(root / "hearth", llm, apart) as api, AsyncExitStack() as stack:
                 repo = git_dir(root / "hearth" / "repo")
                 for agent in agents:
                     opened = _direct_opencode if agent == OPENCODE.name else _direct_qwen
@@ -170,7 +179,7 @@ async def measure(agents: list[str], rounds: int, cold_rounds: int) -> None:
                     via, bare = await _interleaved(hearth, direct, rounds)
                     _report(agent, via, bare)
             if "qwen" in agents and cold_rounds:
-                await _cold_vs_warm(root, llm, cold_rounds)
+                await _cold_vs_warm(root, llm, cold_rounds, apart)
         finally:
             await store.close()
 
@@ -180,8 +189,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12, help="interleaved warm turns per agent")
     parser.add_argument("--agents", nargs="+", default=["opencode", "qwen"], choices=["opencode", "qwen"])
     parser.add_argument("--cold-rounds", type=int, default=3, help="fresh hearths for qwen cold vs warm (0: skip)")
+    parser.add_argument(
+        "--apart", action="store_true", help="run `hearth serve` as a process of its own (its logs included)"
+    )
     args = parser.parse_args()
-    asyncio.run(measure(args.agents, args.rounds, args.cold_rounds))
+    asyncio.run(measure(args.agents, args.rounds, args.cold_rounds, args.apart))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ async def measure(subscribers: int, turns: int) -> None:
         root = Path(tmp)
         async with served(settings_for(root, llm)) as api:
             chat = await api.chat(git_dir(root / "repo"))
+            assert api.node is not None, "served in this process"
             streams = api.node.use_cases.streams
             published = _PublishTimes()
             with api.node.bus.tap(chat, published):

@@ -68,7 +68,7 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
         return chat
 
     async def get_chat(self, chat_id: str) -> Chat | None:
-        row = await self._db.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+        row = await self._db.one("SELECT * FROM chats WHERE id = ?", (chat_id,), inline=True)
         return None if row is None else rows.chat_from(row)
 
     async def list_chats(self) -> list[Chat]:
@@ -118,7 +118,7 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
             tree = conn.execute("SELECT * FROM worktrees WHERE chat_id = ?", (chat_id,)).fetchone()
             return chat, tree
 
-        chat, tree = await self._db.read(read)
+        chat, tree = await self._db.read(read, inline=True)
         return (None if chat is None else rows.chat_from(chat)), (None if tree is None else rows.worktree_from(tree))
 
     async def list_worktrees(self, status: WorktreeStatus | None = None) -> list[Worktree]:
@@ -128,13 +128,14 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
 
     # agent sessions
     async def get_agent_session(self, chat_id: str, agent: str) -> AgentSession | None:
-        row = await self._db.one("SELECT * FROM agent_sessions WHERE chat_id = ? AND agent = ?", (chat_id, agent))
+        sql = "SELECT * FROM agent_sessions WHERE chat_id = ? AND agent = ?"
+        row = await self._db.one(sql, (chat_id, agent), inline=True)
         return None if row is None else rows.session_from(row)
 
     async def upsert_agent_session(self, session: AgentSession) -> None:
         params = {**session.model_dump(exclude={"usage"}), **rows.usage_params(session.usage)}
         params["last_used_at"] = _t(session.last_used_at)
-        await self._db.write(lambda conn: conn.execute(SQL.upsert_session, params))
+        await self._db.write(lambda conn: conn.execute(SQL.upsert_session, params), inline=True)
 
     async def list_agent_sessions(self, chat_id: str) -> list[AgentSession]:
         found = await self._db.all("SELECT * FROM agent_sessions WHERE chat_id = ? ORDER BY agent", (chat_id,))
@@ -144,7 +145,7 @@ class SqliteStore(SqliteTurns, SqliteHistory, SqliteNodes, SqliteCreators, Sqlit
         self, chat_id: str, agent: str, status: AgentSessionStatus, at: datetime
     ) -> None:
         params = (status.value, _t(at), chat_id, agent)
-        await self._db.write(lambda conn: conn.execute(SQL.set_session_status, params))
+        await self._db.write(lambda conn: conn.execute(SQL.set_session_status, params), inline=True)
 
     # pending changes
     async def replace_pending_changes(

@@ -123,7 +123,7 @@ class SqliteHistory:
             replies = rows.reply_text(conn.execute(_HistorySQL.legacy_events, {"ids": legacy}).fetchall())
             return rows.history_from(window, earlier, files, replies)
 
-        return await self._db.read(work)
+        return await self._db.read(work, inline=True)  # a bounded window, by index
 
     async def agents_with_finished_turns(self, chat_id: str) -> set[str]:
         return {row["name"] for row in await self._db.all(_HistorySQL.finished_agents, {"chat": chat_id})}

@@ -63,11 +63,11 @@ class SqliteTurns:
                 return None
             return self._start(conn, task.id, claim.node_id, claim.at, claim.lease_until)
 
-        row = await self._db.write(work)
+        row = await self._db.write(work, inline=True)
         return task if row is None else rows.task_from(row)
 
     async def get_task(self, task_id: str) -> Task | None:
-        row = await self._db.one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        row = await self._db.one("SELECT * FROM tasks WHERE id = ?", (task_id,), inline=True)
         return None if row is None else rows.task_from(row)
 
     async def list_tasks(self, chat_id: str, limit: int = 200) -> list[Task]:
@@ -92,7 +92,7 @@ class SqliteTurns:
             # the claimed chat now runs, so the same query finds the next chat's head, if any
             return row, conn.execute(SQL.next_runnable, params).fetchone() is not None
 
-        row, more = await self._db.write(work)
+        row, more = await self._db.write(work, inline=True)
         return Claimed(None if row is None else rows.task_from(row), more)
 
     def _start(
@@ -115,7 +115,7 @@ class SqliteTurns:
         reply: str | None = None,
     ) -> Task:
         params = _finish_params(task_id, status, error, usage, at, reply)
-        return rows.task_from(await self._db.write(lambda conn: self._finish(conn, params)[0]))
+        return rows.task_from(await self._db.write(lambda conn: self._finish(conn, params)[0], inline=True))
 
     def _finish(self, conn: sqlite3.Connection, params: dict[str, object]) -> tuple[sqlite3.Row, bool]:
         """The task's row after finishing it, and whether this call finished it."""
@@ -151,7 +151,7 @@ class SqliteTurns:
             row, finished_now = self._finish(conn, params)
             return row, self._insert_events(conn, task_id, chat_id, bodies) if finished_now else []
 
-        row, stored = await self._db.write(work)
+        row, stored = await self._db.write(work, inline=True)
         return rows.task_from(row), stored
 
     async def cancel_queued_task(self, task_id: str, at: datetime) -> Task | None:
@@ -174,7 +174,7 @@ class SqliteTurns:
 
         if not bodies:
             return []
-        return await self._db.write(lambda conn: self._insert_events(conn, task_id, chat_id, bodies))
+        return await self._db.write(lambda conn: self._insert_events(conn, task_id, chat_id, bodies), inline=True)
 
     def _insert_events(
         self, conn: sqlite3.Connection, task_id: str, chat_id: str | None, bodies: list[str]
