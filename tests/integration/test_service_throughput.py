@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from app.settings import Settings
+from core.agents import ProviderConfig
 from scripted_llm.llm import ScriptedLLM
 from tests.plugins.service import Hearth, serve_hearth
 
@@ -21,6 +22,20 @@ pytestmark = pytest.mark.agents
 
 CHATS = 12  # three times the old fixed bound of four parallel turns
 WAIT_S = 60.0
+
+
+@pytest.fixture
+def llm() -> Iterator[ScriptedLLM]:
+    """A scripted LLM of each test's own: the requests it counts at once are this test's only (an agent of an
+    earlier test, an OpenCode naming its session, may still be asking the session-wide one)."""
+    with ScriptedLLM() as own:
+        yield own
+
+
+@pytest.fixture
+def provider_config(provider_config: ProviderConfig, llm: ScriptedLLM) -> ProviderConfig:
+    urls = {"openai_base_url": llm.openai_base_url, "anthropic_base_url": llm.anthropic_base_url}
+    return provider_config.model_copy(update=urls | {"gemini_base_url": llm.gemini_base_url})
 
 
 async def _until(check: Callable[[], bool], what: str) -> None:
