@@ -1,28 +1,30 @@
 """A warm turn through hearth's API against the same agent driven directly, interleaved, side by side.
 
-Run: ``.venv/bin/python -m bench.e2e_turn [--rounds 12] [--agents opencode qwen] [--cold-rounds 3]``. Starts its
-own scripted LLM in a process of its own, as a provider is not inside hearth (answers at once: 4 chunks 5 ms
-apart); needs the agents in hearth's cache (``hearth agents
-install``). Same binary, same provider environment, same LLM on both sides; each round runs one hearth turn and one
-direct turn, alternating which goes first. Printed as min / median / max and the ratio of the medians.
+Run: ``.venv/bin/python -m bench.e2e_turn [--rounds 12] [--agents opencode qwen] [--cold-rounds 3] [--apart]``.
+Starts its own scripted LLM in a process of its own, as a provider is not inside hearth (answers at once: 4 chunks
+5 ms apart); needs the agents in hearth's cache (``hearth agents install``). Same binary, same provider environment,
+same LLM on both sides; each round runs one hearth turn and one direct turn, alternating which goes first. Printed
+as min / median / max and the ratio of the medians. Both sides' timed requests go through one small HTTP/1.1 client
+(``bench._lean_http``), so neither figure carries httpx's own cost (about 0.6 ms of Python a request here).
 
 * hearth: ``POST /api/chats/{id}/turns`` to the turn's terminal event parsed from the chat's SSE stream (opened
   before the chat's first turn and kept open, as a front end keeps it): HTTP, queue, claim, worktree, session
   checkout, handoff, the agent's turn, journaling every batch, the diff of the worktree, finishing the turn, SSE
-  delivery. hearth runs in this process (uvicorn, SQLite), so the client's own parsing is counted too; with
+  delivery. hearth runs in this process (uvicorn, SQLite), so the client's own parsing shares its event loop; with
   ``--apart`` it runs as ``hearth serve`` in a process of its own (with its access log), as in production.
-* direct, OpenCode: a bare HTTP client on its own ``opencode serve`` (spawned the way hearth spawns it): one
+* direct, OpenCode: the same client on its own ``opencode serve`` (spawned the way hearth spawns it): one
   ``/event`` stream kept open, ``prompt_async``, until the session's ``session.idle``.
 * direct, qwen: hearth's ACP adapter called in process (one warm ``qwen --acp``, ``session/prompt`` until the turn
   ends): the agent's own cost with no API, queue, journal or diff.
 * qwen cold vs warm through the API: the first turn of a fresh hearth (spawn + initialize + session/new + turn)
-  against the next turn of that chat.
+  against the next turns of that chat.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import statistics
 import tempfile
 import time
@@ -30,18 +32,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from adapters.acp.warm import WarmAcpBackend
-from adapters.opencode.client import OpenCodeClient
-from adapters.opencode.config import PROVIDER_ID
+from adapters.opencode.config import PROVIDER_ID, SERVER_USER
 from adapters.store.sqlite import SqliteStore
 from bench._apart import served_apart
 from bench._hearth import Api, provider_for, served, settings_for
+from bench._lean_http import LeanHttp
 from bench._opencode import SPEC as OPENCODE
 from bench._opencode import backend_at, git_dir, runtime_for
 from bench._stats import spread
 from core.agents import BUILTIN_AGENTS
-from core.events import is_terminal
+from core.events import TERMINAL_EVENT_TYPES, is_terminal
 from core.ports.agents import SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 from scripted_llm.process import ScriptedLLMProcess
@@ -62,24 +65,34 @@ class _Clock:
 async def _direct_opencode(root: Path, llm: ScriptedLLM, store: SqliteStore) -> AsyncIterator[Turn]:
     runtime = runtime_for(root / "direct-opencode", provider_for(llm))
     async with backend_at(runtime, store) as backend:  # only to spawn `opencode serve` as hearth does
-        server_client = (await backend.ensure_server()).unwrap()
-        client: OpenCodeClient = server_client[1]
+        server, client = (await backend.ensure_server()).unwrap()
         cwd = git_dir(root / "direct-opencode-repo")
         session = str((await client.create_session(cwd, "bench"))["id"])
         model = {"providerID": PROVIDER_ID, "modelID": backend.default_model}
-        async with client.events(cwd, 60.0) as stream:
+        credentials = base64.b64encode(f"{SERVER_USER}:{server.password}".encode()).decode()
+        lean = LeanHttp(server.base_url, {"Authorization": f"Basic {credentials}"})
+        where = f"?directory={quote(cwd, safe='')}"
+        async with lean.events(f"/event{where}") as stream:
+            if (await anext(stream)).get("type") != "server.connected":  # subscribed: no event of a prompt is lost
+                raise RuntimeError("the OpenCode event stream did not start with server.connected")
 
             async def run(index: int) -> float:
                 started = time.perf_counter()
-                await client.prompt_async(session, cwd, f"hello again {index}", model)
+                body = {"parts": [{"type": "text", "text": f"hello again {index}"}], "model": model}
+                status, _ = await lean.post_json(f"/session/{session}/prompt_async{where}", body)
+                if status >= 300:
+                    raise RuntimeError(f"prompt_async answered {status}")
                 async for raw in stream:
                     props = raw.get("properties") or {}
                     if raw.get("type") == "session.idle" and props.get("sessionID") == session:
                         return time.perf_counter() - started
                 raise RuntimeError("the OpenCode event stream ended")
 
-            await run(-1)  # the first turn of the session is not a warm one
-            yield run
+            try:
+                await run(-1)  # the first turn of the session is not a warm one
+                yield run
+            finally:
+                await lean.aclose()
 
 
 @asynccontextmanager
@@ -111,14 +124,41 @@ async def _adapter_turn(handle: SessionHandle, turn_id: str, prompt: str) -> Non
     raise RuntimeError(f"turn {turn_id} ended without a terminal event")
 
 
-async def _through_hearth(api: Api, repo: str, agent: str) -> Turn:
+@asynccontextmanager
+async def _chat_turns(api: Api, repo: str, agent: str) -> AsyncIterator[Callable[[str], Awaitable[float]]]:
+    """A new chat's turns, each timed from ``POST …/turns`` to its terminal event on the chat's stream, which is
+    opened before the first turn and kept open, as a front end keeps it; fails unless the turn succeeded."""
     chat = await api.chat(repo)
-    await api.timed_turn(chat, agent, "hello, first turn")  # starts the agent: not a warm turn
+    lean = LeanHttp(str(api.client.base_url))
+    try:
+        async with lean.events(f"/api/chats/{chat}/events") as stream:
 
-    async def run(index: int) -> float:
-        return await api.timed_turn(chat, agent, f"hello again {index}")
+            async def turn(prompt: str) -> float:
+                started = time.perf_counter()
+                status, body = await lean.post_json(f"/api/chats/{chat}/turns", {"agent": agent, "prompt": prompt})
+                if status != 202:
+                    raise RuntimeError(f"POST …/turns answered {status}: {body}")
+                async for data in stream:
+                    if data["task_id"] == body["id"] and data["type"] in TERMINAL_EVENT_TYPES:
+                        if data["type"] != "turn_completed":
+                            raise RuntimeError(f"turn {body['id']} did not complete: {data}")
+                        return time.perf_counter() - started
+                raise RuntimeError(f"the stream of chat {chat} ended before its turn did")
 
-    return run
+            yield turn
+    finally:
+        await lean.aclose()
+
+
+@asynccontextmanager
+async def _through_hearth(api: Api, repo: str, agent: str) -> AsyncIterator[Turn]:
+    async with _chat_turns(api, repo, agent) as turn:
+        await turn("hello, first turn")  # starts the agent: not a warm turn
+
+        async def run(index: int) -> float:
+            return await turn(f"hello again {index}")
+
+        yield run
 
 
 async def _interleaved(hearth: Turn, direct: Turn, rounds: int) -> tuple[list[float], list[float]]:
@@ -148,11 +188,13 @@ async def _cold_vs_warm(root: Path, llm: ScriptedLLM, rounds: int, apart: bool) 
     warm: list[float] = []
     for index in range(rounds):
         fresh = root / f"cold-{index}"
-        async with _hearth(fresh, llm, apart) as api:  # a fresh hearth: no qwen process, empty agent home
-            chat = await api.chat(git_dir(fresh / "repo"))
-            cold.append(await api.timed_turn(chat, "qwen", "hello, cold start"))
-            for turn in range(3):
-                warm.append(await api.timed_turn(chat, "qwen", f"hello again {turn}"))
+        async with (
+            _hearth(fresh, llm, apart) as api,  # a fresh hearth: no qwen process, empty agent home
+            _chat_turns(api, git_dir(fresh / "repo"), "qwen") as turn,
+        ):
+            cold.append(await turn("hello, cold start"))
+            for index in range(3):
+                warm.append(await turn(f"hello again {index}"))
     print(f"qwen     cold turn through the API (a fresh hearth, spawn to the end): {spread(cold, 'ms', 1000, 0)}")
     print(f"qwen     warm turn through the API (the next turns of that chat):     {spread(warm, 'ms', 1000, 0)}")
     print(f"qwen     median cold / median warm: {statistics.median(cold) / statistics.median(warm):.1f}x (goal >= 18)")
@@ -175,7 +217,7 @@ async def measure(agents: list[str], rounds: int, cold_rounds: int, apart: bool)
                 for agent in agents:
                     opened = _direct_opencode if agent == OPENCODE.name else _direct_qwen
                     direct = await stack.enter_async_context(opened(root, llm, store))
-                    hearth = await _through_hearth(api, repo, agent)
+                    hearth = await stack.enter_async_context(_through_hearth(api, repo, agent))
                     via, bare = await _interleaved(hearth, direct, rounds)
                     _report(agent, via, bare)
             if "qwen" in agents and cold_rounds:

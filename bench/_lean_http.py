@@ -1,0 +1,101 @@
+"""A small HTTP/1.1 client on asyncio streams, for the requests a benchmark times.
+
+httpx costs about 0.6 ms of Python per request on this machine (URL parsing, h11, anyio), in the benchmark's own
+process; a browser's HTTP stack, what hearth's web console runs on, costs a fraction of that. The benchmarks that
+compare hearth with an agent driven directly time both sides through this client, so neither side's figure carries
+httpx's cost: one kept-alive connection for requests, one connection per event stream. It speaks only what those
+servers answer: a status line, headers, then a body of ``Content-Length`` bytes or chunked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+Json = dict[str, Any]
+
+
+class LeanHttp:
+    def __init__(self, base_url: str, headers: Mapping[str, str] | None = None) -> None:
+        parts = urlsplit(base_url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 80
+        self._headers = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self._connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def aclose(self) -> None:
+        if self._connection is not None:
+            self._connection[1].close()
+            self._connection = None
+
+    async def post_json(self, path: str, body: Json) -> tuple[int, Any]:
+        """The status and the parsed JSON body (None when empty) of ``POST path`` with ``body``."""
+        if self._connection is None:
+            self._connection = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._connection
+        payload = json.dumps(body).encode()
+        writer.write(self._head("POST", path, f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"))
+        writer.write(payload)
+        status, headers = await _response_head(reader)
+        if headers.get("transfer-encoding") == "chunked":
+            raw = b"".join([chunk async for chunk in _chunks(reader)])
+        else:
+            raw = await reader.readexactly(int(headers.get("content-length", "0")))
+        return status, json.loads(raw) if raw else None
+
+    @asynccontextmanager
+    async def events(self, path: str) -> AsyncIterator[AsyncIterator[Json]]:
+        """``GET path`` as an event stream, entered once its response head arrived: each event's JSON data."""
+        reader, writer = await asyncio.open_connection(self._host, self._port)
+        try:
+            writer.write(self._head("GET", path, "Accept: text/event-stream\r\n"))
+            status, headers = await _response_head(reader)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}")
+            chunked = headers.get("transfer-encoding") == "chunked"
+            yield _sse_data(_chunks(reader) if chunked else _raw(reader))
+        finally:
+            writer.close()
+
+    def _head(self, method: str, path: str, extra: str) -> bytes:
+        return f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._headers}{extra}\r\n".encode()
+
+
+async def _response_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip().lower()
+    return status, headers
+
+
+async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return
+        yield (await reader.readexactly(size + 2))[:-2]
+
+
+async def _raw(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    while piece := await reader.read(65536):
+        yield piece
+
+
+async def _sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[Json]:
+    buffer = b""
+    async for piece in pieces:
+        buffer += piece.replace(b"\r\n", b"\n")
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
+            if data:
+                yield json.loads(data)
