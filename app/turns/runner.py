@@ -176,22 +176,25 @@ class TurnRunner:
         session = opened.unwrap()
         self._registry.attach(task.id, session.handle)
         unresponsive = False
+        diffing: asyncio.Task[ReconcilePending | None] | None = None
         try:
-            result = await self._converse(task, journal, chat, session)
-            unresponsive = result.agent_unresponsive
-            if isinstance(result.terminal, TurnFailed) and not unresponsive and not session.handle.is_alive():
-                self._crashed.add(task.id)
+            # the agent's stream is closed in this group while the worktree is diffed: the handle goes back after
+            async with asyncio.TaskGroup() as group:
+                result = await self._converse(task, journal, chat, session, group)
+                self._registry.finishing(task.id)  # the agent's turn is over: a cancel no longer reaches it
+                unresponsive = result.agent_unresponsive
+                if isinstance(result.terminal, TurnFailed) and not unresponsive and not session.handle.is_alive():
+                    self._crashed.add(task.id)
+                # 6. every turn may have edited files, even a failed or cancelled one (not a native turn that only read)
+                if worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
+                    diffing = group.create_task(self._changes(task, worktree), name=f"diff-{task.id}")
         except asyncio.CancelledError:
             await asyncio.shield(session.handle.cancel())  # shutdown: interrupt the agent, never leave it working
             raise
         finally:
             self._registry.finishing(task.id)
             await self._sessions.release(session, task.id, discard=unresponsive)
-        # 6. every turn may have edited files, even a failed or cancelled one (a native turn that only read did not)
-        if not worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
-            return result.terminal, None
-        with self._phases.timed("diff"):
-            return result.terminal, await self._changes(task, worktree)
+        return result.terminal, None if diffing is None else diffing.result()
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
         if task.chat_id is None:
@@ -211,7 +214,9 @@ class TurnRunner:
             await self._worktree_rows.upsert_worktree(worktree)
         return Success((chat, worktree))
 
-    async def _converse(self, task: Task, journal: TurnJournal, chat: Chat, session: OpenSession) -> StreamResult:
+    async def _converse(
+        self, task: Task, journal: TurnJournal, chat: Chat, session: OpenSession, group: asyncio.TaskGroup
+    ) -> StreamResult:
         """Steps 3 to 5: the prompt with its handoff preamble, streamed to the agent under the watchdog."""
         handle = session.handle
         if handle.context_reset_reason is not None:
@@ -224,12 +229,14 @@ class TurnRunner:
         if self._registry.cancel_requested(task.id):  # cancelled while the session was being opened
             return StreamResult(TurnCancelled(session_id=handle.backend_session_id, turn_id=task.id))
         with self._phases.timed("agent"):
-            return await stream_turn(handle, turn, journal, self._clock, self._watchdog, session.backend.restart)
+            restart = session.backend.restart
+            return await stream_turn(handle, turn, journal, self._clock, self._watchdog, restart, drain_in=group)
 
     async def _changes(self, task: Task, worktree: Worktree) -> ReconcilePending | None:
         """The worktree's diff, as what it makes of the chat's pending rows (``core.changes.reconcile_pending``),
         stored with the turn's end in one transaction; None when the diff failed (the pending rows stay)."""
-        diffs = await self._worktrees.diff(worktree)
+        with self._phases.timed("diff"):
+            diffs = await self._worktrees.diff(worktree)
         if not isinstance(diffs, Success):
             log.warning("turn %s: diffing the worktree failed: %s", task.id, diffs.failure().detail)
             return None

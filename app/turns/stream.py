@@ -51,7 +51,12 @@ async def stream_turn(
     clock: Clock,
     watchdog: WatchdogPolicy,
     restart: RestartAgent | None = None,
+    *,
+    drain_in: asyncio.TaskGroup | None = None,
 ) -> StreamResult:
+    """The turn's result as soon as its terminal event arrived. The backend's iterator is closed afterwards
+    (bounded by ``DRAIN_AFTER_TERMINAL_S``): before this returns, or, with ``drain_in``, in that group, so its
+    owner can go on meanwhile (the runner diffs the worktree) and holds the handle until the group is done."""
     queue: asyncio.Queue[tuple[float, AgentEvent] | None] = asyncio.Queue()
     session_id = handle.backend_session_id
 
@@ -75,14 +80,24 @@ async def stream_turn(
                 except Exception:
                     log.exception("closing the event stream of turn %s failed", turn.turn_id)
 
+    if drain_in is not None:
+        pump_task = drain_in.create_task(pump(), name=f"pump-{turn.turn_id}")
+        try:
+            return await _consume(queue, handle, turn, journal, clock, watchdog, restart)
+        finally:
+            drain_in.create_task(_drained(pump_task), name=f"drain-{turn.turn_id}")
     async with asyncio.TaskGroup() as group:
         pump_task = group.create_task(pump(), name=f"pump-{turn.turn_id}")
         result = await _consume(queue, handle, turn, journal, clock, watchdog, restart)
-        # the backend should finish its iterator right after the terminal event; never wait on it forever
-        done, _ = await asyncio.wait({pump_task}, timeout=DRAIN_AFTER_TERMINAL_S)
-        if not done:
-            pump_task.cancel()
+        await _drained(pump_task)
     return result
+
+
+async def _drained(pump_task: asyncio.Task[None]) -> None:
+    """The backend should finish its iterator right after the terminal event; never wait on it forever."""
+    done, _ = await asyncio.wait({pump_task}, timeout=DRAIN_AFTER_TERMINAL_S)
+    if not done:
+        pump_task.cancel()
 
 
 async def _consume(
