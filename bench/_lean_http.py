@@ -34,18 +34,30 @@ class LeanHttp:
 
     async def post_json(self, path: str, body: Json) -> tuple[int, Any]:
         """The status and the parsed JSON body (None when empty) of ``POST path`` with ``body``."""
-        if self._connection is None:
-            self._connection = await asyncio.open_connection(self._host, self._port)
-        reader, writer = self._connection
         payload = json.dumps(body).encode()
-        writer.write(self._head("POST", path, f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"))
-        writer.write(payload)
-        status, headers = await _response_head(reader)
+        request = self._head("POST", path, f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n")
+        reused = self._connection is not None
+        try:
+            reader, status, headers = await self._send(request + payload)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            # the server closed the kept-alive connection while it was idle, before reading this request
+            await self.aclose()
+            reader, status, headers = await self._send(request + payload)
         if headers.get("transfer-encoding") == "chunked":
             raw = b"".join([chunk async for chunk in _chunks(reader)])
         else:
             raw = await reader.readexactly(int(headers.get("content-length", "0")))
         return status, json.loads(raw) if raw else None
+
+    async def _send(self, request: bytes) -> tuple[asyncio.StreamReader, int, dict[str, str]]:
+        if self._connection is None:
+            self._connection = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._connection
+        writer.write(request)
+        status, headers = await _response_head(reader)
+        return reader, status, headers
 
     @asynccontextmanager
     async def events(self, path: str) -> AsyncIterator[AsyncIterator[Json]]:

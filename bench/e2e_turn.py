@@ -1,6 +1,6 @@
 """A warm turn through hearth's API against the same agent driven directly, interleaved, side by side.
 
-Run: ``.venv/bin/python -m bench.e2e_turn [--rounds 12] [--agents opencode qwen] [--cold-rounds 3] [--apart]``.
+Run: ``.venv/bin/python -m bench.e2e_turn [--rounds 30] [--agents opencode qwen] [--cold-rounds 3] [--apart]``.
 Starts its own scripted LLM in a process of its own, as a provider is not inside hearth (answers at once: 4 chunks
 5 ms apart); needs the agents in hearth's cache (``hearth agents install``). Same binary, same provider environment,
 same LLM on both sides; each round runs one hearth turn and one direct turn, alternating which goes first. Printed
@@ -231,7 +231,7 @@ async def measure(agents: list[str], rounds: int, cold_rounds: int, apart: bool)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=12, help="interleaved warm turns per agent")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved warm turns per agent")
     parser.add_argument("--agents", nargs="+", default=["opencode", "qwen"], choices=["opencode", "qwen"])
     parser.add_argument("--cold-rounds", type=int, default=3, help="fresh hearths for qwen cold vs warm (0: skip)")
     parser.add_argument(
