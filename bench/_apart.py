@@ -18,6 +18,7 @@ import httpx
 
 from app.settings import Settings
 from bench._hearth import TURN_TIMEOUT_S, Api
+from bench._lean_http import LeanHttp
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -65,7 +66,9 @@ async def served_apart(settings: Settings, log: Path) -> AsyncIterator[Api]:
             AsyncExitStack() as streams,
         ):
             await _until_healthy(client, process, log)
-            yield Api(client, None, streams)
+            lean = LeanHttp(base_url)
+            streams.push_async_callback(lean.aclose)
+            yield Api(client, None, streams, lean)
     finally:
         if process.returncode is None:
             process.terminate()

@@ -18,6 +18,7 @@ from httpx_sse import aconnect_sse
 from app.bootstrap.node import Node
 from app.inprocess import serve_in_process
 from app.settings import Settings
+from bench._lean_http import LeanHttp
 from core.agents import ProviderConfig
 from core.events import TERMINAL_EVENT_TYPES
 from scripted_llm.llm import ScriptedLLM
@@ -37,41 +38,13 @@ def provider_for(llm: ScriptedLLM) -> ProviderConfig:
     )
 
 
-class _ChatStream:
-    """One chat's SSE stream, opened once and kept open across turns, as a front end keeps it."""
-
-    def __init__(self, client: httpx.AsyncClient, chat: str) -> None:
-        self._client = client
-        self._chat = chat
-        self._events: AsyncIterator[dict[str, Any]] | None = None
-
-    async def open(self, stack: AsyncExitStack) -> None:
-        if self._events is not None:
-            return
-        source = await stack.enter_async_context(aconnect_sse(self._client, "GET", f"/api/chats/{self._chat}/events"))
-        source.response.raise_for_status()
-
-        async def parsed() -> AsyncIterator[dict[str, Any]]:
-            async for sse in source.aiter_sse():
-                if sse.data:
-                    yield json.loads(sse.data)
-
-        self._events = parsed()
-
-    async def terminal_of(self, turn_id: str) -> dict[str, Any]:
-        assert self._events is not None, "open the stream first"
-        async for data in self._events:
-            if data["task_id"] == turn_id and data["type"] in TERMINAL_EVENT_TYPES:
-                return data
-        raise RuntimeError(f"the stream of chat {self._chat} ended before turn {turn_id} did")
-
-
 @dataclass
 class Api:
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # for what is not timed
     node: Node | None  # the parts of a hearth running in this process (its bus, its use cases); None when apart
     streams: AsyncExitStack
-    opened: dict[str, _ChatStream] = field(default_factory=dict)  # per chat, its stream kept open across turns
+    lean: LeanHttp  # for what is timed: a turn's POST and its chat's stream (``bench._lean_http``)
+    opened: dict[str, AsyncIterator[dict[str, Any]]] = field(default_factory=dict)  # per chat, its open stream
 
     async def chat(self, repo: str) -> str:
         response = await self.client.post("/api/chats", json={"repo_path": repo})
@@ -86,17 +59,24 @@ class Api:
 
     async def timed_turn(self, chat: str, agent: str, prompt: str) -> float:
         """Seconds from sending ``POST …/turns`` to reading the turn's terminal event on the chat's stream, which
-        is opened (and confirmed) before the first turn and kept open, as a front end keeps it open; fails unless
-        the turn succeeded."""
-        stream = self.opened.setdefault(chat, _ChatStream(self.client, chat))
-        await stream.open(self.streams)
+        is opened before the chat's first turn and kept open, as a front end keeps it; fails unless the turn
+        succeeded. Both go through ``lean``, so the figure carries none of httpx's own cost."""
+        stream = self.opened.get(chat)
+        if stream is None:
+            stream = self.opened[chat] = await self.streams.enter_async_context(
+                self.lean.events(f"/api/chats/{chat}/events")
+            )
         started = time.perf_counter()
-        turn = await self.submit(chat, agent, prompt)
-        terminal = await stream.terminal_of(turn["id"])
-        elapsed = time.perf_counter() - started
-        if terminal["type"] != "turn_completed":
-            raise RuntimeError(f"turn {turn['id']} did not complete: {terminal}")
-        return elapsed
+        status, turn = await self.lean.post_json(f"/api/chats/{chat}/turns", {"agent": agent, "prompt": prompt})
+        if status != 202:
+            raise RuntimeError(f"POST …/turns answered {status}: {turn}")
+        async for data in stream:
+            if data["task_id"] == turn["id"] and data["type"] in TERMINAL_EVENT_TYPES:
+                elapsed = time.perf_counter() - started
+                if data["type"] != "turn_completed":
+                    raise RuntimeError(f"turn {turn['id']} did not complete: {data}")
+                return elapsed
+        raise RuntimeError(f"the stream of chat {chat} ended before turn {turn['id']} did")
 
     async def finished(self, chat: str, count: int) -> list[dict[str, Any]]:
         """Waits on the chat's stream for ``count`` terminal events, then returns the chat's turns."""
@@ -136,4 +116,6 @@ async def served(settings: Settings) -> AsyncIterator[Api]:
             httpx.AsyncClient(base_url=hearth.base_url, timeout=timeout, limits=limits) as client,
             AsyncExitStack() as streams,
         ):
-            yield Api(client, hearth.app.state.service, streams)
+            lean = LeanHttp(hearth.base_url)
+            streams.push_async_callback(lean.aclose)
+            yield Api(client, hearth.app.state.service, streams, lean)

@@ -26,6 +26,7 @@ class LeanHttp:
         self._port = parts.port or 80
         self._headers = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._exchange = asyncio.Lock()  # one request and its response at a time on the kept-alive connection
 
     async def aclose(self) -> None:
         if self._connection is not None:
@@ -34,6 +35,10 @@ class LeanHttp:
 
     async def post_json(self, path: str, body: Json) -> tuple[int, Any]:
         """The status and the parsed JSON body (None when empty) of ``POST path`` with ``body``."""
+        async with self._exchange:
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: Json) -> tuple[int, Any]:
         payload = json.dumps(body).encode()
         request = self._head("POST", path, f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n")
         reused = self._connection is not None

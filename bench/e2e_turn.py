@@ -44,7 +44,7 @@ from bench._opencode import SPEC as OPENCODE
 from bench._opencode import backend_at, git_dir, runtime_for
 from bench._stats import spread
 from core.agents import BUILTIN_AGENTS
-from core.events import TERMINAL_EVENT_TYPES, is_terminal
+from core.events import is_terminal
 from core.ports.agents import SessionHandle, SessionSpec, TurnInput
 from scripted_llm.llm import ScriptedLLM
 from scripted_llm.process import ScriptedLLMProcess
@@ -124,44 +124,23 @@ async def _adapter_turn(handle: SessionHandle, turn_id: str, prompt: str) -> Non
     raise RuntimeError(f"turn {turn_id} ended without a terminal event")
 
 
-@asynccontextmanager
-async def _chat_turns(api: Api, repo: str, agent: str) -> AsyncIterator[Callable[[str], Awaitable[float]]]:
-    """A new chat's turns, each timed from ``POST …/turns`` to its terminal event on the chat's stream, which is
-    opened before the first turn and kept open, as a front end keeps it; fails unless the turn succeeded."""
+async def _chat_turns(api: Api, repo: str, agent: str) -> Callable[[str], Awaitable[float]]:
+    """A new chat's turns, each timed by ``Api.timed_turn``."""
     chat = await api.chat(repo)
-    lean = LeanHttp(str(api.client.base_url))
-    try:
-        async with lean.events(f"/api/chats/{chat}/events") as stream:
-
-            async def turn(prompt: str) -> float:
-                started = time.perf_counter()
-                status, body = await lean.post_json(f"/api/chats/{chat}/turns", {"agent": agent, "prompt": prompt})
-                if status != 202:
-                    raise RuntimeError(f"POST …/turns answered {status}: {body}")
-                async for data in stream:
-                    if data["task_id"] == body["id"] and data["type"] in TERMINAL_EVENT_TYPES:
-                        if data["type"] != "turn_completed":
-                            raise RuntimeError(f"turn {body['id']} did not complete: {data}")
-                        return time.perf_counter() - started
-                raise RuntimeError(f"the stream of chat {chat} ended before its turn did")
-
-            yield turn
-    finally:
-        await lean.aclose()
+    return lambda prompt: api.timed_turn(chat, agent, prompt)
 
 
-@asynccontextmanager
-async def _through_hearth(api: Api, repo: str, agent: str) -> AsyncIterator[Turn]:
-    async with _chat_turns(api, repo, agent) as turn:
-        await turn("hello, first turn")  # starts the agent: not a warm turn
-        # a worktree made less than a second ago is checked in full at every turn (its files' timestamps do not
-        # vouch for it yet, ADR 0016); any chat's is past that by its second turn but not in a benchmark's loop
-        await asyncio.sleep(1.1)
+async def _through_hearth(api: Api, repo: str, agent: str) -> Turn:
+    turn = await _chat_turns(api, repo, agent)
+    await turn("hello, first turn")  # starts the agent: not a warm turn
+    # a worktree made less than a second ago is checked in full at every turn (its files' timestamps do not
+    # vouch for it yet, ADR 0016); any chat's is past that by its second turn but not in a benchmark's loop
+    await asyncio.sleep(1.1)
 
-        async def run(index: int) -> float:
-            return await turn(f"hello again {index}")
+    async def run(index: int) -> float:
+        return await turn(f"hello again {index}")
 
-        yield run
+    return run
 
 
 async def _interleaved(hearth: Turn, direct: Turn, rounds: int) -> tuple[list[float], list[float]]:
@@ -191,10 +170,8 @@ async def _cold_vs_warm(root: Path, llm: ScriptedLLM, rounds: int, apart: bool) 
     warm: list[float] = []
     for index in range(rounds):
         fresh = root / f"cold-{index}"
-        async with (
-            _hearth(fresh, llm, apart) as api,  # a fresh hearth: no qwen process, empty agent home
-            _chat_turns(api, git_dir(fresh / "repo"), "qwen") as turn,
-        ):
+        async with _hearth(fresh, llm, apart) as api:  # a fresh hearth: no qwen process, empty agent home
+            turn = await _chat_turns(api, git_dir(fresh / "repo"), "qwen")
             cold.append(await turn("hello, cold start"))
             for index in range(3):
                 warm.append(await turn(f"hello again {index}"))
@@ -220,7 +197,7 @@ async def measure(agents: list[str], rounds: int, cold_rounds: int, apart: bool)
                 for agent in agents:
                     opened = _direct_opencode if agent == OPENCODE.name else _direct_qwen
                     direct = await stack.enter_async_context(opened(root, llm, store))
-                    hearth = await stack.enter_async_context(_through_hearth(api, repo, agent))
+                    hearth = await _through_hearth(api, repo, agent)
                     via, bare = await _interleaved(hearth, direct, rounds)
                     _report(agent, via, bare)
             if "qwen" in agents and cold_rounds:

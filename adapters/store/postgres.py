@@ -174,7 +174,6 @@ class PostgresStore(PostgresTurns, PostgresHistory, PostgresNodes, PostgresCreat
     async def replace_pending_changes(
         self, chat_id: str, upserts: Sequence[PendingChange], removed_paths: Sequence[str]
     ) -> None:
-        rows.check_same_chat(chat_id, upserts)  # refused before a connection is taken
         async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
             await write_pending(conn, chat_id, upserts, removed_paths, self._fault_point)
 
