@@ -22,6 +22,13 @@ from core.model import FileDiff, Worktree
 def diff(worktrees_dir: Path, worktree: Worktree, kept: OpenedWorktrees | None = None) -> list[FileDiff]:
     """Per-file unified diffs of the worktree's files against base_commit (every turn asks: ``kept`` reuses the
     repositories the last diff of this worktree opened)."""
+    return diff_and_repository(worktrees_dir, worktree, kept)[0]
+
+
+def diff_and_repository(
+    worktrees_dir: Path, worktree: Worktree, kept: OpenedWorktrees | None = None
+) -> tuple[list[FileDiff], pygit2.Repository]:
+    """``diff``, and the worktree's repository it read through (its settings say which files decided the diff)."""
     if kept is None:
         path, wrepo = open_worktree(worktrees_dir, worktree)
         kept_stat = Kept.at(worktrees_dir, path)
@@ -29,7 +36,7 @@ def diff(worktrees_dir: Path, worktree: Worktree, kept: OpenedWorktrees | None =
         found = kept.open(worktrees_dir, worktree)
         wrepo, kept_stat = found.repo, found.stat
     base = commit_at(wrepo, worktree.base_commit, "base commit").tree
-    return file_diffs(base_diff(base, workdir_state(wrepo, base, kept_stat), for_apply=False))
+    return file_diffs(base_diff(base, workdir_state(wrepo, base, kept_stat), for_apply=False)), wrepo
 
 
 def apply(worktrees_dir: Path, worktree: Worktree, paths: Sequence[str] | None, at: datetime) -> Worktree:

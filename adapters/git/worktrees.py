@@ -6,14 +6,16 @@ operations never race on the repository's index, refs or worktree admin entries.
 
 Every turn calls ``ensure`` before the agent and ``diff`` after it, so both keep what they learnt: ``ensure`` of a
 worktree this process verified before, unchanged on disk since (``fingerprint``), answers on the event loop with no
-git work; ``diff`` reuses the repositories the worktree's previous diff opened (``opened``) and reads unchanged
-files through a stat cache (``statcache``).
+git work; ``diff`` of a worktree in which the kernel saw nothing happen since its last diff (``quiet``) answers
+the same way, and any other reuses the repositories the worktree's previous diff opened (``opened``) and reads
+unchanged files through a stat cache (``statcache``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,7 @@ from returns.result import Failure, Result, Success
 from adapters.git import arena, boundary, changes, create, safety, snapshots
 from adapters.git.fingerprint import SETTLE_NS, VerifiedWorktrees
 from adapters.git.opened import OpenedWorktrees
+from adapters.git.quiet import QuietWorktrees
 from adapters.git.refusal import Refused
 from adapters.git.repos import resolve_repo_path, validate_repo
 from core.boundary import StagingBoundary
@@ -44,10 +47,12 @@ class GitWorktrees:
         clock: Clock | None = None,
         *,
         settle: timedelta = timedelta(microseconds=SETTLE_NS // 1000),
+        quiet: QuietWorktrees | None = None,
     ) -> None:
         """``settle``: how long after its last change a file's stat data counts as settled, so that it may vouch for
         the file (a coarse filesystem clock gives two changes one timestamp): for ``ensure``'s fingerprint of the
-        worktree, the repositories a diff keeps, and the blobs it stored for changed files."""
+        worktree, the repositories a diff keeps, and the blobs it stored for changed files. ``quiet``: the watches
+        that answer a diff of a worktree in which nothing happened (a test's own limits)."""
         self._roots = tuple(Path(root) for root in repo_roots)
         self._dir = Path(worktrees_dir)
         self._clock = clock  # only dates hearth's own commits (re-baseline after apply)
@@ -55,12 +60,18 @@ class GitWorktrees:
         settle_ns = int(settle.total_seconds() * 1e9)
         self._verified = VerifiedWorktrees(settle_ns=settle_ns)
         self._opened = OpenedWorktrees(settle_ns=settle_ns)
+        self._quiet = quiet if quiet is not None else QuietWorktrees(settle_ns=settle_ns)
         self.unchanged_ensures = 0  # ensures answered from the fingerprint, with no git work and no thread
 
     @property
     def reused_repositories(self) -> int:
         """Diffs that reused the repositories the worktree's previous diff opened."""
         return self._opened.reused
+
+    @property
+    def quiet_diffs(self) -> int:
+        """Diffs answered without git work: nothing happened in the worktree since its last diff."""
+        return self._quiet.answered
 
     @property
     def worktrees_dir(self) -> Path:
@@ -118,9 +129,23 @@ class GitWorktrees:
             return Success(done.worktree)
 
     async def diff(self, worktree: Worktree) -> Result[list[FileDiff], DomainError]:
-        return await self._run(
-            worktree.repo_path, "diffing the worktree", lambda: changes.diff(self._dir, worktree, self._opened)
-        )
+        """A worktree in which nothing happened since its last diff (``quiet``) is answered on the event loop."""
+        async with self._lock(worktree.repo_path):
+            known = self._quiet.answer(worktree)
+            if known is not None:
+                return Success(known)
+            return await self._in_thread(worktree.repo_path, "diffing the worktree", lambda: self._diff(worktree))
+
+    def _diff(self, worktree: Worktree) -> list[FileDiff]:
+        armed = self._quiet.arm(worktree, time.time_ns())  # watching before anything is read
+        diffs, repo = changes.diff_and_repository(self._dir, worktree, self._opened)
+        if armed is not None:
+            self._quiet.remember(armed, worktree, repo, diffs)
+        return diffs
+
+    def close(self) -> None:
+        """Let go of the worktrees' watches."""
+        self._quiet.close()
 
     async def apply(self, worktree: Worktree, paths: Sequence[str] | None) -> Result[Worktree, DomainError]:
         at = self._clock.now() if self._clock is not None else datetime.now(UTC)

@@ -18,6 +18,7 @@ from app.upkeep.recovery import recover
 from core.ports.bus import EventBus
 from core.ports.clock import Clock
 from core.ports.store import Store
+from core.ports.worktrees import Worktrees
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,11 @@ async def run_service(
     store = await opener(settings)
     bus: EventBus | None = None
     node: Node | None = None
+    worktrees: Worktrees | None = None
     try:
         bus = await open_bus(settings, store)
-        node = assemble(settings, store, bus, open_worktrees(settings), clock)
+        worktrees = open_worktrees(settings)
+        node = assemble(settings, store, bus, worktrees, clock)
         for name, spec in node.specs.items():
             if spec.sandbox == "off":
                 log.warning(
@@ -72,6 +75,8 @@ async def run_service(
             await _close_quietly("the agent pool", node.pool.aclose)
             for name, backend in node.all_backends():
                 await _close_quietly(f"backend {name}", backend.aclose)
+        if worktrees is not None:
+            worktrees.close()
         if bus is not None:
             await _close_quietly("the event bus", bus.close)
         await _close_quietly("the store", store.close)

@@ -38,6 +38,10 @@ class Worktrees(Protocol):
         """The base against the checkout's HEAD, and which ``pending`` files the checkout changed since the base."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the adapter holds between calls (file watches); called once, at shutdown."""
+        ...
+
     async def soft_delete(self, worktree: Worktree, at: datetime) -> Result[Worktree, DomainError]:
         """Snapshot to refs/hearth/snapshots/<chat>/<ts>, then remove dir, admin entry, branch. Idempotent."""
         ...

@@ -14,6 +14,7 @@ import pygit2
 import pytest
 from returns.result import Failure
 
+from adapters.git.quiet import QuietWorktrees
 from adapters.git.worktrees import GitWorktrees
 from core.errors import Conflict, GitError
 from core.model import Worktree, WorktreeStatus
@@ -22,8 +23,10 @@ from tests.plugins.git_repos import AT, commit_all, failure, make_repo, unwrap
 
 @pytest.fixture
 def warm(tmp_path: Path, repo_root: Path) -> GitWorktrees:
-    # settle 0: the files these tests write are milliseconds old, and the fingerprint is what is under test here
-    return GitWorktrees([repo_root], tmp_path / "worktrees", settle=timedelta(0))
+    # settle 0: the files these tests write are milliseconds old, and the fingerprint is what is under test here;
+    # no watches (``quiet``), which would answer a repeated diff before it reached the repositories kept for it
+    no_watches = QuietWorktrees(max_dirs=0)
+    return GitWorktrees([repo_root], tmp_path / "worktrees", settle=timedelta(0), quiet=no_watches)
 
 
 async def _verified(worktrees: GitWorktrees, repo: Path, chat: str = "c1") -> Worktree:
