@@ -10,8 +10,10 @@ its stored blob is reused):
 * ``ensure``: ``GitWorktrees.ensure`` of the existing worktree through asyncio, lock and worker thread included;
   ``unchanged`` is the worktree verified before and untouched since (answered from its fingerprint), ``full`` the
   checks a new process makes (an adapter that trusts no fingerprint);
-* ``diff``: ``GitWorktrees.diff`` (per-file unified diffs against the base commit), through asyncio, lock and
-  worker thread, after one warm-up diff (the first diff of a worktree builds its stat cache);
+* ``diff``: ``GitWorktrees.diff`` (per-file unified diffs against the base commit) after one warm-up diff (the
+  first diff of a worktree builds its stat cache). ``watched``: nothing happened in the worktree since that diff,
+  which inotify vouches for, so it is answered on the event loop (ADR 0017); ``stat cache``: an adapter with no
+  watches, which diffs through asyncio, lock and worker thread (what a turn that touched any file costs);
 * ``plain``: libgit2's tree -> working directory diff without a stat cache, which reads and hashes every file (what
   every diff did before the stat cache, and still the fallback when the cache cannot be used), in the thread;
 * ``git``: the reference, ``git status --porcelain -uall`` then ``git diff <base>`` run as processes on the same
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import pygit2
 
+from adapters.git.quiet import QuietWorktrees
 from adapters.git.repos import commit_at, open_worktree
 from adapters.git.statcache import plain_deltas
 from adapters.git.state import WORKDIR_FLAGS
@@ -84,6 +87,7 @@ def git_reference(worktree: Worktree) -> None:
 async def measure(label: str, small: int, large: int, rounds: int, root: Path) -> None:
     repo = make_repo(root / f"repo-{small}-{large}", small, large)
     worktrees = GitWorktrees([root], root / "worktrees")
+    unwatched = GitWorktrees([root], root / "worktrees", quiet=QuietWorktrees(max_dirs=0))
     distrustful = GitWorktrees([root], root / "worktrees", settle=timedelta(days=1))
     worktree = (await worktrees.ensure("bench", repo, None, None, datetime.now(UTC))).unwrap()
     await asyncio.sleep(2.1)
@@ -102,7 +106,8 @@ async def measure(label: str, small: int, large: int, rounds: int, root: Path) -
             "ensure full": await timed(
                 rounds, lambda: distrustful.ensure("bench", repo, None, worktree, datetime.now(UTC))
             ),
-            "diff": await timed(rounds, lambda: worktrees.diff(worktree)),
+            "diff (watched)": await timed(rounds, lambda: worktrees.diff(worktree)),
+            "diff (stat cache)": await timed(rounds, lambda: unwatched.diff(worktree)),
             "plain (no stat cache)": await timed(
                 rounds, lambda: asyncio.to_thread(plain, worktrees.worktrees_dir, worktree)
             ),
@@ -112,6 +117,9 @@ async def measure(label: str, small: int, large: int, rounds: int, root: Path) -
             print(f"{label:>24} | {state:9} | {name:22} | {spread(samples, 'ms', 1000, 2)}", flush=True)
     if worktrees.unchanged_ensures < 3 * rounds:
         print(f"{label:>24} | note: only {worktrees.unchanged_ensures} ensures answered from the fingerprint")
+    if worktrees.quiet_diffs < 3 * rounds:
+        print(f"{label:>24} | note: only {worktrees.quiet_diffs} diffs answered from the watches")
+    worktrees.close()
 
 
 async def main() -> None:

@@ -4,9 +4,10 @@ deltas that diff found.
 "Nothing has happened" is what the kernel says. Every directory of a diffed worktree is watched through inotify
 (``adapters.git.inotify``, one descriptor for all of them), so any file created, written, deleted, moved or
 chmod'ed in it, by whatever process and from inside a sandbox too, queues an event. A worktree with no event since
-its last diff, the same row (base commit, path) and the same git settings (the fingerprint of what opening it reads
-and the config, attribute and ignore files that decide how its files are compared) is answered with that diff's
-deltas, on the event loop, with no thread and no ``lstat`` of its files.
+its last diff, the same row (base commit, path), the same directory at that path and the same settings files (the
+config, attribute and ignore files that decide how its files are compared, and the admin files that say which
+repository it belongs to) is answered with that diff's deltas, on the event loop, with no thread and no ``lstat``
+of its files. Its ``.git`` file is one of the files watched.
 
 Order matters: the watches are in place before the diff reads anything, so a change lands either in that diff or
 in an event that makes the next one run. A directory created since gets its watches before the next diff reads it.
@@ -28,7 +29,7 @@ import pygit2
 from pygit2.enums import ConfigLevel
 
 from adapters.git import fingerprint
-from adapters.git.fingerprint import SETTLE_NS, Fingerprint, Layout, Stat
+from adapters.git.fingerprint import SETTLE_NS, Stat
 from adapters.git.inotify import (
     IN_CREATE,
     IN_DELETE_SELF,
@@ -56,8 +57,7 @@ KEPT_WORKTREES = 32
 @dataclass(frozen=True)
 class _Answer:
     worktree: Worktree
-    layout: Layout
-    opened: Fingerprint
+    root: Stat  # the identity of the directory the watches are on
     settings: tuple[str, ...]
     settings_stamp: tuple[Stat, ...]
     diffs: tuple[FileDiff, ...]
@@ -80,8 +80,7 @@ class Armed:
     """Taken in the diff's thread before it reads the worktree."""
 
     entry: _Watched
-    layout: Layout | None
-    opened: Fingerprint | None
+    root: Stat
     settings: tuple[str, ...] | None  # the files the previous diff's repository read, stamped here
     settings_stamp: tuple[Stat, ...] | None
     taken_ns: int
@@ -111,7 +110,7 @@ class QuietWorktrees:
                 return None
             self._watched.move_to_end(worktree.path)
             known = entry.answer
-        if fingerprint.read(known.layout) != known.opened or _stamp(known.settings) != known.settings_stamp:
+        if _identity(worktree.path) != known.root or _stamp(known.settings) != known.settings_stamp:
             return None
         self.answered += 1
         return list(known.diffs)
@@ -136,10 +135,9 @@ class QuietWorktrees:
                 self._give_up(inotify, entry)
                 return None
             settings = entry.settings
-        layout = fingerprint.layout(worktree.repo_path, worktree.path)
-        opened = fingerprint.read(layout) if layout is not None else None
+            root = _identity(entry.root)  # the directory the watches were just brought up to date on
         stamp = _stamp(settings) if settings is not None else None
-        return Armed(entry, layout, opened, settings, stamp, now_ns - self._settle_ns)
+        return Armed(entry, root, settings, stamp, now_ns - self._settle_ns)
 
     def remember(self, armed: Armed, worktree: Worktree, repo: pygit2.Repository, diffs: list[FileDiff]) -> None:
         """Keep ``diffs`` as the answer while the worktree stays quiet, if what was stamped before the diff still
@@ -151,12 +149,12 @@ class QuietWorktrees:
             self._absorb()
             if not entry.quiet or self._watched.get(worktree.path) is not entry:
                 return  # something changed while it was diffed, or the entry went
-            layout, opened, stamp = armed.layout, armed.opened, armed.settings_stamp
-            if layout is None or opened is None or stamp is None or armed.settings != settings:
+            stamp = armed.settings_stamp
+            if armed.root is None or stamp is None or armed.settings != settings:
                 return  # nothing stamped yet, or not what this repository reads: the next diff stamps it
-            if not fingerprint.settled(opened + stamp, armed.taken_ns):
+            if not fingerprint.settled(stamp, armed.taken_ns):
                 return  # changed within the settle time: a later change could keep these timestamps
-            entry.answer = _Answer(worktree, layout, opened, settings, stamp, tuple(diffs))
+            entry.answer = _Answer(worktree, armed.root, settings, stamp, tuple(diffs))
 
     def forget(self, path: str) -> None:
         with self._guard:
@@ -266,9 +264,10 @@ def _note(entry: _Watched, event: Event, owner: dict[int, _Watched]) -> None:
 
 def settings_files(repo: pygit2.Repository) -> tuple[str, ...]:
     """Besides the working files, what a diff of the worktree reads that could change its answer: the config,
-    attribute and ignore files of the repository and of the user."""
+    attribute and ignore files of the repository and of the user, and the worktree's admin files that name its
+    repository."""
     common = common_dir(repo)
-    paths = [os.path.join(repo.path, "config.worktree")]
+    paths = [os.path.join(repo.path, name) for name in ("config.worktree", "commondir", "gitdir")]
     paths += [str(common / name) for name in ("config", "info/attributes", "info/exclude")]
     paths += fingerprint.user_configs()
     for folder in str(pygit2.settings.search_path[ConfigLevel.XDG]).split(os.pathsep):
@@ -281,3 +280,13 @@ def settings_files(repo: pygit2.Repository) -> tuple[str, ...]:
 
 def _stamp(paths: Iterable[str]) -> tuple[Stat, ...]:
     return tuple(fingerprint.full_stat(path) for path in paths)
+
+
+def _identity(path: str) -> Stat:
+    """Which directory is at ``path`` now (a path that leads elsewhere, through any of its parents, reads
+    differently)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mode, 0, 0, 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from adapters.git.fingerprint import SETTLE_NS, VerifiedWorktrees
 from adapters.git.opened import OpenedWorktrees
 from adapters.git.quiet import QuietWorktrees
 from adapters.git.refusal import Refused
-from adapters.git.repos import resolve_repo_path, validate_repo
+from adapters.git.repos import validate_repo
 from core.boundary import StagingBoundary
 from core.errors import DomainError, GitError
 from core.model import FileDiff, Preflight, Worktree
@@ -78,9 +79,11 @@ class GitWorktrees:
         return self._dir
 
     def _lock(self, repo_path: str) -> asyncio.Lock:
+        """One lock per repository, whichever path names it (``resolve_repo_path`` resolves the same way; plain
+        ``os.path`` here, as every turn takes it twice)."""
         try:
-            key = str(resolve_repo_path(repo_path))
-        except Refused:  # an unusable path: the work itself refuses it, naming repo_path
+            key = os.path.realpath(os.path.expanduser(repo_path))
+        except (ValueError, OSError, RuntimeError):  # an unusable path: the work itself refuses it, naming repo_path
             key = repo_path
         return self._locks.setdefault(key, asyncio.Lock())
 
