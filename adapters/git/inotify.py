@@ -41,6 +41,38 @@ CHANGES = IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_D
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, length of the name that follows
 _READ_SIZE = 64 * 1024
 
+# statfs(2) f_type of filesystems whose every change goes through this kernel, so reaches inotify. A network
+# filesystem (NFS, SMB, Ceph, 9p) or FUSE may be written by another machine or a daemon inotify never hears from.
+LOCAL_FILESYSTEMS = {
+    0xEF53: "ext2/3/4",
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0x01021994: "tmpfs",
+    0x794C7630: "overlayfs",
+    0x2FC12FC1: "zfs",
+    0xF2F52010: "f2fs",
+    0xCA451A4E: "bcachefs",
+    0x52654973: "reiserfs",
+    0x3153464A: "jfs",
+}
+_STATFS_SIZE = 256  # struct statfs is 120 bytes on 64-bit Linux; f_type (a long) comes first
+
+
+def local_filesystem(path: str) -> bool:
+    """Whether ``path`` lies on a filesystem every change of which inotify hears about (``LOCAL_FILESYSTEMS``)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    except (OSError, AttributeError):
+        return False
+    buffer = ctypes.create_string_buffer(_STATFS_SIZE)
+    if libc.statfs(os.fsencode(path), buffer) != 0:
+        return False
+    f_type = ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+    return f_type in LOCAL_FILESYSTEMS
+
 
 @dataclass(frozen=True)
 class Event:

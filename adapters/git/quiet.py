@@ -12,7 +12,8 @@ of its files. Its ``.git`` file is one of the files watched.
 Order matters: the watches are in place before the diff reads anything, so a change lands either in that diff or
 in an event that makes the next one run. A directory created since gets its watches before the next diff reads it.
 Whatever the watch cannot vouch for is diffed as before: a lost event (queue overflow), a worktree with more
-directories than ``max_dirs``, no watches left, settings files changed within the settle time, another OS. Writes
+directories than ``max_dirs``, no watches left, settings files changed within the settle time, a worktree on a
+filesystem other machines may write (NFS, SMB, FUSE: only ``inotify.LOCAL_FILESYSTEMS`` are watched), another OS. Writes
 through a shared memory mapping raise no inotify event (as for git's fsmonitor); agents write files with write(2).
 """
 
@@ -22,7 +23,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pygit2
@@ -42,6 +43,7 @@ from adapters.git.inotify import (
     IN_UNMOUNT,
     Event,
     Inotify,
+    local_filesystem,
 )
 from adapters.git.statcache_dir import common_dir
 from core.model import FileDiff, Worktree
@@ -90,7 +92,15 @@ class QuietWorktrees:
     """Thread-safe: ``answer`` runs on the event loop, ``arm``/``remember`` in the diff's worker thread, always under
     the worktree's repository lock, so one worktree's entry is never armed twice at once."""
 
-    def __init__(self, limit: int = KEPT_WORKTREES, max_dirs: int = MAX_DIRS, settle_ns: int = SETTLE_NS) -> None:
+    def __init__(
+        self,
+        limit: int = KEPT_WORKTREES,
+        max_dirs: int = MAX_DIRS,
+        settle_ns: int = SETTLE_NS,
+        local: Callable[[str], bool] = local_filesystem,
+    ) -> None:
+        """``local``: whether a worktree's filesystem reports every change to this kernel's inotify."""
+        self._local = local
         self._limit = limit
         self._max_dirs = max_dirs
         self._settle_ns = settle_ns
@@ -125,6 +135,10 @@ class QuietWorktrees:
             self._absorb()
             entry = self._entry(worktree.path)
             if entry.unwatchable:
+                return None
+            if not entry.dirs and not self._local(entry.root):
+                log.info("%s: not on a local filesystem (others may write it unseen); each diff reads it", entry.root)
+                entry.unwatchable = True
                 return None
             if not os.path.isdir(entry.root):  # gone (its removal was an event): watched again once it is back
                 entry.quiet, entry.answer, entry.rewalk = False, None, True

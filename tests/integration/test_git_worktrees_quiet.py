@@ -14,16 +14,17 @@ from pathlib import Path
 import pytest
 
 from adapters.git import changes
-from adapters.git.quiet import QuietWorktrees
+from adapters.git.inotify import local_filesystem
+from adapters.git.quiet import MAX_DIRS, QuietWorktrees
 from adapters.git.worktrees import GitWorktrees
 from core.model import FileDiff, Worktree
 from tests.integration.test_git_worktrees_statcache import CHANGES
 from tests.plugins.git_repos import AT, commit_all, unwrap
 
 
-def _watched(tmp_path: Path, repo_root: Path, **limits: int) -> GitWorktrees:
+def _watched(tmp_path: Path, repo_root: Path, max_dirs: int = MAX_DIRS, local: bool = True) -> GitWorktrees:
     # settle 0: the settings files these tests write are milliseconds old, and the watch is what is under test
-    quiet = QuietWorktrees(settle_ns=0, **limits)
+    quiet = QuietWorktrees(settle_ns=0, max_dirs=max_dirs, local=lambda path: local and local_filesystem(path))
     return GitWorktrees([repo_root], tmp_path / "worktrees", settle=timedelta(0), quiet=quiet)
 
 
@@ -182,3 +183,18 @@ async def test_closed_watches_diff_in_full(watched: GitWorktrees, git_repo: Path
     (Path(row.path) / "after.txt").write_text("written after the watches went\n")
     assert [d.path for d in await _diff(watched, row, quiet=False)] == ["after.txt"]
     await _diff(watched, row, quiet=False)
+
+
+async def test_a_worktree_others_may_write_unseen_is_always_diffed(
+    tmp_path: Path, repo_root: Path, git_repo: Path
+) -> None:
+    worktrees = _watched(tmp_path, repo_root, local=False)  # as on NFS: another machine's writes raise no event here
+    row = unwrap(await worktrees.ensure("c1", str(git_repo), None, None, AT))
+    for _ in range(3):
+        await _diff(worktrees, row, quiet=False)
+
+
+def test_only_filesystems_this_kernel_sees_every_change_of_count_as_local(tmp_path: Path) -> None:
+    assert local_filesystem(str(tmp_path))
+    assert not local_filesystem("/proc")  # procfs: not a place worktrees are, nor one whose changes are events
+    assert not local_filesystem(str(tmp_path / "missing"))
