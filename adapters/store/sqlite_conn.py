@@ -99,6 +99,7 @@ class SqliteConnection:
         self._lock = asyncio.Lock()
         self._closed = False
         self._commits = 0  # write transactions since the last checkpoint
+        self._busy_timeout_ms = BUSY_TIMEOUT_MS  # as set on the connection: set again only when it must change
         self.inline_runs = 0  # transactions run on the event loop (the rest ran on the thread)
 
     @classmethod
@@ -118,13 +119,16 @@ class SqliteConnection:
             raise
         return cls(path, conn, executor)
 
-    async def run(self, work: Callable[[sqlite3.Connection], T], begin: str, *, inline: bool = False) -> T:
-        """``work`` in one transaction; ``inline``: on the event loop unless the file is locked by another
-        process (a caller vouches that ``work`` touches a few rows by key)."""
+    async def run(self, work: Callable[[sqlite3.Connection], T], begin: str | None, *, inline: bool = False) -> T:
+        """``work`` in one transaction (``begin`` None: one statement, which SQLite runs as a transaction of its
+        own); ``inline``: on the event loop unless the file is locked by another process (a caller vouches that
+        ``work`` touches a few rows by key)."""
         if self._closed:
             raise RuntimeError(f"the SQLite store at {self.path} is closed")
 
         def transaction(conn: sqlite3.Connection) -> T:
+            if begin is None:
+                return work(conn)
             conn.execute(begin)
             try:
                 result = work(conn)
@@ -138,7 +142,7 @@ class SqliteConnection:
 
         async with self._lock:
             try:
-                writes = begin != "BEGIN"
+                writes = begin is not None and begin != "BEGIN"
                 if inline and self._commits < CHECKPOINT_EVERY:
                     try:
                         result = self._without_waiting(transaction)
@@ -155,16 +159,21 @@ class SqliteConnection:
                     raise fault from error
                 raise
 
+    def _busy_timeout(self, milliseconds: int) -> None:
+        """The connection's busy timeout; it stays until the next call that changes it (each statement saved
+        counts: most transactions run inline, one after the other)."""
+        if self._busy_timeout_ms != milliseconds:
+            self._conn.execute(f"PRAGMA busy_timeout={milliseconds}")
+            self._busy_timeout_ms = milliseconds
+
     def _without_waiting(self, transaction: Callable[[sqlite3.Connection], T]) -> T:
         """On the event loop: a busy timeout of 0, so a lock held elsewhere fails at once instead of blocking."""
-        self._conn.execute("PRAGMA busy_timeout=0")
-        try:
-            return transaction(self._conn)
-        finally:
-            with contextlib.suppress(sqlite3.Error):  # a broken file: the transaction's own error is the one to tell
-                self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._busy_timeout(0)
+        return transaction(self._conn)
 
     def _on_thread(self, transaction: Callable[[sqlite3.Connection], T], writes: bool) -> T:
+        with contextlib.suppress(sqlite3.Error):  # a broken file: the transaction's own error is the one to tell
+            self._busy_timeout(BUSY_TIMEOUT_MS)  # on the thread, waiting for another process's lock is the point
         if self._commits >= CHECKPOINT_EVERY:
             # PASSIVE: copies what no reader still needs into the database file, never waits for anyone
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -180,7 +189,8 @@ class SqliteConnection:
         return await self.run(work, "BEGIN", inline=inline)
 
     async def all(self, sql: str, params: Params = (), *, inline: bool = False) -> list[sqlite3.Row]:
-        return await self.read(lambda conn: conn.execute(sql, params).fetchall(), inline=inline)
+        """One read statement (a SELECT: a statement that writes needs ``write``)."""
+        return await self.run(lambda conn: conn.execute(sql, params).fetchall(), None, inline=inline)
 
     async def one(self, sql: str, params: Params = (), *, inline: bool = False) -> sqlite3.Row | None:
         found = await self.all(sql, params, inline=inline)

@@ -117,11 +117,13 @@ class SqliteHistory:
             if len(window) >= limit:  # a full window: count what it leaves out (an index range, nothing read)
                 oldest = window[-1]["queue_seq"] if window else hi
                 earlier = conn.execute(_HistorySQL.count, {**params, "hi": oldest}).fetchone()[0]
+            if not window:  # nothing since the agent's own last turn: the usual warm turn
+                return rows.history_from(window, earlier, [], {})
             ids = json.dumps([row["id"] for row in window])
             files = conn.execute(_HistorySQL.files, {"chat": chat_id, "ids": ids}).fetchall()
-            legacy = json.dumps([row["id"] for row in window if row["reply"] is None])
-            replies = rows.reply_text(conn.execute(_HistorySQL.legacy_events, {"ids": legacy}).fetchall())
-            return rows.history_from(window, earlier, files, replies)
+            legacy = [row["id"] for row in window if row["reply"] is None]
+            found = conn.execute(_HistorySQL.legacy_events, {"ids": json.dumps(legacy)}).fetchall() if legacy else []
+            return rows.history_from(window, earlier, files, rows.reply_text(found))
 
         return await self._db.read(work, inline=True)  # a bounded window, by index
 
