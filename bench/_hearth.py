@@ -1,19 +1,24 @@
 """Shared set-up of the benchmarks that go through the product: hearth served in this process (uvicorn, the
 real composition root, SQLite) with every provider pointed at a scripted LLM, and an HTTP client that times turns
-as a front end sees them, from ``POST …/turns`` to the turn's terminal event on the chat's SSE stream."""
+as a front end sees them, from ``POST …/turns`` to the turn's terminal event on the chat's SSE stream.
+
+``run_as_served`` runs a benchmark on the event loop ``hearth serve`` runs on: uvicorn's choice, uvloop (installed
+with ``litestar[standard]``), else asyncio's own."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from httpx_sse import aconnect_sse
+from uvicorn.loops.auto import auto_loop_factory
 
 from app.bootstrap.node import Node
 from app.inprocess import serve_in_process
@@ -24,6 +29,15 @@ from core.events import TERMINAL_EVENT_TYPES
 from scripted_llm.llm import ScriptedLLM
 
 TURN_TIMEOUT_S = 300.0
+T = TypeVar("T")
+
+
+def run_as_served(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on the loop uvicorn picks for ``hearth serve`` (``uvicorn.Config(loop="auto")``), so a
+    benchmark that serves hearth in its own process times hearth as it runs in production; whatever it drives
+    directly runs on the same loop."""
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        return runner.run(main)
 
 
 def provider_for(llm: ScriptedLLM) -> ProviderConfig:

@@ -42,6 +42,14 @@ def git_dir(path: Path) -> str:
     return str(path)
 
 
+def linked_worktree(path: Path) -> str:
+    """A linked worktree (``git worktree add``) of a fresh repository made by ``git_dir``: the kind of directory a
+    chat's agents work in, so an agent driven directly does the same git work on it as under hearth."""
+    repo = pygit2.Repository(git_dir(path / "repo"))
+    repo.add_worktree("direct", str(path / "worktree"))
+    return str(path / "worktree")
+
+
 @asynccontextmanager
 async def backend_at(runtime: BackendRuntime, store: SqliteStore) -> AsyncIterator[OpenCodeServerBackend]:
     backend = OpenCodeServerBackend(SPEC, runtime, store, SystemClock())

@@ -3,9 +3,11 @@
 Run: ``.venv/bin/python -m bench.e2e_turn [--rounds 30] [--agents opencode qwen] [--cold-rounds 3] [--apart]``.
 Starts its own scripted LLM in a process of its own, as a provider is not inside hearth (answers at once: 4 chunks
 5 ms apart); needs the agents in hearth's cache (``hearth agents install``). Same binary, same provider environment,
-same LLM on both sides; each round runs one hearth turn and one direct turn, alternating which goes first. Printed
-as min / median / max and the ratio of the medians. Both sides' timed requests go through one small HTTP/1.1 client
-(``bench._lean_http``), so neither figure carries httpx's own cost (about 0.6 ms of Python a request here).
+same LLM on both sides, and the same kind of working directory (a linked git worktree, as a chat's); each round runs
+one hearth turn and one direct turn, alternating which goes first. Printed as min / median / max and the ratio of
+the medians. Everything in this process runs on the event loop ``hearth serve`` runs on (uvicorn's pick: uvloop).
+Both sides' timed requests go through one small HTTP/1.1 client (``bench._lean_http``), so neither figure carries
+httpx's own cost (about 0.6 ms of Python a request here).
 
 * hearth: ``POST /api/chats/{id}/turns`` to the turn's terminal event parsed from the chat's SSE stream (opened
   before the chat's first turn and kept open, as a front end keeps it): HTTP, queue, claim, worktree, session
@@ -38,10 +40,10 @@ from adapters.acp.warm import WarmAcpBackend
 from adapters.opencode.config import PROVIDER_ID, SERVER_USER
 from adapters.store.sqlite import SqliteStore
 from bench._apart import served_apart
-from bench._hearth import Api, provider_for, served, settings_for
+from bench._hearth import Api, provider_for, run_as_served, served, settings_for
 from bench._lean_http import LeanHttp
 from bench._opencode import SPEC as OPENCODE
-from bench._opencode import backend_at, git_dir, runtime_for
+from bench._opencode import backend_at, git_dir, linked_worktree, runtime_for
 from bench._stats import spread
 from core.agents import BUILTIN_AGENTS
 from core.events import is_terminal
@@ -66,7 +68,7 @@ async def _direct_opencode(root: Path, llm: ScriptedLLM, store: SqliteStore) -> 
     runtime = runtime_for(root / "direct-opencode", provider_for(llm))
     async with backend_at(runtime, store) as backend:  # only to spawn `opencode serve` as hearth does
         server, client = (await backend.ensure_server()).unwrap()
-        cwd = git_dir(root / "direct-opencode-repo")
+        cwd = linked_worktree(root / "direct-opencode" / "worktrees")  # where its sandbox lets it write
         session = str((await client.create_session(cwd, "bench"))["id"])
         model = {"providerID": PROVIDER_ID, "modelID": backend.default_model}
         credentials = base64.b64encode(f"{SERVER_USER}:{server.password}".encode()).decode()
@@ -100,7 +102,7 @@ async def _direct_qwen(root: Path, llm: ScriptedLLM, store: SqliteStore) -> Asyn
     runtime = runtime_for(root / "direct-qwen", provider_for(llm))
     backend = WarmAcpBackend(QWEN, runtime, store, _Clock())
     try:
-        cwd = git_dir(root / "direct-qwen-repo")
+        cwd = linked_worktree(root / "direct-qwen" / "worktrees")
         handle = (await backend.open_session(SessionSpec(chat_id="direct", agent="qwen", cwd=cwd))).unwrap()
 
         async def run(index: int) -> float:
@@ -215,7 +217,7 @@ def main() -> None:
         "--apart", action="store_true", help="run `hearth serve` as a process of its own (its logs included)"
     )
     args = parser.parse_args()
-    asyncio.run(measure(args.agents, args.rounds, args.cold_rounds, args.apart))
+    run_as_served(measure(args.agents, args.rounds, args.cold_rounds, args.apart))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from httpx_sse import aconnect_sse
 
-from bench._hearth import Api, served, settings_for
+from bench._hearth import Api, run_as_served, served, settings_for
 from bench._opencode import git_dir
 from core.events import TERMINAL_EVENT_TYPES
 from core.model import StoredEvent
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=50)
     parser.add_argument("--turns", type=int, default=5)
     args = parser.parse_args()
-    asyncio.run(measure(args.subscribers, args.turns))
+    run_as_served(measure(args.subscribers, args.turns))
 
 
 if __name__ == "__main__":

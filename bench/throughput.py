@@ -22,7 +22,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench._hearth import Api, served, settings_for
+from bench._hearth import Api, run_as_served, served, settings_for
 from bench._opencode import git_dir
 from bench._stats import spread
 from scripted_llm.llm import ScriptedLLM
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(measure(args.chats, args.turns, args.rounds))
+    run_as_served(measure(args.chats, args.turns, args.rounds))
 
 
 if __name__ == "__main__":

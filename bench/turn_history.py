@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench._hearth import run_as_served
 from bench._stats import spread
 from bench._trial import Context, database
 from core.events import AgentEvent, TextDelta, TurnCompleted, UsageReport, is_terminal
@@ -193,4 +194,4 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse(sys.argv[1:])))
+    run_as_served(main(parse(sys.argv[1:])))
