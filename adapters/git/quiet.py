@@ -13,8 +13,9 @@ Order matters: the watches are in place before the diff reads anything, so a cha
 in an event that makes the next one run. A directory created since gets its watches before the next diff reads it.
 Whatever the watch cannot vouch for is diffed as before: a lost event (queue overflow), a worktree with more
 directories than ``max_dirs``, no watches left, settings files changed within the settle time, a worktree on a
-filesystem other machines may write (NFS, SMB, FUSE: only ``inotify.LOCAL_FILESYSTEMS`` are watched), another OS. Writes
-through a shared memory mapping raise no inotify event (as for git's fsmonitor); agents write files with write(2).
+filesystem other machines may write (NFS, SMB, FUSE: only ``inotify.LOCAL_FILESYSTEMS`` are watched), another OS. As
+for git's fsmonitor, two kinds of write raise no event on the worktree's directories: through a shared memory
+mapping, and through a hard link from outside the worktree; agents write files with write(2), inside it.
 """
 
 from __future__ import annotations
