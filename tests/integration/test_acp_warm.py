@@ -29,7 +29,8 @@ from tests.plugins.backends import SystemClock, make_runtime, require_agent, run
 pytestmark = [pytest.mark.agents, pytest.mark.asyncio(loop_scope="module")]
 
 AGENTS = ("qwen", "claude", "gemini", "opencode-acp")
-LOAD_WORKS = {"qwen": True, "claude": True, "gemini": False, "opencode-acp": True}  # gemini advertises no session/load
+# gemini's resume finds a session only if gemini had written it to disk before it died: not always after a kill -9
+LOAD_WORKS = {"qwen": True, "claude": True, "gemini": False, "opencode-acp": True}
 FAST_RESTART = SupervisionPolicy(backoff_initial_s=0.05, backoff_max_s=0.2)
 
 
@@ -161,10 +162,10 @@ async def test_kill_9_mid_turn_fails_clearly_then_the_next_turn_resumes(warm: Wa
     assert warm.pid() != old_pid
     if LOAD_WORKS[warm.name]:
         assert handle.resumed
+    if handle.resumed:  # gemini too, when it had written the session to disk before the kill (a race)
         assert handle.context_reset_reason is None
         assert handle.backend_session_id == old_session
     else:
-        assert not handle.resumed
         assert handle.context_reset_reason is not None
         assert "could not resume" in handle.context_reset_reason
 
@@ -173,7 +174,7 @@ async def test_kill_9_mid_turn_fails_clearly_then_the_next_turn_resumes(warm: Wa
     # the replayed history (turn one's reasoning and write) is not re-emitted as this turn's events
     assert not [e for e in recalled.events if isinstance(e, ToolCall | ReasoningDelta)]
     assert {e.turn_id for e in recalled.events} == {"t6"}
-    assert ("turn one" in recalled.text) is LOAD_WORKS[warm.name]
+    assert ("turn one" in recalled.text) is handle.resumed
     health = await warm.backend.health()
     assert health["alive"] is True
     assert health["state"] == "healthy"
