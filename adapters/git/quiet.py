@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 # memory, commonly 100,000 or more); running out only means diffing in full
 MAX_DIRS = 4096
 KEPT_WORKTREES = 32
+KEPT_DIFF_CHARS = 4 * 1024 * 1024  # per worktree: larger pending diffs are computed again, not held in memory
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,12 @@ class QuietWorktrees:
         max_dirs: int = MAX_DIRS,
         settle_ns: int = SETTLE_NS,
         local: Callable[[str], bool] = local_filesystem,
+        max_chars: int = KEPT_DIFF_CHARS,
     ) -> None:
-        """``local``: whether a worktree's filesystem reports every change to this kernel's inotify."""
+        """``local``: whether a worktree's filesystem reports every change to this kernel's inotify; ``max_chars``:
+        the most diff text kept for one worktree."""
         self._local = local
+        self._max_chars = max_chars
         self._limit = limit
         self._max_dirs = max_dirs
         self._settle_ns = settle_ns
@@ -169,13 +173,9 @@ class QuietWorktrees:
                 return  # nothing stamped yet, or not what this repository reads: the next diff stamps it
             if not fingerprint.settled(stamp, armed.taken_ns):
                 return  # changed within the settle time: a later change could keep these timestamps
+            if sum(len(diff.diff) for diff in diffs) > self._max_chars:
+                return
             entry.answer = _Answer(worktree, armed.root, settings, stamp, tuple(diffs))
-
-    def forget(self, path: str) -> None:
-        with self._guard:
-            entry = self._watched.pop(path, None)
-            if entry is not None and self._inotify is not None:
-                self._unwatch(self._inotify, entry, entry.dirs)
 
     def close(self) -> None:
         with self._guard:

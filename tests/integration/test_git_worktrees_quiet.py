@@ -15,16 +15,19 @@ import pytest
 
 from adapters.git import changes
 from adapters.git.inotify import local_filesystem
-from adapters.git.quiet import MAX_DIRS, QuietWorktrees
+from adapters.git.quiet import KEPT_DIFF_CHARS, MAX_DIRS, QuietWorktrees
 from adapters.git.worktrees import GitWorktrees
 from core.model import FileDiff, Worktree
 from tests.integration.test_git_worktrees_statcache import CHANGES
 from tests.plugins.git_repos import AT, commit_all, unwrap
 
 
-def _watched(tmp_path: Path, repo_root: Path, max_dirs: int = MAX_DIRS, local: bool = True) -> GitWorktrees:
+def _watched(
+    tmp_path: Path, repo_root: Path, max_dirs: int = MAX_DIRS, local: bool = True, max_chars: int = KEPT_DIFF_CHARS
+) -> GitWorktrees:
     # settle 0: the settings files these tests write are milliseconds old, and the watch is what is under test
-    quiet = QuietWorktrees(settle_ns=0, max_dirs=max_dirs, local=lambda path: local and local_filesystem(path))
+    local_fs: Callable[[str], bool] = lambda path: local and local_filesystem(path)  # noqa: E731
+    quiet = QuietWorktrees(settle_ns=0, max_dirs=max_dirs, local=local_fs, max_chars=max_chars)
     return GitWorktrees([repo_root], tmp_path / "worktrees", settle=timedelta(0), quiet=quiet)
 
 
@@ -198,3 +201,14 @@ def test_only_filesystems_this_kernel_sees_every_change_of_count_as_local(tmp_pa
     assert local_filesystem(str(tmp_path))
     assert not local_filesystem("/proc")  # procfs: not a place worktrees are, nor one whose changes are events
     assert not local_filesystem(str(tmp_path / "missing"))
+
+
+async def test_a_large_pending_diff_is_computed_again_not_kept(tmp_path: Path, repo_root: Path, git_repo: Path) -> None:
+    worktrees = _watched(tmp_path, repo_root, max_chars=100)
+    row = await _quiet_row(worktrees, git_repo)
+    (Path(row.path) / "big.txt").write_text("a line of an agent's large change\n" * 10)
+    for _ in range(3):
+        assert [d.path for d in await _diff(worktrees, row, quiet=False)] == ["big.txt"]
+    (Path(row.path) / "big.txt").unlink()
+    await _diff(worktrees, row, quiet=False)
+    await _diff(worktrees, row, quiet=True)  # small again: kept
