@@ -4,7 +4,8 @@ httpx costs about 0.6 ms of Python per request on this machine (URL parsing, h11
 process; a browser's HTTP stack, what hearth's web console runs on, costs a fraction of that. The benchmarks that
 compare hearth with an agent driven directly time both sides through this client, so neither side's figure carries
 httpx's cost: one kept-alive connection for requests, one connection per event stream. It speaks only what those
-servers answer: a status line, headers, then a body of ``Content-Length`` bytes or chunked.
+servers answer: a status line, headers, then a body of ``Content-Length`` bytes or chunked (read as hearth reads
+OpenCode's event stream, ``adapters.opencode.event_stream``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
+
+from adapters.opencode.event_stream import chunks, raw, response_head, sse_data
 
 Json = dict[str, Any]
 
@@ -51,7 +54,7 @@ class LeanHttp:
             await self.aclose()
             reader, status, headers = await self._send(request + payload)
         if headers.get("transfer-encoding") == "chunked":
-            raw = b"".join([chunk async for chunk in _chunks(reader)])
+            raw = b"".join([chunk async for chunk in chunks(reader)])
         else:
             raw = await reader.readexactly(int(headers.get("content-length", "0")))
         return status, json.loads(raw) if raw else None
@@ -61,7 +64,7 @@ class LeanHttp:
             self._connection = await asyncio.open_connection(self._host, self._port)
         reader, writer = self._connection
         writer.write(request)
-        status, headers = await _response_head(reader)
+        status, headers = await response_head(reader)
         return reader, status, headers
 
     @asynccontextmanager
@@ -70,49 +73,13 @@ class LeanHttp:
         reader, writer = await asyncio.open_connection(self._host, self._port)
         try:
             writer.write(self._head("GET", path, "Accept: text/event-stream\r\n"))
-            status, headers = await _response_head(reader)
+            status, headers = await response_head(reader)
             if status != 200:
                 raise RuntimeError(f"GET {path} answered {status}")
             chunked = headers.get("transfer-encoding") == "chunked"
-            yield _sse_data(_chunks(reader) if chunked else _raw(reader))
+            yield sse_data(chunks(reader) if chunked else raw(reader))
         finally:
             writer.close()
 
     def _head(self, method: str, path: str, extra: str) -> bytes:
         return f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._headers}{extra}\r\n".encode()
-
-
-async def _response_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip().lower()
-    return status, headers
-
-
-async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-        if size == 0:
-            await reader.readuntil(b"\r\n")
-            return
-        yield (await reader.readexactly(size + 2))[:-2]
-
-
-async def _raw(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    while piece := await reader.read(65536):
-        yield piece
-
-
-async def _sse_data(pieces: AsyncIterator[bytes]) -> AsyncIterator[Json]:
-    buffer = b""
-    async for piece in pieces:
-        buffer += piece.replace(b"\r\n", b"\n")
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
-            if data:
-                yield json.loads(data)

@@ -6,6 +6,7 @@ chat's directory as ``?directory=`` (without it OpenCode would silently use the 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from adapters.opencode.config import SERVER_USER
+from adapters.opencode.event_stream import EventStreamError, open_event_stream
 
 Json = dict[str, Any]
 
@@ -22,6 +24,8 @@ Json = dict[str, Any]
 class OpenCodeClient:
     def __init__(self, base_url: str, password: str, request_timeout_s: float = 30.0) -> None:
         self.base_url = base_url
+        credentials = base64.b64encode(f"{SERVER_USER}:{password}".encode()).decode()
+        self._authorization = {"Authorization": f"Basic {credentials}"}
         self._http = httpx.AsyncClient(
             base_url=base_url,
             auth=httpx.BasicAuth(SERVER_USER, password),
@@ -121,23 +125,17 @@ class OpenCodeClient:
     @asynccontextmanager
     async def global_events(self, read_timeout_s: float) -> AsyncIterator[AsyncIterator[Json]]:
         """Subscribe to ``/global/event`` (every directory, each event wrapped with its ``directory``); entered
-        once the server confirmed the subscription. ``read_timeout_s`` as for ``events``."""
-        timeout = httpx.Timeout(10.0, read=read_timeout_s)
-        async with aconnect_sse(self._http, "GET", "/global/event", timeout=timeout) as source:
-            source.response.raise_for_status()
-            stream = source.aiter_sse()
+        once the server confirmed the subscription. ``read_timeout_s`` as for ``events``. Read off the connection
+        directly (``event_stream``): every event of the server passes here. Failures: ``EventStreamError``."""
+        async with open_event_stream(
+            self.base_url, "/global/event", self._authorization, connect_timeout_s=10.0, read_timeout_s=read_timeout_s
+        ) as stream:
             async for first in stream:
-                if first.data and _payload_type(json.loads(first.data)) == "server.connected":
+                if _payload_type(first) == "server.connected":
                     break
             else:
-                raise httpx.RemoteProtocolError("global event stream closed before server.connected")
-
-            async def frames() -> AsyncIterator[Json]:
-                async for sse in stream:
-                    if sse.data:
-                        yield cast(Json, json.loads(sse.data))
-
-            yield frames()
+                raise EventStreamError("global event stream closed before server.connected")
+            yield stream
 
 
 def _payload_type(frame: Json) -> object:

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from adapters.opencode.client import Json, OpenCodeClient
+from adapters.opencode.event_stream import EventStreamError
 from core import raw
 from core.opencode.demux import event_session_id, unwrap_global_event
 
@@ -127,7 +128,7 @@ class ServerFeed:
                         if frame is None:
                             break
                         self._route(frame)
-            except (httpx.HTTPError, json.JSONDecodeError, TimeoutError) as exc:
+            except (httpx.HTTPError, EventStreamError, json.JSONDecodeError, TimeoutError) as exc:
                 log.debug("the OpenCode event stream dropped: %r", exc)
             self._connected.clear()
             self._drop_all()
