@@ -176,7 +176,7 @@ class TurnRunner:
         session = opened.unwrap()
         self._registry.attach(task.id, session.handle)
         unresponsive = False
-        diffing: asyncio.Task[ReconcilePending | None] | None = None
+        reconcile: ReconcilePending | None = None
         try:
             # the agent's stream is closed in this group while the worktree is diffed: the handle goes back after
             async with asyncio.TaskGroup() as group:
@@ -187,14 +187,14 @@ class TurnRunner:
                     self._crashed.add(task.id)
                 # 6. every turn may have edited files, even a failed or cancelled one (not a native turn that only read)
                 if worktree_may_have_changed(self._sessions.kind(task.agent), journal.tools_used):
-                    diffing = group.create_task(self._changes(task, worktree), name=f"diff-{task.id}")
+                    reconcile = await self._changes(task, worktree)  # the stream closes in the group, meanwhile or next
         except asyncio.CancelledError:
             await asyncio.shield(session.handle.cancel())  # shutdown: interrupt the agent, never leave it working
             raise
         finally:
             self._registry.finishing(task.id)
             await self._sessions.release(session, task.id, discard=unresponsive)
-        return result.terminal, None if diffing is None else diffing.result()
+        return result.terminal, reconcile
 
     async def _prepare(self, task: Task) -> Result[tuple[Chat, Worktree], DomainError]:
         if task.chat_id is None:
