@@ -1,34 +1,32 @@
 """SSE fan-out: many subscribers on one chat's stream, delivery latency and the store reads they cost.
 
 Run: ``.venv/bin/python -m bench.sse_fanout [--subscribers 50] [--turns 5]``. hearth runs in this process
-(uvicorn, SQLite, native agent, scripted LLM streaming 20 chunks per answer). Each turn's events reach every
-subscriber over HTTP. Delivery latency is measured per (subscriber, event) from the event's ``journaled_at`` (the
-server's wall clock read inside the journal's write, before the commit; the subscriber runs in the same process,
-same clock) to the moment the subscriber's HTTP client parsed it: the commit, the bus, the ring, the SSE response
-and the client's parsing. Printed as p50 / p99 / max; target p99 < 20 ms. Also printed from the moment the bus
-published it (the bench taps the bus), which leaves the commit out, and how many journal reads the subscribers
-cost while the turns ran (the in-memory ring should make it zero; only the replay of each subscriber's connect may
-read).
+(uvicorn, SQLite, native agent); the scripted LLM, streaming 20 chunks per answer, in a process of its own. Each
+turn's events reach every subscriber over HTTP, each on a connection of its own read by the small HTTP client
+(``bench._lean_http``: a browser's parsing is not in this process either). Delivery latency is measured per
+(subscriber, event) from the event's ``journaled_at`` (the server's wall clock read inside the journal's write,
+before the commit; the subscriber runs in the same process, same clock) to the moment the subscriber's HTTP client
+parsed it: the commit, the bus, the ring, the SSE response and the client's parsing. Printed as p50 / p99 / max;
+target p99 < 20 ms. Also printed from the moment the bus published it (the bench taps the bus), which leaves the
+commit out, and how many journal reads the subscribers cost while the turns ran (the in-memory ring should make it
+zero; only the replay of each subscriber's connect may read).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from httpx_sse import aconnect_sse
-
 from bench._hearth import Api, run_as_served, served, settings_for
 from bench._opencode import git_dir
 from core.events import TERMINAL_EVENT_TYPES
 from core.model import StoredEvent
-from scripted_llm.llm import ScriptedLLM
+from scripted_llm.process import ScriptedLLMProcess
 
 
 class _PublishTimes:
@@ -52,13 +50,9 @@ Received = tuple[int, float, float]  # seq; parsed at (perf_counter); parsed min
 
 async def _subscriber(api: Api, chat: str, turns: int, ready: asyncio.Event, got: list[Received]) -> None:
     ended = 0
-    async with aconnect_sse(api.client, "GET", f"/api/chats/{chat}/events") as source:
-        source.response.raise_for_status()
+    async with api.lean.events(f"/api/chats/{chat}/events") as stream:
         ready.set()
-        async for sse in source.aiter_sse():
-            if not sse.data:
-                continue
-            data = json.loads(sse.data)
+        async for data in stream:
             parsed_at, wall = time.perf_counter(), datetime.now(UTC)
             since_journaled = (wall - datetime.fromisoformat(data["journaled_at"])).total_seconds()
             got.append((int(data["seq"]), parsed_at, since_journaled))
@@ -81,7 +75,7 @@ def _spread(values: list[float]) -> str:
 
 
 async def measure(subscribers: int, turns: int) -> None:
-    with ScriptedLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
+    with ScriptedLLMProcess() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         root = Path(tmp)
         async with served(settings_for(root, llm)) as api:
             chat = await api.chat(git_dir(root / "repo"))

@@ -1,7 +1,9 @@
 """Throughput through the product: many chats at once against a scripted LLM, native agent, SQLite.
 
 Run: ``.venv/bin/python -m bench.throughput [--chats 50] [--turns 5] [--rounds 3]``. hearth runs in this process
-(uvicorn, the real dispatcher, journal and SSE); every time is taken by an HTTP client. Two figures:
+(uvicorn, the real dispatcher, journal and SSE); the scripted LLM in a process of its own, as a provider is not
+inside hearth. Every time is taken by the small HTTP client (``bench._lean_http``): each chat's stream is opened
+first, as a front end's is, then its turns are posted. Two figures:
 
 * slow LLM: one turn whose LLM answer takes 2 s (20 chunks 0.1 s apart), alone, against ``--chats`` chats sending
   one such turn each at once; from the first ``POST …/turns`` to the last turn's terminal event on its chat's SSE
@@ -25,20 +27,43 @@ from pathlib import Path
 from bench._hearth import Api, run_as_served, served, settings_for
 from bench._opencode import git_dir
 from bench._stats import spread
-from scripted_llm.llm import ScriptedLLM
+from core.events import TERMINAL_EVENT_TYPES
+from scripted_llm.process import ScriptedLLMProcess
 
 SLOW = "SLOW=0.1 answer slowly"  # 20 chunks, 0.1 s apart: a 2 s answer
 
 
 async def _many(api: Api, chats: list[str], prompts: list[str]) -> tuple[float, list[dict[str, object]]]:
-    async def send(chat: str) -> None:
-        for prompt in prompts:  # one chat's turns in order; the chats side by side, as independent clients would
-            await api.submit(chat, "native", prompt)
+    """Each chat as a front end drives it: its stream opened, its turns submitted in order, then read until the last
+    one's terminal event; the chats side by side. The wall time runs from the first POST to the last terminal event
+    (the turns as stored are read after it)."""
+    turns_at = {chat: f"/api/chats/{chat}/turns" for chat in chats}
 
+    async def drive(chat: str, opened: asyncio.Event) -> float:
+        async with api.lean.events(f"/api/chats/{chat}/events") as stream:
+            opened.set()
+            await go.wait()
+            for prompt in prompts:
+                status, body = await api.lean.post_json(turns_at[chat], {"agent": "native", "prompt": prompt})
+                if status != 202:
+                    raise RuntimeError(f"POST {turns_at[chat]} answered {status}: {body}")
+            finished = 0
+            async for data in stream:
+                if data["type"] in TERMINAL_EVENT_TYPES:
+                    finished += 1
+                    if finished == len(prompts):
+                        return time.perf_counter()
+        raise RuntimeError(f"the stream of chat {chat} ended early")
+
+    go = asyncio.Event()
+    ready = [asyncio.Event() for _ in chats]
+    driving = [asyncio.create_task(drive(chat, opened)) for chat, opened in zip(chats, ready, strict=True)]
+    await asyncio.gather(*(opened.wait() for opened in ready))
     started = time.perf_counter()
-    await asyncio.gather(*(send(chat) for chat in chats))
-    turns = await asyncio.gather(*(api.finished(chat, len(prompts)) for chat in chats))
-    return time.perf_counter() - started, [turn for listed in turns for turn in listed]
+    go.set()
+    ends = await asyncio.gather(*driving)
+    turns = [(await api.client.get(turns_at[chat])).json() for chat in chats]
+    return max(ends) - started, [turn for listed in turns for turn in listed]
 
 
 def _own_time(turn: dict[str, object]) -> float:
@@ -47,7 +72,7 @@ def _own_time(turn: dict[str, object]) -> float:
 
 
 async def measure(chats: int, turns: int, rounds: int) -> None:
-    with ScriptedLLM() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
+    with ScriptedLLMProcess() as llm, tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         root = Path(tmp)
         repo = git_dir(root / "repo")
         async with served(settings_for(root, llm)) as api:
