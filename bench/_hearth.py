@@ -8,7 +8,6 @@ with ``litestar[standard]``), else asyncio's own."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from httpx_sse import aconnect_sse
 from uvicorn.loops.auto import auto_loop_factory
 
 from app.bootstrap.node import Node
@@ -65,12 +63,6 @@ class Api:
         response.raise_for_status()
         return str(response.json()["id"])
 
-    async def submit(self, chat: str, agent: str, prompt: str) -> dict[str, Any]:
-        response = await self.client.post(f"/api/chats/{chat}/turns", json={"agent": agent, "prompt": prompt})
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
-
     async def timed_turn(self, chat: str, agent: str, prompt: str) -> float:
         """Seconds from sending ``POST …/turns`` to reading the turn's terminal event on the chat's stream, which
         is opened before the chat's first turn and kept open, as a front end keeps it; fails unless the turn
@@ -91,19 +83,6 @@ class Api:
                     raise RuntimeError(f"turn {turn['id']} did not complete: {data}")
                 return elapsed
         raise RuntimeError(f"the stream of chat {chat} ended before turn {turn['id']} did")
-
-    async def finished(self, chat: str, count: int) -> list[dict[str, Any]]:
-        """Waits on the chat's stream for ``count`` terminal events, then returns the chat's turns."""
-        seen = 0
-        async with aconnect_sse(self.client, "GET", f"/api/chats/{chat}/events") as source:
-            source.response.raise_for_status()
-            async for sse in source.aiter_sse():
-                if sse.data and json.loads(sse.data)["type"] in TERMINAL_EVENT_TYPES:
-                    seen += 1
-                    if seen == count:
-                        break
-        turns: list[dict[str, Any]] = (await self.client.get(f"/api/chats/{chat}/turns")).json()
-        return turns
 
 
 def settings_for(root: Path, llm: ScriptedLLM, **overrides: Any) -> Settings:
