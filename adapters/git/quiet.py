@@ -151,7 +151,10 @@ class QuietWorktrees:
             entry.answer = None
             entry.quiet = True  # from here on, an event says otherwise
             if not self._catch_up(inotify, entry):
-                self._give_up(inotify, entry)
+                if os.path.isdir(entry.root):
+                    self._give_up(inotify, entry)
+                else:  # removed while it was walked: watched again once it is back
+                    entry.quiet, entry.rewalk = False, True
                 return None
             settings = entry.settings
             root = _identity(entry.root)  # the directory the watches were just brought up to date on
@@ -237,8 +240,8 @@ class QuietWorktrees:
                 subdirs[:] = [name for name in subdirs if name != ".git"]  # a nested repository's own git data
                 wd = inotify.watch(directory)
                 if wd is None:
-                    if directory == top and not os.path.isdir(top):
-                        continue  # gone again: its removal was an event
+                    if not os.path.isdir(directory):
+                        continue  # removed meanwhile: its removal was an event in a watched parent
                     return None
                 found[wd] = directory
                 self._owner[wd] = entry
