@@ -20,6 +20,8 @@ Json = dict[str, Any]
 
 _HEAD_LIMIT = 64 * 1024
 _STREAM_LIMIT = 16 * 1024 * 1024  # one event's data (a long tool output) fits in the reader's buffer
+# what a dead, silent or garbled connection raises while it is read
+_BROKEN = (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 
 
 class EventStreamError(Exception):
@@ -47,7 +49,7 @@ async def open_event_stream(
             writer.write(request)
             async with asyncio.timeout(read_timeout_s):
                 status, head = await response_head(reader)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+        except _BROKEN as exc:
             raise EventStreamError(f"GET {path}: no response head ({exc!r})") from exc
         if status != 200:
             raise EventStreamError(f"GET {path} answered HTTP {status}")
@@ -61,7 +63,7 @@ async def _guarded(events: AsyncIterator[Json], path: str) -> AsyncIterator[Json
     try:
         async for event in events:
             yield event
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+    except _BROKEN as exc:
         if isinstance(exc, json.JSONDecodeError):
             raise
         raise EventStreamError(f"the stream of GET {path} broke: {exc!r}") from exc
